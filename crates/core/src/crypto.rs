@@ -1,0 +1,210 @@
+//! Secrets: the master key that encrypts secrets at rest, and random bearer tokens that are
+//! stored only as hashes.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+use sha2::{Digest, Sha256};
+
+/// Version byte in front of every sealed value, so the format can change without guessing.
+const SEALED_V1: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("master key must be 32 bytes encoded as base64")]
+    InvalidMasterKey,
+    /// The value was not sealed by this key, was sealed for other associated data, or was
+    /// tampered with. Deliberately says no more than that.
+    #[error("sealed value cannot be opened with this key")]
+    Unseal,
+}
+
+/// The 256-bit key that encrypts secrets at rest (XChaCha20-Poly1305).
+pub struct MasterKey(SecretBox<[u8; 32]>);
+
+impl MasterKey {
+    pub fn generate() -> Self {
+        let mut bytes = Box::new([0u8; 32]);
+        OsRng.fill_bytes(bytes.as_mut());
+        Self(SecretBox::new(bytes))
+    }
+
+    pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
+        let bytes = STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| CryptoError::InvalidMasterKey)?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::InvalidMasterKey)?;
+        Ok(Self(SecretBox::new(Box::new(bytes))))
+    }
+
+    /// The key in its storage form; handle the result as the secret it is.
+    pub fn to_base64(&self) -> SecretString {
+        SecretString::from(STANDARD.encode(self.0.expose_secret()))
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(Key::from_slice(self.0.expose_secret()))
+    }
+
+    /// Encrypts `plaintext`, binding it to `context` (for example `"idp_client_secret:{id}"`)
+    /// so a sealed value copied into another row does not open there.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: plaintext,
+            aad: context,
+        };
+        // Encryption with a valid key and an in-memory buffer cannot fail.
+        let ciphertext = self.cipher().encrypt(&nonce, payload).unwrap_or_default();
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(SEALED_V1);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        sealed
+    }
+
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let Some((&SEALED_V1, rest)) = sealed.split_first() else {
+            return Err(CryptoError::Unseal);
+        };
+        if rest.len() < NONCE_LEN {
+            return Err(CryptoError::Unseal);
+        }
+        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        self.cipher()
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: context,
+                },
+            )
+            .map_err(|_| CryptoError::Unseal)
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey([REDACTED])")
+    }
+}
+
+/// The SHA-256 of a bearer secret, the only form in which such secrets are stored. Looking a
+/// token up by its hash means comparing hashes, never the secret itself.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenHash({})", self.to_hex())
+    }
+}
+
+/// A freshly minted bearer secret: `{prefix}{43 base64url chars}` carrying 256 random bits.
+/// The prefix makes a leaked secret recognisable (`mcp_rt_`, `mcpk_`, …).
+pub struct NewSecretToken {
+    pub secret: SecretString,
+    pub hash: TokenHash,
+}
+
+impl NewSecretToken {
+    pub fn generate(prefix: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+        let hash = TokenHash::of(&secret);
+        Self {
+            secret: SecretString::from(secret),
+            hash,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_with_the_same_key_and_context() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"client-secret", b"idp:1");
+        assert_eq!(key.open(&sealed, b"idp:1").unwrap(), b"client-secret");
+    }
+
+    #[test]
+    fn sealed_values_do_not_open_in_another_context_or_with_another_key() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"client-secret", b"idp:1");
+        assert_eq!(key.open(&sealed, b"idp:2"), Err(CryptoError::Unseal));
+        assert_eq!(
+            MasterKey::generate().open(&sealed, b"idp:1"),
+            Err(CryptoError::Unseal)
+        );
+    }
+
+    #[test]
+    fn tampered_or_truncated_values_do_not_open() {
+        let key = MasterKey::generate();
+        let mut sealed = key.seal(b"secret", b"");
+        let last = sealed.len() - 1;
+        sealed[last] ^= 1;
+        assert_eq!(key.open(&sealed, b""), Err(CryptoError::Unseal));
+        assert_eq!(key.open(&sealed[..10], b""), Err(CryptoError::Unseal));
+        assert_eq!(key.open(&[], b""), Err(CryptoError::Unseal));
+    }
+
+    #[test]
+    fn master_key_survives_its_base64_form() {
+        let key = MasterKey::generate();
+        let restored = MasterKey::from_base64(key.to_base64().expose_secret()).unwrap();
+        let sealed = key.seal(b"x", b"ctx");
+        assert_eq!(restored.open(&sealed, b"ctx").unwrap(), b"x");
+    }
+
+    #[test]
+    fn master_key_rejects_wrong_lengths_and_garbage() {
+        assert_eq!(
+            MasterKey::from_base64("c2hvcnQ=").unwrap_err(),
+            CryptoError::InvalidMasterKey
+        );
+        assert_eq!(
+            MasterKey::from_base64("!!!").unwrap_err(),
+            CryptoError::InvalidMasterKey
+        );
+    }
+
+    #[test]
+    fn master_key_debug_does_not_print_the_key() {
+        let key = MasterKey::generate();
+        let printed = format!("{key:?}");
+        assert!(!printed.contains(key.to_base64().expose_secret()));
+    }
+
+    #[test]
+    fn new_tokens_carry_their_prefix_and_hash_to_their_stored_form() {
+        let token = NewSecretToken::generate("mcpk_");
+        let secret = token.secret.expose_secret();
+        assert!(secret.starts_with("mcpk_"));
+        assert_eq!(secret.len(), "mcpk_".len() + 43);
+        assert_eq!(TokenHash::of(secret), token.hash);
+        assert_ne!(NewSecretToken::generate("mcpk_").hash, token.hash);
+    }
+}

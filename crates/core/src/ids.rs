@@ -1,0 +1,100 @@
+//! Typed identifiers: one UUIDv7 newtype per entity, so an `OrgId` can never be passed where a
+//! `UserId` is expected. v7 ids sort by creation time, which keeps indexes append-mostly.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! define_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+define_id!(
+    /// An organization (tenant).
+    OrgId
+);
+define_id!(
+    /// A platform user: someone who logs in to the dashboard.
+    UserId
+);
+define_id!(
+    /// A dashboard login session.
+    SessionId
+);
+define_id!(
+    /// A hosted MCP server.
+    McpServerId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_their_text_form() {
+        let id = OrgId::new();
+        let parsed: OrgId = id.to_string().parse().unwrap();
+        assert_eq!(parsed, id);
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn ids_created_later_sort_later() {
+        let first = McpServerId::new();
+        let second = McpServerId::new();
+        assert!(first < second);
+    }
+
+    #[test]
+    fn malformed_ids_are_rejected() {
+        assert!("not-a-uuid".parse::<UserId>().is_err());
+    }
+}

@@ -1,0 +1,166 @@
+//! Platform users: the people who log in to the dashboard. (End users of MCP servers are a
+//! separate identity system and never share these types.)
+
+use std::fmt;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::ValidationError;
+use crate::crypto::TokenHash;
+use crate::ids::{OrgId, SessionId, UserId};
+use crate::org::parse_display_name;
+
+/// An email address, trimmed and lowercased so that one mailbox is one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// RFC 5321 §4.5.3.1.3 limits a forward path to 256 octets including the angle brackets.
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let email = input.trim().to_lowercase();
+        let invalid =
+            || ValidationError::new("email", "must be an email address like name@example.com");
+        if email.len() > Self::MAX_LEN {
+            return Err(ValidationError::new("email", "is too long"));
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = !domain.is_empty()
+            && !domain.starts_with(['.', '-'])
+            && !domain.ends_with(['.', '-'])
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '@');
+        if !(domain_ok && local_ok) {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A name shown for a person: trimmed, 1 to 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        parse_display_name("display_name", input, 100).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password hash in PHC string format. Not a secret, but no business in logs either.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn from_phc(phc: String) -> Self {
+        Self(phc)
+    }
+
+    pub fn as_phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformUser {
+    pub id: UserId,
+    pub email: EmailAddress,
+    pub display_name: DisplayName,
+    /// Absent for accounts that only ever log in through an external provider.
+    pub password_hash: Option<PasswordHash>,
+    pub email_verified_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A dashboard login session. The cookie holds the secret; the store only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSession {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub token_hash: TokenHash,
+    pub active_organization_id: Option<OrgId>,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl PlatformSession {
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_to_one_form() {
+        assert_eq!(
+            EmailAddress::parse("  Ada@Example.COM ").unwrap().as_str(),
+            "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected() {
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@exa mple.com",
+            "ada@.example.com",
+            "ada@example..com",
+        ] {
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+        let long_local = format!("{}@example.com", "a".repeat(65));
+        assert!(EmailAddress::parse(&long_local).is_err());
+    }
+
+    #[test]
+    fn password_hash_debug_hides_the_hash() {
+        let hash = PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$abc$def".into());
+        assert!(!format!("{hash:?}").contains("argon2id"));
+    }
+}

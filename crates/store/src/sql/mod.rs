@@ -1,0 +1,175 @@
+//! The SQL implementation of the store, one code path for both backends through sqlx's `Any`
+//! driver. Queries use `$n` placeholders, which SQLite and PostgreSQL both accept; the few
+//! places where the dialects differ branch on [`Backend`] right here, never above this crate.
+
+mod mcp_servers;
+mod organizations;
+mod sessions;
+mod users;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use mcplatform_core::clock::{from_unix_millis, to_unix_millis};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use time::OffsetDateTime;
+
+use crate::{Backend, ConnectOptions, Result, Store, StoreError, migrations};
+
+#[derive(Debug)]
+pub(crate) struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    pub(crate) async fn connect(options: &ConnectOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = options.url.backend();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(options.min_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; the busy timeout makes a
+                        // writer wait for the lock instead of failing at once.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(options.url.expose())
+            .await
+            .map_err(StoreError::Unavailable)?;
+        Ok(Self { pool, backend })
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        migrations::migrator(self.backend).run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Typed column access that turns undecodable values into `StoreError::Corrupt`.
+pub(crate) struct Columns<'r> {
+    row: &'r AnyRow,
+    table: &'static str,
+}
+
+impl<'r> Columns<'r> {
+    pub(crate) fn new(row: &'r AnyRow, table: &'static str) -> Self {
+        Self { row, table }
+    }
+
+    fn corrupt(&self, column: &str, detail: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            table: self.table,
+            detail: format!("{column}: {detail}"),
+        }
+    }
+
+    pub(crate) fn text(&self, column: &str) -> Result<String> {
+        self.row
+            .try_get(column)
+            .map_err(|e| self.corrupt(column, e))
+    }
+
+    pub(crate) fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        self.row
+            .try_get(column)
+            .map_err(|e| self.corrupt(column, e))
+    }
+
+    pub(crate) fn int(&self, column: &str) -> Result<i64> {
+        self.row
+            .try_get(column)
+            .map_err(|e| self.corrupt(column, e))
+    }
+
+    /// Booleans are native in PostgreSQL and 0/1 integers in SQLite.
+    pub(crate) fn flag(&self, column: &str) -> Result<bool> {
+        self.row
+            .try_get::<bool, _>(column)
+            .or_else(|_| self.row.try_get::<i64, _>(column).map(|v| v != 0))
+            .map_err(|e| self.corrupt(column, e))
+    }
+
+    /// Parses a text column into a domain type (ids, enums, validated values).
+    pub(crate) fn parsed<T>(&self, column: &str) -> Result<T>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.text(column)?
+            .parse()
+            .map_err(|e| self.corrupt(column, e))
+    }
+
+    pub(crate) fn opt_parsed<T>(&self, column: &str) -> Result<Option<T>>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.opt_text(column)?
+            .map(|text| text.parse().map_err(|e| self.corrupt(column, e)))
+            .transpose()
+    }
+
+    /// Validates a text column with a domain parser such as `OrgName::parse`.
+    pub(crate) fn validated<T, E: std::fmt::Display>(
+        &self,
+        column: &str,
+        parse: impl FnOnce(&str) -> std::result::Result<T, E>,
+    ) -> Result<T> {
+        parse(&self.text(column)?).map_err(|e| self.corrupt(column, e))
+    }
+
+    pub(crate) fn time(&self, column: &str) -> Result<OffsetDateTime> {
+        self.int(column).map(from_unix_millis)
+    }
+
+    pub(crate) fn opt_time(&self, column: &str) -> Result<Option<OffsetDateTime>> {
+        let millis: Option<i64> = self
+            .row
+            .try_get(column)
+            .map_err(|e| self.corrupt(column, e))?;
+        Ok(millis.map(from_unix_millis))
+    }
+}
+
+/// The storage form of a timestamp.
+pub(crate) fn millis(at: OffsetDateTime) -> i64 {
+    to_unix_millis(at)
+}
+
+/// `NotFound` unless a write touched at least one row.
+pub(crate) fn expect_rows(result: sqlx::any::AnyQueryResult) -> Result<()> {
+    if result.rows_affected() == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
