@@ -1,1 +1,11 @@
+//! The `mcplatform` binary's library half: configuration, start-up and shutdown, logging.
+//! `main.rs` only parses the command line and calls in here, so tests can start the real
+//! application in-process.
 
+pub mod config;
+pub mod data_dir;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

@@ -43,13 +43,7 @@ impl From<sqlx::Error> for StoreError {
 impl fmt::Debug for StoreError {
     /// Prints the whole cause chain, so a log line says what actually went wrong.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self}")?;
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
+        f.write_str(&mcplatform_core::error_chain(self))
     }
 }
 

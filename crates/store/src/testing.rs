@@ -1,5 +1,8 @@
 //! Fresh databases for tests: a temporary SQLite file by default, or a new PostgreSQL database
 //! when `MCPLATFORM_TEST_DATABASE_URL` points at a server (`postgres://…/postgres`).
+//!
+//! Test support only: setup failures panic, which is what a test wants.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

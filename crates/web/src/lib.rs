@@ -1,1 +1,19 @@
+//! MCPlatform's HTTP layer: one axum application serving the dashboard, the JSON API, the OAuth
+//! and MCP endpoints of every hosted server, and OTLP ingest.
+//!
+//! Each resource module exposes `router()`; [`router::app`] only composes them and adds the
+//! cross-cutting layers.
 
+pub mod config;
+pub mod error;
+pub mod extract;
+mod health;
+pub mod metrics;
+mod middleware;
+pub mod router;
+pub mod state;
+
+pub use config::WebConfig;
+pub use error::ApiError;
+pub use router::app;
+pub use state::AppState;

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use mcplatform_core::clock::{from_unix_millis, to_unix_millis};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use time::OffsetDateTime;
 
 use crate::{Backend, ConnectOptions, Result, Store, StoreError, migrations};
@@ -27,6 +27,17 @@ impl SqlStore {
     pub(crate) async fn connect(options: &ConnectOptions) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = options.url.backend();
+        // One direct connection first: when the database is unreachable, the pool would only
+        // report a timeout, while this reports why (refused, bad password, unknown database).
+        let probe = tokio::time::timeout(
+            options.acquire_timeout,
+            AnyConnection::connect(options.url.expose()),
+        );
+        match probe.await {
+            Ok(Ok(connection)) => connection.close().await.map_err(StoreError::Unavailable)?,
+            Ok(Err(err)) => return Err(StoreError::Unavailable(err)),
+            Err(_) => return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut)),
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(options.min_connections)

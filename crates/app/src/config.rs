@@ -1,0 +1,517 @@
+//! Configuration, in layers: built-in defaults, an optional TOML file, `MCPLATFORM_*`
+//! environment variables (`__` separates sections: `MCPLATFORM_DATABASE__MAX_CONNECTIONS`), the
+//! unprefixed `DATABASE_URL`, then command-line flags. Later layers win.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use mcplatform_store::{ConnectOptions, DatabaseUrl};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub const ENV_PREFIX: &str = "MCPLATFORM_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// The public URL browsers and MCP clients use to reach this server.
+    pub base_url: Url,
+    /// Where the SQLite database and generated key material live.
+    pub data_dir: PathBuf,
+    /// Base64 of the 32-byte key that encrypts secrets at rest. When unset, the key is read
+    /// from `master_key_file`, or from `<data_dir>/master.key`, created on first run.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key_file: Option<PathBuf>,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    /// `postgres://…` for PostgreSQL; unset means SQLite in `<data_dir>/mcplatform.db`.
+    #[serde(skip_serializing)]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    /// After SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub shutdown_grace_secs: u64,
+    pub readiness_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,mcplatform_web=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            base_url: Url::parse("http://localhost:3000").unwrap_or_else(|_| unreachable!()),
+            data_dir: PathBuf::from("mcplatform-data"),
+            master_key: None,
+            master_key_file: None,
+            database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+            readiness_timeout_secs: 2,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Values given on the command line; only those present override the other layers.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Figment(Box<figment::Error>),
+    #[error("invalid {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// A loaded configuration and the keys it did not recognise.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub unknown_keys: Vec<String>,
+}
+
+impl Config {
+    /// Loads every layer from the real environment.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Loaded, ConfigError> {
+        if let Some(path) = file.filter(|path| !path.is_file()) {
+            return Err(ConfigError::MissingFile(path.to_owned()));
+        }
+        Self::from_figment(figment(file, overrides))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Loaded, ConfigError> {
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.validate()?;
+        Ok(Loaded {
+            unknown_keys: unknown_keys(&figment),
+            config,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.into(),
+            })
+        };
+        if !matches!(self.base_url.scheme(), "http" | "https") {
+            return invalid("base_url", "must be an http:// or https:// URL");
+        }
+        if self.base_url.host_str().is_none_or(str::is_empty) {
+            return invalid("base_url", "must name a host");
+        }
+        if self.base_url.path() != "/"
+            || self.base_url.query().is_some()
+            || self.base_url.fragment().is_some()
+        {
+            return invalid(
+                "base_url",
+                "must be an origin without path, query or fragment",
+            );
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("data_dir", "must not be empty");
+        }
+        if let Err(err) = self.database_url() {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                message: err.to_string(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        if self.database.min_connections > self.database.max_connections {
+            return invalid(
+                "database.min_connections",
+                "must not exceed database.max_connections",
+            );
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        Ok(())
+    }
+
+    /// The configured database, or the embedded SQLite file in the data directory.
+    pub fn database_url(&self) -> Result<DatabaseUrl, mcplatform_store::DatabaseUrlError> {
+        match &self.database.url {
+            // An empty `DATABASE_URL=` means "not set", as shells and env files often leave it.
+            Some(url) if !url.expose_secret().trim().is_empty() => {
+                DatabaseUrl::parse(url.expose_secret())
+            }
+            _ => DatabaseUrl::sqlite_file(&self.data_dir.join("mcplatform.db")),
+        }
+    }
+
+    pub fn connect_options(&self) -> Result<ConnectOptions, mcplatform_store::DatabaseUrlError> {
+        let mut options = ConnectOptions::new(self.database_url()?);
+        options.max_connections = self.database.max_connections;
+        options.min_connections = self.database.min_connections;
+        options.acquire_timeout = Duration::from_secs(self.database.acquire_timeout_secs);
+        Ok(options)
+    }
+
+    /// The defaults as a TOML document, for `mcplatform print-default-config`.
+    pub fn default_toml() -> Result<String, toml::ser::Error> {
+        let body = toml::to_string_pretty(&Config::default())?;
+        Ok(format!(
+            "# MCPlatform configuration. Every key is optional; these are the defaults.\n\
+             # Secrets (master_key, database.url) have no default and are not printed.\n\
+             # Environment: MCPLATFORM_<KEY>, sections joined by __ (MCPLATFORM_DATABASE__MAX_CONNECTIONS).\n\n\
+             {body}"
+        ))
+    }
+}
+
+fn figment(file: Option<&Path>, overrides: &Overrides) -> Figment {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment
+        .merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).map(|key| {
+            // `MCPLATFORM_DATABASE_URL` reads as naturally as `DATABASE_URL`.
+            if key == "database_url" {
+                "database.url".into()
+            } else {
+                key.as_str().replace("__", ".").into()
+            }
+        }))
+        .merge(
+            Env::raw()
+                .only(&["database_url"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(Flags(flag_values(overrides)))
+}
+
+/// The command-line layer, named so errors point at the flag (`--bind`) the operator typed.
+struct Flags(Dict);
+
+impl Provider for Flags {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag").interpolater(|_: &Profile, keys: &[&str]| {
+            format!("--{}", keys.join("-").replace('_', "-"))
+        })
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// Command-line values as a nested dictionary matching the file layout.
+fn flag_values(overrides: &Overrides) -> Dict {
+    let mut dict = Dict::new();
+    if let Some(bind) = &overrides.bind {
+        dict.insert("bind".into(), bind.clone().into());
+    }
+    if let Some(base_url) = &overrides.base_url {
+        dict.insert("base_url".into(), base_url.clone().into());
+    }
+    if let Some(dir) = &overrides.data_dir {
+        dict.insert("data_dir".into(), dir.display().to_string().into());
+    }
+    if let Some(url) = &overrides.database_url {
+        let mut database = Dict::new();
+        database.insert("url".into(), url.clone().into());
+        dict.insert("database".into(), Value::from(database));
+    }
+    dict
+}
+
+/// Keys present in the merged layers that `Config` does not know: typos we must not ignore
+/// silently.
+fn unknown_keys(figment: &Figment) -> Vec<String> {
+    let Ok(merged) = figment.extract::<Dict>() else {
+        return Vec::new();
+    };
+    let mut unknown = Vec::new();
+    let value = Value::from(merged);
+    let _ = serde_ignored::deserialize(&value, |path| unknown.push(path.to_string()))
+        .map(|_: Config| ());
+    unknown
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    fn load_in(
+        jail: &Jail,
+        file: Option<&str>,
+        overrides: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
+        let path = file.map(|name| jail.directory().join(name));
+        Config::load(path.as_deref(), overrides)
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            let loaded = load_in(jail, None, &Overrides::default()).unwrap();
+            let config = loaded.config;
+            assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+            assert_eq!(config.base_url.as_str(), "http://localhost:3000/");
+            assert_eq!(
+                config.database_url().unwrap().backend(),
+                mcplatform_store::Backend::Sqlite
+            );
+            assert!(
+                config
+                    .database_url()
+                    .unwrap()
+                    .expose()
+                    .contains("mcplatform-data/mcplatform.db")
+            );
+            assert!(loaded.unknown_keys.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_the_file() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "mcp.toml",
+                "bind = \"0.0.0.0:1\"\nbase_url = \"https://file.example\"\ndata_dir = \"/from/file\"\n\
+                 [database]\nmax_connections = 3\n",
+            )?;
+            jail.set_env("MCPLATFORM_BASE_URL", "https://env.example");
+            jail.set_env("MCPLATFORM_DATA_DIR", "/from/env");
+            jail.set_env("MCPLATFORM_DATABASE__MAX_CONNECTIONS", "7");
+            let overrides = Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Overrides::default()
+            };
+            let config = load_in(jail, Some("mcp.toml"), &overrides).unwrap().config;
+            assert_eq!(config.bind.to_string(), "0.0.0.0:1", "file");
+            assert_eq!(
+                config.base_url.as_str(),
+                "https://env.example/",
+                "env over file"
+            );
+            assert_eq!(config.database.max_connections, 7, "nested env over file");
+            assert_eq!(
+                config.data_dir,
+                PathBuf::from("/from/flag"),
+                "flag over env"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_selects_postgres_and_never_prints_its_password() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("DATABASE_URL", "postgres://app:hunter2@db:5432/mcp");
+            let config = load_in(jail, None, &Overrides::default()).unwrap().config;
+            let url = config.database_url().unwrap();
+            assert_eq!(url.backend(), mcplatform_store::Backend::Postgres);
+            assert!(!format!("{config:?}").contains("hunter2"));
+            assert!(!url.to_string().contains("hunter2"));
+
+            let overrides = Overrides {
+                database_url: Some("postgres://flag@db/x".into()),
+                ..Overrides::default()
+            };
+            let config = load_in(jail, None, &overrides).unwrap().config;
+            assert_eq!(
+                config.database_url().unwrap().to_string(),
+                "postgres://flag@db/x"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn prefixed_database_url_is_accepted_too() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("MCPLATFORM_DATABASE_URL", "postgres://db/mcp");
+            let loaded = load_in(jail, None, &Overrides::default()).unwrap();
+            assert_eq!(
+                loaded.config.database_url().unwrap().backend(),
+                mcplatform_store::Backend::Postgres
+            );
+            assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_from_any_layer_are_reported() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("mcp.toml", "bnid = \"x\"\n[database]\nmax_conections = 3\n")?;
+            jail.set_env("MCPLATFORM_LOG__FROMAT", "json");
+            let mut unknown = load_in(jail, Some("mcp.toml"), &Overrides::default())
+                .unwrap()
+                .unknown_keys;
+            unknown.sort();
+            assert_eq!(
+                unknown,
+                vec!["bnid", "database.max_conections", "log.fromat"]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_problem() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("MCPLATFORM_BASE_URL", "not a url");
+            let err = load_in(jail, None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            // Figment names the variable the operator actually set.
+            assert!(
+                err.contains("\"BASE_URL\" in `MCPLATFORM_` environment"),
+                "{err}"
+            );
+            assert!(!err.contains('\n'), "one line: {err}");
+
+            jail.set_env("MCPLATFORM_BASE_URL", "ftp://example.com");
+            let err = load_in(jail, None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert_eq!(err, "invalid base_url: must be an http:// or https:// URL");
+
+            jail.set_env("MCPLATFORM_BASE_URL", "https://example.com/prefix");
+            let err = load_in(jail, None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("without path"), "{err}");
+
+            jail.set_env("MCPLATFORM_BASE_URL", "https://example.com");
+            jail.set_env("DATABASE_URL", "mysql://db/x");
+            let err = load_in(jail, None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with("invalid database.url: unsupported"),
+                "{err}"
+            );
+
+            jail.set_env("DATABASE_URL", "");
+            let overrides = Overrides {
+                bind: Some("localhost:http".into()),
+                ..Overrides::default()
+            };
+            let err = load_in(jail, None, &overrides).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                "invalid socket address syntax for key \"--bind\" in command-line flag"
+            );
+
+            let err = load_in(jail, Some("missing.toml"), &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string().contains("missing.toml does not exist"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_printed_default_config_reads_back_as_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("default.toml", &Config::default_toml().unwrap())?;
+            let loaded = load_in(jail, Some("default.toml"), &Overrides::default()).unwrap();
+            assert!(loaded.unknown_keys.is_empty());
+            assert_eq!(
+                toml::to_string(&loaded.config).unwrap(),
+                toml::to_string(&Config::default()).unwrap()
+            );
+            Ok(())
+        });
+    }
+}

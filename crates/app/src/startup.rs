@@ -1,0 +1,162 @@
+//! Building the application from its configuration, and running it until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mcplatform_core::clock::Clock;
+use mcplatform_core::crypto::MasterKey;
+use mcplatform_store::Store;
+use mcplatform_web::{AppState, WebConfig};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::data_dir;
+
+/// A built application: database migrated, port bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Prepares the data directory and keys, opens and migrates the database, and binds the
+    /// configured address. Each failure names what failed.
+    pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let (store, master_key) = open_storage(config).await?;
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        Ok(Self::assemble(config, clock, store, master_key, listener))
+    }
+
+    /// Like [`build`](Self::build), on a listener the caller already bound (tests bind port 0
+    /// first so the base URL can name the real port).
+    pub async fn build_with_listener(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let (store, master_key) = open_storage(config).await?;
+        Ok(Self::assemble(config, clock, store, master_key, listener))
+    }
+
+    fn assemble(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+        master_key: MasterKey,
+        listener: TcpListener,
+    ) -> Self {
+        let web = WebConfig {
+            base_url: config.base_url.clone(),
+            max_body_bytes: config.http.max_body_bytes,
+            readiness_timeout: Duration::from_secs(config.http.readiness_timeout_secs),
+        };
+        let state = AppState::new(store, clock, web, master_key);
+        Self {
+            listener,
+            state,
+            shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
+        }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.state.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections and lets in-flight
+    /// requests finish for up to the configured grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            shutdown_grace,
+        } = self;
+        let store = state.store.clone();
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        };
+        let app = mcplatform_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let grace_over = async move {
+            let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+            tokio::time::sleep(shutdown_grace).await;
+        };
+        tokio::select! {
+            served = server => served.context("http server failed")?,
+            () = grace_over => tracing::warn!(
+                grace_secs = shutdown_grace.as_secs(),
+                "grace period over: dropping the requests still running"
+            ),
+        }
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Data directory, master key and migrated database, in that order.
+async fn open_storage(config: &Config) -> anyhow::Result<(Arc<dyn Store>, MasterKey)> {
+    data_dir::prepare(&config.data_dir)?;
+    let master_key = master_key(config)?;
+    let options = config.connect_options()?;
+    let store = mcplatform_store::connect_and_migrate(&options)
+        .await
+        .with_context(|| format!("cannot open database {}", options.url))?;
+    tracing::info!(backend = store.backend().as_str(), database = %options.url, "database ready");
+    Ok((store, master_key))
+}
+
+fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    if let Some(encoded) = &config.master_key {
+        return MasterKey::from_base64(encoded.expose_secret()).map_err(|_| {
+            anyhow::anyhow!("invalid master_key: must be 32 bytes encoded as base64")
+        });
+    }
+    if let Some(path) = &config.master_key_file {
+        return Ok(data_dir::read_master_key(path)?);
+    }
+    Ok(data_dir::load_or_create_master_key(
+        &config.data_dir.join("master.key"),
+    )?)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,238 @@
+//! The real binary, as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcplatform");
+
+/// A command with a clean environment: no config leaks in from the machine running the tests.
+fn mcplatform(cwd: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `serve` and waits until it accepts connections.
+async fn start_serving(cwd: &Path, port: u16, extra: &[&str]) -> Child {
+    let mut child = mcplatform(cwd)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+                err.push_str(&line.unwrap());
+            }
+            panic!("serve exited early with {status}: {err}");
+        }
+        assert!(Instant::now() < deadline, "serve did not start listening");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap()
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_runs_on_embedded_sqlite_and_stops_cleanly_on_sigterm() {
+    let cwd = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = start_serving(cwd.path(), port, &[]).await;
+
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let data_dir = cwd.path().join("mcplatform-data");
+    assert!(
+        data_dir.join("mcplatform.db").is_file(),
+        "SQLite database in the default data dir"
+    );
+    let key_mode = std::fs::metadata(data_dir.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600, "key material is owner-only");
+    assert_eq!(
+        std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "SIGTERM is a clean exit: {status}");
+}
+
+#[test]
+fn bad_configuration_fails_at_startup_with_one_line_naming_the_problem() {
+    let cwd = tempfile::tempdir().unwrap();
+    let not_a_dir = cwd.path().join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let data_dir_in_file = not_a_dir.join("data");
+    // (flags, environment, what the error line must say)
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec!["--base-url", "htp:/nope"], vec![], "base_url"),
+        (
+            vec![],
+            vec![("MCPLATFORM_BASE_URL", "not a url")],
+            "BASE_URL",
+        ),
+        (vec!["--bind", "localhost"], vec![], "bind"),
+        (
+            vec!["--database-url", "mysql://db/x"],
+            vec![],
+            "database.url",
+        ),
+        (
+            vec![],
+            vec![("DATABASE_URL", "postgres://127.0.0.1:1/none")],
+            "cannot open database postgres://127.0.0.1:1/none",
+        ),
+        (
+            vec!["--data-dir", data_dir_in_file.to_str().unwrap()],
+            vec![],
+            "data directory",
+        ),
+        (
+            vec!["--config", "missing.toml"],
+            vec![],
+            "missing.toml does not exist",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let output = mcplatform(cwd.path())
+            .arg("serve")
+            .args(&args)
+            .envs(env.clone())
+            .output()
+            .unwrap();
+        let stderr = stderr_of(&output);
+        assert!(!output.status.success(), "{args:?} {env:?} should fail");
+        let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "exactly one error line for {args:?} {env:?}: {stderr}"
+        );
+        assert!(
+            lines[0].contains(expected),
+            "{args:?} {env:?}: expected {expected:?} in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_port_in_use_is_named_in_the_error() {
+    let cwd = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = mcplatform(cwd.path())
+        .args(["serve", "--bind", &addr])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert!(
+        error.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let cwd = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = mcplatform(cwd.path())
+            .args(["migrate", "--data-dir", "state"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr_of(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("is up to date"));
+    }
+    assert!(cwd.path().join("state/mcplatform.db").is_file());
+}
+
+#[test]
+fn print_default_config_is_valid_toml_without_secrets() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = mcplatform(cwd.path())
+        .arg("print-default-config")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let parsed: toml::Table = text.parse().unwrap();
+    assert_eq!(parsed["bind"].as_str(), Some("127.0.0.1:3000"));
+    assert_eq!(parsed["base_url"].as_str(), Some("http://localhost:3000/"));
+    assert!(parsed.get("master_key").is_none());
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = mcplatform(cwd.path()).arg("version").output().unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("mcplatform {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn unknown_configuration_keys_are_warned_about_but_do_not_stop_the_server() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(cwd.path().join("mcp.toml"), "bnid = \"127.0.0.1:1\"\n").unwrap();
+    let port = free_port();
+    let mut child = start_serving(cwd.path(), port, &["--config", "mcp.toml"]).await;
+    let status = terminate(&mut child);
+    assert!(status.success());
+    let mut stderr = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        stderr.push_str(&line.unwrap());
+        stderr.push('\n');
+    }
+    assert!(
+        stderr.contains("ignoring unknown configuration key") && stderr.contains("bnid"),
+        "{stderr}"
+    );
+}

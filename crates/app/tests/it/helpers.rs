@@ -1,0 +1,138 @@
+//! `spawn_app()`: the real application on port 0 with a fresh database (SQLite by default,
+//! PostgreSQL when `MCPLATFORM_TEST_DATABASE_URL` is set), and typed request helpers.
+
+use std::sync::{Arc, LazyLock};
+
+use mcplatform_app::config::{Config, LogConfig};
+use mcplatform_app::{Application, telemetry};
+use mcplatform_core::clock::ManualClock;
+use mcplatform_store::Store;
+use mcplatform_store::testing::TestDatabase;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Logs appear only when `TEST_LOG` is set.
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let config = LogConfig {
+            level: "debug,sqlx=warn".into(),
+            ..LogConfig::default()
+        };
+        telemetry::init(&config).expect("test log config is valid");
+    }
+});
+
+pub struct TestApp {
+    /// `http://127.0.0.1:{port}`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    /// The clock the app reads; tests move it to make time pass.
+    #[allow(dead_code)]
+    pub clock: ManualClock,
+    pub db: TestDatabase,
+    #[allow(dead_code)]
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app after `customize` has adjusted the test configuration.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let db = TestDatabase::create().await;
+    let data_dir = tempfile::tempdir().expect("create data dir");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let port = listener.local_addr().expect("local addr").port();
+
+    let mut config = Config {
+        base_url: format!("http://localhost:{port}")
+            .parse()
+            .expect("valid base url"),
+        data_dir: data_dir.path().to_owned(),
+        ..Config::default()
+    };
+    config.database.url = Some(SecretString::from(db.url.expose().to_owned()));
+    config.database.max_connections = 5;
+    customize(&mut config);
+
+    let clock =
+        ManualClock::new(OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("valid"));
+    let app = Application::build_with_listener(&config, Arc::new(clock.clone()), listener)
+        .await
+        .expect("build application");
+    let store = app.store();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stop.await;
+    }));
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("build http client");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client,
+        store,
+        clock,
+        db,
+        data_dir,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("send GET")
+    }
+
+    /// GET expecting `status`, returning the JSON body.
+    pub async fn get_json<T: DeserializeOwned>(&self, path: &str, status: StatusCode) -> T {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), status, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Stops the server the way SIGTERM would, and waits for it to finish.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await.expect("server task did not panic"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

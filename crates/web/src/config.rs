@@ -1,0 +1,30 @@
+//! The settings the HTTP layer needs, resolved by the binary from its configuration.
+
+use std::time::Duration;
+
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// The public base URL (`http://localhost:3000` by default); links and issuers derive from it.
+    pub base_url: Url,
+    /// Requests with larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long `/readyz` waits for the database before declaring it unreachable.
+    pub readiness_timeout: Duration,
+}
+
+impl WebConfig {
+    pub fn new(base_url: Url) -> Self {
+        Self {
+            base_url,
+            max_body_bytes: 1024 * 1024,
+            readiness_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Whether browsers reach us over TLS, which decides `Secure` cookies and HSTS.
+    pub fn is_https(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+}

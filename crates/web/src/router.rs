@@ -1,0 +1,45 @@
+//! Composition of every resource router, plus the layers that apply to all of them.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::middleware::{from_fn, from_fn_with_state};
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+
+use crate::middleware::{
+    REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
+};
+use crate::{ApiError, AppState, health, metrics};
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.config.max_body_bytes;
+    let https = state.config.is_https();
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .route_layer(from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track_http,
+        ))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(
+            // Outermost first: the id exists before the span that records it.
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(trace_layer())
+                .layer(from_fn(log_server_errors))
+                .layer(from_fn_with_state(https, security_headers))
+                .layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
+                .layer(DefaultBodyLimit::max(max_body_bytes)),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,37 @@
+use std::sync::Arc;
+
+use mcplatform_core::clock::Clock;
+use mcplatform_core::crypto::MasterKey;
+use mcplatform_store::Store;
+
+use crate::WebConfig;
+use crate::metrics::Metrics;
+
+/// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<WebConfig>,
+    pub metrics: Arc<Metrics>,
+    /// Encrypts secrets at rest (upstream IdP client secrets, upstream tokens, signing keys).
+    pub master_key: Arc<MasterKey>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: WebConfig,
+        master_key: MasterKey,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            metrics,
+            master_key: Arc::new(master_key),
+        }
+    }
+}
