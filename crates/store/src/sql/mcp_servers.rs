@@ -3,7 +3,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
-use sqlx::any::AnyRow;
+use sqlx::Any;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
 use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, expect_rows, millis};
@@ -50,6 +52,22 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+/// Binds the nine settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
+fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> AnyQuery<'q> {
+    query
+        .bind(settings.name.as_str())
+        .bind(settings.description.as_str())
+        .bind(settings.product_name.as_str())
+        .bind(settings.auth_mode.as_str())
+        .bind(settings.support_tool_enabled)
+        .bind(settings.walkthrough_tool_enabled)
+        .bind(secs(settings.access_token_ttl))
+        .bind(secs(settings.refresh_token_ttl))
+        .bind(settings.telemetry_enabled)
+}
+
 #[async_trait]
 impl McpServerStore for SqlStore {
     async fn create_mcp_server(
@@ -60,26 +78,19 @@ impl McpServerStore for SqlStore {
         now: OffsetDateTime,
     ) -> Result<McpServer> {
         let id = McpServerId::new();
-        sqlx::query(&format!(
+        let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
-        ))
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(slug.as_str())
-        .bind(settings.name.as_str())
-        .bind(settings.description.as_str())
-        .bind(settings.product_name.as_str())
-        .bind(settings.auth_mode.as_str())
-        .bind(settings.support_tool_enabled)
-        .bind(settings.walkthrough_tool_enabled)
-        .bind(secs(settings.access_token_ttl))
-        .bind(secs(settings.refresh_token_ttl))
-        .bind(settings.telemetry_enabled)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(write_error("slug"))?;
+        );
+        let query = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .bind(slug.as_str());
+        bind_settings(query, settings)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(write_error("slug"))?;
         self.get_mcp_server(org, id).await
     }
 
@@ -114,7 +125,7 @@ impl McpServerStore for SqlStore {
         settings: &McpServerSettings,
         now: OffsetDateTime,
     ) -> Result<McpServer> {
-        let updated = sqlx::query(
+        let query = sqlx::query(
             "UPDATE mcp_servers SET name = $3, description = $4, product_name = $5, auth_mode = $6, \
                  support_tool_enabled = $7, walkthrough_tool_enabled = $8, \
                  access_token_ttl_secs = $9, refresh_token_ttl_secs = $10, \
@@ -122,19 +133,11 @@ impl McpServerStore for SqlStore {
              WHERE organization_id = $1 AND id = $2",
         )
         .bind(org.to_string())
-        .bind(server.to_string())
-        .bind(settings.name.as_str())
-        .bind(settings.description.as_str())
-        .bind(settings.product_name.as_str())
-        .bind(settings.auth_mode.as_str())
-        .bind(settings.support_tool_enabled)
-        .bind(settings.walkthrough_tool_enabled)
-        .bind(secs(settings.access_token_ttl))
-        .bind(secs(settings.refresh_token_ttl))
-        .bind(settings.telemetry_enabled)
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await?;
+        .bind(server.to_string());
+        let updated = bind_settings(query, settings)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await?;
         expect_rows(updated)?;
         self.get_mcp_server(org, server).await
     }
