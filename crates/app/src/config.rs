@@ -33,7 +33,33 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
     pub log: LogConfig,
+}
+
+/// Dashboard login: session lifetimes and attempt throttling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// A dashboard session unused for this long ends.
+    pub session_idle_timeout_hours: u64,
+    /// No dashboard session lives longer than this.
+    pub session_lifetime_days: u64,
+    /// Login and signup attempts allowed per minute from one client address.
+    pub login_attempts_per_minute_per_ip: u32,
+    /// Login attempts allowed per minute for one account.
+    pub login_attempts_per_minute_per_account: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_timeout_hours: 7 * 24,
+            session_lifetime_days: 30,
+            login_attempts_per_minute_per_ip: 30,
+            login_attempts_per_minute_per_account: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +107,7 @@ impl Default for Config {
             master_key_file: None,
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -205,6 +232,14 @@ impl Config {
                 "database.min_connections",
                 "must not exceed database.max_connections",
             );
+        }
+        if self.auth.session_idle_timeout_hours == 0 || self.auth.session_lifetime_days == 0 {
+            return invalid("auth", "session lifetimes must be positive");
+        }
+        if self.auth.login_attempts_per_minute_per_ip == 0
+            || self.auth.login_attempts_per_minute_per_account == 0
+        {
+            return invalid("auth", "login attempt limits must be at least 1");
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

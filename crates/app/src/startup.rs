@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use mcplatform_core::clock::Clock;
 use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
+use mcplatform_web::auth::SessionSettings;
 use mcplatform_web::{AppState, WebConfig};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -53,9 +54,16 @@ impl Application {
         listener: TcpListener,
     ) -> Self {
         let web = WebConfig {
-            base_url: config.base_url.clone(),
             max_body_bytes: config.http.max_body_bytes,
             readiness_timeout: Duration::from_secs(config.http.readiness_timeout_secs),
+            sessions: SessionSettings {
+                idle_timeout: Duration::from_secs(config.auth.session_idle_timeout_hours * 3600),
+                absolute_lifetime: Duration::from_secs(config.auth.session_lifetime_days * 86_400),
+                ..SessionSettings::default()
+            },
+            login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
+            login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
+            ..WebConfig::new(config.base_url.clone())
         };
         let state = AppState::new(store, clock, web, master_key);
         Self {

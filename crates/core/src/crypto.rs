@@ -138,9 +138,39 @@ impl NewSecretToken {
     }
 }
 
+/// The anti-CSRF token that goes with a cookie secret (a session token, or the anonymous
+/// pre-login cookie). A cross-site page cannot read the cookie, so it cannot compute the token
+/// (OWASP CSRF cheat sheet: synchronizer token, derived instead of stored).
+pub fn csrf_token_for(cookie_secret: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"mcplatform-csrf\0");
+    hasher.update(cookie_secret.as_bytes());
+    URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csrf_tokens_are_stable_per_secret_and_differ_between_secrets() {
+        assert_eq!(csrf_token_for("mcps_a"), csrf_token_for("mcps_a"));
+        assert_ne!(csrf_token_for("mcps_a"), csrf_token_for("mcps_b"));
+        assert!(!csrf_token_for("mcps_a").contains("mcps_a"));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
 
     #[test]
     fn sealed_values_open_with_the_same_key_and_context() {

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod ids;
 pub mod mcp_server;
 pub mod org;
+pub mod password;
 pub mod user;
 pub mod validation;
 

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::auth::SessionSettings;
+
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// The public base URL (`http://localhost:3000` by default); links and issuers derive from it.
@@ -12,6 +14,10 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// How long `/readyz` waits for the database before declaring it unreachable.
     pub readiness_timeout: Duration,
+    pub sessions: SessionSettings,
+    /// Login and signup attempts allowed per minute from one address, and for one account.
+    pub login_attempts_per_ip: u32,
+    pub login_attempts_per_account: u32,
 }
 
 impl WebConfig {
@@ -20,6 +26,9 @@ impl WebConfig {
             base_url,
             max_body_bytes: 1024 * 1024,
             readiness_timeout: Duration::from_secs(2),
+            sessions: SessionSettings::default(),
+            login_attempts_per_ip: 30,
+            login_attempts_per_account: 10,
         }
     }
 

@@ -4,6 +4,10 @@
 //! Each resource module exposes `router()`; [`router::app`] only composes them and adds the
 //! cross-cutting layers.
 
+mod access;
+mod accounts;
+mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -12,6 +16,7 @@ pub mod metrics;
 mod middleware;
 pub mod router;
 pub mod state;
+mod views;
 
 pub use config::WebConfig;
 pub use error::ApiError;

@@ -8,10 +8,11 @@ use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+use crate::auth::session::load_session;
 use crate::middleware::{
     REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
 };
-use crate::{ApiError, AppState, health, metrics};
+use crate::{ApiError, AppState, api, health, metrics, views};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -20,10 +21,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
+        .merge(views::router())
+        .merge(api::router())
         .route_layer(from_fn_with_state(
             state.metrics.clone(),
             metrics::track_http,
         ))
+        .route_layer(from_fn_with_state(state.clone(), load_session))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(

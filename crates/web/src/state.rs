@@ -5,6 +5,7 @@ use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
 
 use crate::WebConfig;
+use crate::auth::LoginLimiter;
 use crate::metrics::Metrics;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
@@ -16,6 +17,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Encrypts secrets at rest (upstream IdP client secrets, upstream tokens, signing keys).
     pub master_key: Arc<MasterKey>,
+    pub login_limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
@@ -26,12 +28,17 @@ impl AppState {
         master_key: MasterKey,
     ) -> Self {
         let metrics = Arc::new(Metrics::new());
+        let login_limiter = Arc::new(LoginLimiter::new(
+            config.login_attempts_per_ip,
+            config.login_attempts_per_account,
+        ));
         Self {
             store,
             clock,
             config: Arc::new(config),
             metrics,
             master_key: Arc::new(master_key),
+            login_limiter,
         }
     }
 }

@@ -95,6 +95,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    pub fn clock_now(&self) -> OffsetDateTime {
+        use mcplatform_core::clock::Clock;
+        self.clock.now()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -125,6 +130,92 @@ impl TestApp {
         match self.server.take() {
             Some(server) => server.await.expect("server task did not panic"),
             None => Ok(()),
+        }
+    }
+}
+
+/// A browser-like client with its own cookie jar, logged in through the JSON API.
+pub struct TestUser {
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub id: String,
+    pub csrf_token: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn new_client() -> reqwest::Client {
+    new_client_with_jar().0
+}
+
+/// A client that does not follow redirects, and its cookie jar.
+pub fn new_client_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .expect("build http client");
+    (client, jar)
+}
+
+impl TestApp {
+    /// Signs up a new account through the API, returning a client holding its session.
+    pub async fn signup(&self, email: &str) -> TestUser {
+        let (client, jar) = new_client_with_jar();
+        let response = client
+            .post(self.url("/api/v1/auth/signup"))
+            .json(&serde_json::json!({"email": email, "display_name": "Test User", "password": PASSWORD}))
+            .send()
+            .await
+            .expect("send signup");
+        assert_eq!(response.status(), StatusCode::CREATED, "signup {email}");
+        let body: serde_json::Value = response.json().await.expect("signup body");
+        TestUser {
+            client,
+            jar,
+            id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            csrf_token: body["csrf_token"].as_str().expect("csrf token").to_owned(),
+        }
+    }
+
+    /// Creates an organization owned by `user` through the API; returns its id.
+    pub async fn create_org(&self, user: &TestUser, name: &str) -> String {
+        let response = user
+            .client
+            .post(self.url("/api/v1/orgs"))
+            .header("x-csrf-token", &user.csrf_token)
+            .json(&serde_json::json!({"name": name}))
+            .send()
+            .await
+            .expect("send create org");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: serde_json::Value = response.json().await.expect("org body");
+        body["id"].as_str().expect("org id").to_owned()
+    }
+}
+
+impl TestUser {
+    /// The value of the session cookie the client holds now.
+    pub fn session_cookie(&self, app: &TestApp) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = app.url("/").parse().expect("valid url");
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix("mcplatform_session="))
+            .map(str::to_owned)
+    }
+
+    /// A request with the session cookie and, for changes, the CSRF header.
+    pub fn request(&self, app: &TestApp, method: Method, path: &str) -> RequestBuilder {
+        let request = self.client.request(method.clone(), app.url(path));
+        if method.is_safe() {
+            request
+        } else {
+            request.header("x-csrf-token", &self.csrf_token)
         }
     }
 }

@@ -1,5 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod auth_api;
 mod cli;
+mod dashboard;
 mod health;
 mod helpers;
+mod orgs_api;

@@ -1,0 +1,416 @@
+//! The dashboard as a browser uses it: forms, redirects, cookies, CSRF tokens in pages.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app};
+
+/// The CSRF token a page embeds in its forms.
+fn csrf_in(html: &str) -> String {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html
+        .find(marker)
+        .expect("page has a form with a CSRF token")
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let response = client.get(app.url(path)).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn post_form(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client.post(app.url(path)).form(form).send().await.unwrap()
+}
+
+/// Signs up through the pages; returns the client, now logged in.
+async fn signup_in_browser(app: &TestApp, email: &str) -> reqwest::Client {
+    let client = new_client();
+    let (status, html) = page(&client, app, "/signup").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_in(&html);
+    let response = post_form(
+        &client,
+        app,
+        "/signup",
+        &[
+            ("csrf_token", &csrf),
+            ("display_name", "Ada Lovelace"),
+            ("email", email),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/orgs/new");
+    client
+}
+
+#[tokio::test]
+async fn a_newcomer_signs_up_creates_an_organization_and_lands_on_its_overview() {
+    let app = spawn_app().await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+
+    let orgs = client.get(app.url("/orgs")).send().await.unwrap();
+    assert_eq!(orgs.status(), StatusCode::SEE_OTHER, "no organization yet");
+    assert_eq!(location(&orgs), "/orgs/new");
+
+    let (_, html) = page(&client, &app, "/orgs/new").await;
+    assert!(
+        html.contains("Create your organization"),
+        "first-org wording"
+    );
+    let response = post_form(
+        &client,
+        &app,
+        "/orgs/new",
+        &[("csrf_token", &csrf_in(&html)), ("name", "Acme Inc.")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let overview = location(&response);
+    assert!(overview.starts_with("/orgs/"));
+
+    let (status, html) = page(&client, &app, &overview).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Acme Inc.</h1>"));
+    assert!(
+        html.contains("No MCP servers yet"),
+        "the empty state tells what comes next"
+    );
+    assert!(
+        html.contains("Ada Lovelace"),
+        "the layout shows who is logged in"
+    );
+}
+
+#[tokio::test]
+async fn signup_form_errors_appear_next_to_their_fields_and_keep_the_input() {
+    let app = spawn_app().await;
+    let client = new_client();
+    let (_, html) = page(&client, &app, "/signup").await;
+    let response = post_form(
+        &client,
+        &app,
+        "/signup",
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("display_name", "Ada"),
+            ("email", "ada@example.com"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="password-error""#) && html.contains("at least 10 characters"),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="ada@example.com""#), "email kept");
+    assert!(!html.contains("short"), "the password is never echoed back");
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_csrf_token_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    for form in [
+        vec![("name", "Forged")],
+        vec![("csrf_token", "forged"), ("name", "Forged")],
+    ] {
+        let response = post_form(&client, &app, "/orgs/new", &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.text().await.unwrap().contains("Form expired"));
+    }
+    // A login form posted without the pre-login cookie is refused too.
+    let response = post_form(
+        &new_client(),
+        &app,
+        "/login",
+        &[
+            ("csrf_token", "x"),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let html = client
+        .get(app.url("/orgs/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Create your organization"),
+        "still no organization"
+    );
+}
+
+#[tokio::test]
+async fn login_page_reports_bad_credentials_and_only_redirects_within_the_site() {
+    let app = spawn_app().await;
+    signup_in_browser(&app, "ada@example.com").await;
+    let client = new_client();
+    let (_, html) = page(&client, &app, "/login").await;
+    let csrf = csrf_in(&html);
+
+    let response = post_form(
+        &client,
+        &app,
+        "/login",
+        &[
+            ("csrf_token", &csrf),
+            ("email", "ada@example.com"),
+            ("password", "wrong password"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("incorrect email or password") && html.contains(r#"value="ada@example.com""#)
+    );
+
+    let response = post_form(
+        &client,
+        &app,
+        "/login?next=//evil.example/x",
+        &[
+            ("csrf_token", &csrf),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/orgs", "an off-site next is ignored");
+}
+
+#[tokio::test]
+async fn pages_need_a_login_and_logout_ends_it() {
+    let app = spawn_app().await;
+    let anonymous = app.get("/orgs").await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&anonymous),
+        "/login?next=%2Forgs",
+        "back where they were after login"
+    );
+
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let (_, html) = page(&client, &app, "/account").await;
+    let response = post_form(&client, &app, "/logout", &[("csrf_token", &csrf_in(&html))]).await;
+    assert_eq!(
+        (response.status(), location(&response)),
+        (StatusCode::SEE_OTHER, "/login".to_owned())
+    );
+    assert_eq!(
+        client
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let (_, html) = page(&client, &app, "/login?next=%2Faccount").await;
+    assert!(
+        html.contains(r#"action="/login?next=/account""#),
+        "the form keeps where to go"
+    );
+    let response = post_form(
+        &client,
+        &app,
+        "/login?next=%2Faccount",
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/account");
+}
+
+#[tokio::test]
+async fn logging_out_everywhere_ends_every_session_of_the_account() {
+    let app = spawn_app().await;
+    let laptop = signup_in_browser(&app, "ada@example.com").await;
+    let phone = new_client();
+    let (_, html) = page(&phone, &app, "/login").await;
+    post_form(
+        &phone,
+        &app,
+        "/login",
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(
+        phone
+            .get(app.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let (_, html) = page(&laptop, &app, "/account").await;
+    let response = post_form(
+        &laptop,
+        &app,
+        "/account/logout-everywhere",
+        &[("csrf_token", &csrf_in(&html))],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    for client in [&laptop, &phone] {
+        assert_eq!(
+            client
+                .get(app.url("/account"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_organizations_pages_are_not_found_and_roles_limit_settings() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = app.create_org(&ada, "Acme").await;
+    let eve = signup_in_browser(&app, "eve@example.com").await;
+
+    for path in [format!("/orgs/{acme}"), format!("/orgs/{acme}/settings")] {
+        let (status, html) = page(&eve, &app, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!html.contains("Acme"), "{path} leaks nothing");
+    }
+    let (_, html) = page(&eve, &app, "/account").await;
+    let csrf = csrf_in(&html);
+    let rename = post_form(
+        &eve,
+        &app,
+        &format!("/orgs/{acme}/settings"),
+        &[("csrf_token", &csrf), ("name", "Pwned")],
+    )
+    .await;
+    assert_eq!(rename.status(), StatusCode::NOT_FOUND);
+    let delete = post_form(
+        &eve,
+        &app,
+        &format!("/orgs/{acme}/delete"),
+        &[("csrf_token", &csrf), ("confirm", "Acme")],
+    )
+    .await;
+    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+
+    // As a plain member, Eve sees the settings but cannot change them.
+    let eve_id = app
+        .store
+        .find_user_by_email(&"eve@example.com".parse_email())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    app.store
+        .add_member(
+            acme.parse().unwrap(),
+            eve_id,
+            mcplatform_core::org::Role::Member,
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    let (status, html) = page(&eve, &app, &format!("/orgs/{acme}/settings")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Only owners and admins can rename") && !html.contains("Delete organization")
+    );
+    let rename = post_form(
+        &eve,
+        &app,
+        &format!("/orgs/{acme}/settings"),
+        &[("csrf_token", &csrf), ("name", "Pwned")],
+    )
+    .await;
+    assert_eq!(rename.status(), StatusCode::FORBIDDEN);
+    let org = app
+        .store
+        .get_organization(acme.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(org.name.as_str(), "Acme");
+}
+
+#[tokio::test]
+async fn the_owner_deletes_an_organization_after_typing_its_name() {
+    let app = spawn_app().await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let (_, html) = page(&client, &app, "/orgs/new").await;
+    let created = post_form(
+        &client,
+        &app,
+        "/orgs/new",
+        &[("csrf_token", &csrf_in(&html)), ("name", "Acme")],
+    )
+    .await;
+    let settings = format!("{}/settings", location(&created));
+    let (_, html) = page(&client, &app, &settings).await;
+    let csrf = csrf_in(&html);
+    let delete_path = settings.replace("/settings", "/delete");
+
+    let wrong = post_form(
+        &client,
+        &app,
+        &delete_path,
+        &[("csrf_token", &csrf), ("confirm", "acme")],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().await.unwrap().contains("exact name"));
+
+    let done = post_form(
+        &client,
+        &app,
+        &delete_path,
+        &[("csrf_token", &csrf), ("confirm", "Acme")],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        page(&client, &app, &settings).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+trait ParseEmail {
+    fn parse_email(&self) -> mcplatform_core::user::EmailAddress;
+}
+
+impl ParseEmail for str {
+    fn parse_email(&self) -> mcplatform_core::user::EmailAddress {
+        mcplatform_core::user::EmailAddress::parse(self).unwrap()
+    }
+}

@@ -1,0 +1,36 @@
+//! Who may do what in an organization: membership is checked on every request that names an
+//! organization, and a non-member gets 404, exactly as if the organization did not exist.
+
+use mcplatform_core::ids::{OrgId, UserId};
+use mcplatform_core::org::{Organization, Role};
+
+use crate::{ApiError, AppState};
+
+/// An organization the caller belongs to, and the role they hold in it.
+#[derive(Debug, Clone)]
+pub struct OrgAccess {
+    pub org: Organization,
+    pub role: Role,
+}
+
+impl OrgAccess {
+    /// Loads `org_id` for `user`; `NotFound` when it does not exist or `user` is not a member.
+    pub async fn load(state: &AppState, user: UserId, org_id: &str) -> Result<Self, ApiError> {
+        let org_id: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
+        let membership = state.store.get_membership(org_id, user).await?;
+        let org = state.store.get_organization(org_id).await?;
+        Ok(Self {
+            org,
+            role: membership.role,
+        })
+    }
+
+    /// `Forbidden` unless the caller's role includes `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if self.role.at_least(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! `/api/v1/orgs`: organizations the caller belongs to.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use mcplatform_core::org::{OrgName, Organization, Role};
+use serde::{Deserialize, Serialize};
+
+use super::ApiCaller;
+use crate::AppState;
+use crate::access::OrgAccess;
+use crate::error::Result;
+use crate::extract::AppJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs", get(list).post(create))
+        .route("/orgs/{org_id}", get(read).patch(update).delete(delete))
+}
+
+#[derive(Debug, Serialize)]
+pub struct OrgResponse {
+    id: String,
+    name: String,
+    /// The caller's role in it.
+    role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+}
+
+impl OrgResponse {
+    fn new(org: &Organization, role: Role) -> Self {
+        Self {
+            id: org.id.to_string(),
+            name: org.name.as_str().to_owned(),
+            role,
+            created_at: org.created_at,
+            updated_at: org.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct OrgList {
+    items: Vec<OrgResponse>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ApiCaller(current): ApiCaller,
+) -> Result<AppJson<OrgList>> {
+    let orgs = state
+        .store
+        .list_organizations_for_user(current.user.id)
+        .await?;
+    Ok(AppJson(OrgList {
+        items: orgs
+            .iter()
+            .map(|(org, role)| OrgResponse::new(org, *role))
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgRequest {
+    name: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ApiCaller(current): ApiCaller,
+    AppJson(body): AppJson<OrgRequest>,
+) -> Result<(StatusCode, AppJson<OrgResponse>)> {
+    let name = OrgName::parse(&body.name)?;
+    let org = state
+        .store
+        .create_organization(&name, current.user.id, state.clock.now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        AppJson(OrgResponse::new(&org, Role::Owner)),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    ApiCaller(current): ApiCaller,
+    Path(org_id): Path<String>,
+) -> Result<AppJson<OrgResponse>> {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    Ok(AppJson(OrgResponse::new(&access.org, access.role)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ApiCaller(current): ApiCaller,
+    Path(org_id): Path<String>,
+    AppJson(body): AppJson<OrgRequest>,
+) -> Result<AppJson<OrgResponse>> {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    access.require(Role::Admin)?;
+    let name = OrgName::parse(&body.name)?;
+    let org = state
+        .store
+        .rename_organization(access.org.id, &name, state.clock.now())
+        .await?;
+    Ok(AppJson(OrgResponse::new(&org, access.role)))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    ApiCaller(current): ApiCaller,
+    Path(org_id): Path<String>,
+) -> Result<StatusCode> {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    access.require(Role::Owner)?;
+    state.store.delete_organization(access.org.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,215 @@
+//! The dashboard: server-rendered pages (askama), one module per area. Every page renders its
+//! data without JavaScript.
+
+mod account;
+mod auth;
+mod orgs;
+
+pub(crate) use auth::client_details;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+
+use crate::auth::{CsrfForm, CurrentSession};
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/static/app.css", get(stylesheet))
+        .merge(auth::router())
+        .merge(account::router())
+        .merge(orgs::router())
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        include_str!("../../static/app.css"),
+    )
+}
+
+/// What the shared layout shows around every page.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub title: String,
+    pub user: Option<UserBadge>,
+    pub org: Option<OrgNav>,
+    pub csrf_token: String,
+    pub notice: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserBadge {
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgNav {
+    pub id: String,
+    pub name: String,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str, csrf_token: String) -> Self {
+        Self {
+            title: title.to_owned(),
+            csrf_token,
+            ..Self::default()
+        }
+    }
+
+    pub fn for_session(title: &str, current: &CurrentSession) -> Self {
+        Self {
+            title: title.to_owned(),
+            user: Some(UserBadge {
+                display_name: current.user.display_name.as_str().to_owned(),
+            }),
+            csrf_token: current.csrf_token.clone(),
+            ..Self::default()
+        }
+    }
+
+    pub fn in_org(mut self, id: impl ToString, name: &str) -> Self {
+        self.org = Some(OrgNav {
+            id: id.to_string(),
+            name: name.to_owned(),
+        });
+        self
+    }
+
+    pub fn with_notice(mut self, notice: Option<String>) -> Self {
+        self.notice = notice;
+        self
+    }
+}
+
+/// Renders a template with a status; a rendering failure is a 500 like any other.
+pub fn render(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => PageError(ApiError::Internal(Box::new(err))).into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorView {
+    layout: Layout,
+    heading: &'static str,
+    message: String,
+}
+
+/// An [`ApiError`] met by a browser: an HTML page, or the login page when not logged in.
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let (heading, message) = match &self.0 {
+            ApiError::Unauthorized => return Redirect::to("/login").into_response(),
+            ApiError::NotFound => (
+                "Not found",
+                "There is nothing here, or you do not have access to it.".to_owned(),
+            ),
+            ApiError::Forbidden => (
+                "Not allowed",
+                "Your role in this organization does not allow this.".to_owned(),
+            ),
+            ApiError::CsrfFailed => (
+                "Form expired",
+                "This form is no longer valid. Go back, reload the page and try again.".to_owned(),
+            ),
+            err if status.is_server_error() => {
+                ("Something went wrong", format!("{err}. Please try again."))
+            }
+            err => ("That did not work", err.to_string()),
+        };
+        let mut response = render(
+            status,
+            &ErrorView {
+                layout: Layout::anonymous(heading, String::new()),
+                heading,
+                message,
+            },
+        );
+        // Keep the cause for the log line written by the error-logging middleware.
+        let api = self.0.into_response();
+        if let Some(detail) = api
+            .extensions()
+            .get::<crate::error::ServerErrorDetail>()
+            .cloned()
+        {
+            response.extensions_mut().insert(detail);
+        }
+        response
+    }
+}
+
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+/// The logged-in session, for pages: anonymous visitors are sent to the login page.
+#[derive(Debug, Clone)]
+pub struct PageSession(pub CurrentSession);
+
+impl FromRequestParts<AppState> for PageSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match CurrentSession::from_request_parts(parts, state).await {
+            Ok(current) => Ok(Self(current)),
+            Err(_) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str())
+                    .unwrap_or("/");
+                let to = format!("/login?next={}", urlencoding(next));
+                Err(Redirect::to(&to).into_response())
+            }
+        }
+    }
+}
+
+fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A CSRF-checked form, for pages: a failed check renders an HTML error page.
+#[derive(Debug)]
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        CsrfForm::<T>::from_request(request, state)
+            .await
+            .map(|CsrfForm(form)| Self(form))
+            .map_err(PageError)
+    }
+}
