@@ -29,7 +29,8 @@ export function tempDir(prefix = 'mcplatform-e2e-') {
 /** Starts `mcplatform serve` and resolves once /healthz answers. */
 export async function startServer({ cwd, env = {}, args = [] }) {
   const port = await freePort();
-  const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, ...args], {
+  // The public base URL names localhost, as in a real local setup; tests talk to 127.0.0.1.
+  const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--base-url', `http://localhost:${port}`, ...args], {
     cwd,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -52,6 +53,7 @@ export async function startServer({ cwd, env = {}, args = [] }) {
   }
   return {
     base,
+    publicBase: `http://localhost:${port}`,
     stderr: () => stderr,
     /** Sends SIGTERM (once) and resolves with the exit status. */
     stop: async () => {

@@ -155,13 +155,7 @@ impl McpServerSettings {
         Ok(Self {
             product_name: name.clone(),
             name,
-            description: String::new(),
-            auth_mode: AuthMode::PlatformOauth,
-            support_tool_enabled: true,
-            walkthrough_tool_enabled: true,
-            access_token_ttl: Duration::from_secs(3600),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            telemetry_enabled: true,
+            ..Self::default()
         })
     }
 
@@ -191,6 +185,23 @@ impl McpServerSettings {
             ));
         }
         Ok(())
+    }
+}
+
+/// The defaults of a new server; the name (and so the product name) is still empty.
+impl Default for McpServerSettings {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            description: String::new(),
+            product_name: String::new(),
+            auth_mode: AuthMode::PlatformOauth,
+            support_tool_enabled: true,
+            walkthrough_tool_enabled: true,
+            access_token_ttl: Duration::from_secs(3600),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            telemetry_enabled: true,
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Who may do what in an organization: membership is checked on every request that names an
 //! organization, and a non-member gets 404, exactly as if the organization did not exist.
 
-use mcplatform_core::ids::{OrgId, UserId};
+use mcplatform_core::ids::{McpServerId, OrgId, UserId};
+use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::{Organization, Role};
 
 use crate::{ApiError, AppState};
@@ -23,6 +24,12 @@ impl OrgAccess {
             org,
             role: membership.role,
         })
+    }
+
+    /// The organization's server named `server_id`; `NotFound` for another organization's.
+    pub async fn server(&self, state: &AppState, server_id: &str) -> Result<McpServer, ApiError> {
+        let id: McpServerId = server_id.parse().map_err(|_| ApiError::NotFound)?;
+        Ok(state.store.get_mcp_server(self.org.id, id).await?)
     }
 
     /// `Forbidden` unless the caller's role includes `needed`.

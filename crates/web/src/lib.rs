@@ -15,6 +15,7 @@ mod health;
 pub mod metrics;
 mod middleware;
 pub mod router;
+mod servers;
 pub mod state;
 mod views;
 

@@ -94,8 +94,9 @@ pub(crate) async fn security_headers(
     let defaults = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        // OAuth redirects carry codes in URLs: never leak them through Referer.
-        (header::REFERRER_POLICY, "no-referrer"),
+        // OAuth redirects carry codes in URLs: never leak them to another site through
+        // Referer. (`no-referrer` would also make browsers send `Origin: null` on our own forms.)
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CONTENT_SECURITY_POLICY, CSP),
         (
             HeaderName::from_static("cross-origin-opener-policy"),

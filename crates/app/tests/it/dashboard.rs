@@ -414,3 +414,298 @@ impl ParseEmail for str {
         mcplatform_core::user::EmailAddress::parse(self).unwrap()
     }
 }
+
+/// Signs up, creates an organization through the pages; returns the client and the org path.
+async fn owner_with_org(app: &TestApp, email: &str, org: &str) -> (reqwest::Client, String) {
+    let client = signup_in_browser(app, email).await;
+    let (_, html) = page(&client, app, "/orgs/new").await;
+    let created = post_form(
+        &client,
+        app,
+        "/orgs/new",
+        &[("csrf_token", &csrf_in(&html)), ("name", org)],
+    )
+    .await;
+    (client, location(&created))
+}
+
+fn server_form<'a>(csrf: &'a str, slug: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf_token", csrf),
+        ("slug", slug),
+        ("name", name),
+        ("product_name", ""),
+        ("description", ""),
+        ("auth_mode", "platform_oauth"),
+        ("support_tool_enabled", "on"),
+        ("telemetry_enabled", "on"),
+        ("access_token_ttl_minutes", "60"),
+        ("refresh_token_ttl_days", "30"),
+    ]
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_server_and_gets_its_urls_and_install_snippets() {
+    let app = spawn_app().await;
+    let (client, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&client, &app, &org).await;
+    assert!(html.contains("Create your first MCP server"));
+
+    let (status, html) = page(&client, &app, &format!("{org}/servers/new")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("hx-get=") && html.contains("/servers/slug-check"),
+        "live slug check is wired"
+    );
+    let response = post_form(
+        &client,
+        &app,
+        &format!("{org}/servers/new"),
+        &server_form(&csrf_in(&html), "acme-docs", "Acme Docs"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let server_page = location(&response);
+
+    let (status, html) = page(&client, &app, &server_page).await;
+    assert_eq!(status, StatusCode::OK);
+    let port = app.address.rsplit(':').next().unwrap();
+    assert!(html.contains(&format!("http://acme-docs.localhost:{port}/mcp")));
+    assert!(html.contains(&format!("http://localhost:{port}/s/acme-docs/mcp")));
+    let deeplink = html
+        .split(r#"href=""#)
+        .find(|s| s.starts_with("cursor://"))
+        .expect("a Cursor link");
+    assert!(
+        deeplink.starts_with("cursor://anysphere.cursor-deeplink/mcp/install?name=acme-docs&"),
+        "{deeplink}"
+    );
+    assert!(html.contains(&format!(
+        "claude mcp add --transport http acme-docs http://acme-docs.localhost:{port}/mcp"
+    )));
+    assert!(html.contains("mcp-remote"));
+
+    let (_, overview) = page(&client, &app, &org).await;
+    assert!(overview.contains("Acme Docs") && overview.contains("acme-docs"));
+}
+
+#[tokio::test]
+async fn a_taken_slug_gets_a_clear_message_live_and_on_submit() {
+    let app = spawn_app().await;
+    let (ada, ada_org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&ada, &app, &format!("{ada_org}/servers/new")).await;
+    post_form(
+        &ada,
+        &app,
+        &format!("{ada_org}/servers/new"),
+        &server_form(&csrf_in(&html), "acme", "Acme"),
+    )
+    .await;
+
+    let (eve, eve_org) = owner_with_org(&app, "eve@example.com", "Evil").await;
+    let (_, live) = page(
+        &eve,
+        &app,
+        &format!("{eve_org}/servers/slug-check?slug=acme"),
+    )
+    .await;
+    assert!(live.contains("acme is already taken"), "{live}");
+    let (_, live) = page(
+        &eve,
+        &app,
+        &format!("{eve_org}/servers/slug-check?slug=evil-tools"),
+    )
+    .await;
+    assert!(live.contains("evil-tools is available"), "{live}");
+    let (_, live) = page(
+        &eve,
+        &app,
+        &format!("{eve_org}/servers/slug-check?slug=Bad_Slug"),
+    )
+    .await;
+    assert!(
+        live.contains("lowercase letters, digits and hyphens"),
+        "{live}"
+    );
+
+    let (_, html) = page(&eve, &app, &format!("{eve_org}/servers/new")).await;
+    let response = post_form(
+        &eve,
+        &app,
+        &format!("{eve_org}/servers/new"),
+        &server_form(&csrf_in(&html), "acme", "Mine"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("acme is already taken: choose another"));
+    assert!(
+        html.contains(r#"value="Mine""#),
+        "the rest of the form is kept"
+    );
+}
+
+#[tokio::test]
+async fn server_settings_are_edited_with_errors_next_to_fields_and_deleted_by_slug() {
+    let app = spawn_app().await;
+    let (client, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&client, &app, &format!("{org}/servers/new")).await;
+    let created = post_form(
+        &client,
+        &app,
+        &format!("{org}/servers/new"),
+        &server_form(&csrf_in(&html), "acme", "Acme"),
+    )
+    .await;
+    let server_page = location(&created);
+    let (_, html) = page(&client, &app, &server_page).await;
+    let csrf = csrf_in(&html);
+
+    let mut bad = server_form(&csrf, "acme", "");
+    bad.retain(|(k, _)| *k != "access_token_ttl_minutes");
+    bad.push(("access_token_ttl_minutes", "abc"));
+    let response = post_form(&client, &app, &server_page, &bad).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(r#"id="name-error""#)
+            && html.contains(r#"id="access_token_ttl_minutes-error""#)
+    );
+
+    let mut good = server_form(&csrf, "acme", "Acme Docs");
+    good.retain(|(k, _)| *k != "support_tool_enabled");
+    let response = post_form(&client, &app, &server_page, &good).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("Settings saved."));
+    let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
+    let stored = app
+        .store
+        .find_mcp_server_by_slug(&slug)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.settings.name, "Acme Docs");
+    assert!(
+        !stored.settings.support_tool_enabled,
+        "an unticked box turns the tool off"
+    );
+
+    let wrong = post_form(
+        &client,
+        &app,
+        &format!("{server_page}/delete"),
+        &[("csrf_token", &csrf), ("confirm", "nope")],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = post_form(
+        &client,
+        &app,
+        &format!("{server_page}/delete"),
+        &[("csrf_token", &csrf), ("confirm", "acme")],
+    )
+    .await;
+    assert_eq!(
+        (done.status(), location(&done)),
+        (StatusCode::SEE_OTHER, org.clone())
+    );
+    assert!(
+        app.store
+            .find_mcp_server_by_slug(&slug)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn server_pages_are_hidden_from_other_organizations_and_read_only_for_members() {
+    let app = spawn_app().await;
+    let (ada, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&ada, &app, &format!("{org}/servers/new")).await;
+    let created = post_form(
+        &ada,
+        &app,
+        &format!("{org}/servers/new"),
+        &server_form(&csrf_in(&html), "acme", "Acme"),
+    )
+    .await;
+    let server_page = location(&created);
+
+    let eve = signup_in_browser(&app, "eve@example.com").await;
+    let (_, account) = page(&eve, &app, "/account").await;
+    let csrf = csrf_in(&account);
+    for path in [
+        server_page.clone(),
+        format!("{org}/servers/new"),
+        format!("{org}/servers/slug-check?slug=x"),
+    ] {
+        assert_eq!(
+            page(&eve, &app, &path).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let edit = post_form(
+        &eve,
+        &app,
+        &server_page,
+        &server_form(&csrf, "acme", "Pwned"),
+    )
+    .await;
+    assert_eq!(edit.status(), StatusCode::NOT_FOUND);
+    let delete = post_form(
+        &eve,
+        &app,
+        &format!("{server_page}/delete"),
+        &[("csrf_token", &csrf), ("confirm", "acme")],
+    )
+    .await;
+    assert_eq!(delete.status(), StatusCode::NOT_FOUND);
+
+    let eve_id = app
+        .store
+        .find_user_by_email(&"eve@example.com".parse_email())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let org_id = org.trim_start_matches("/orgs/").parse().unwrap();
+    app.store
+        .add_member(
+            org_id,
+            eve_id,
+            mcplatform_core::org::Role::Member,
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    let (status, html) = page(&eve, &app, &server_page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Only owners and admins can change") && !html.contains("Delete this server")
+    );
+    assert_eq!(
+        page(&eve, &app, &format!("{org}/servers/new")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let edit = post_form(
+        &eve,
+        &app,
+        &server_page,
+        &server_form(&csrf, "acme", "Pwned"),
+    )
+    .await;
+    assert_eq!(edit.status(), StatusCode::FORBIDDEN);
+    let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
+    assert_eq!(
+        app.store
+            .find_mcp_server_by_slug(&slug)
+            .await
+            .unwrap()
+            .unwrap()
+            .settings
+            .name,
+        "Acme"
+    );
+}

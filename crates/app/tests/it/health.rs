@@ -108,7 +108,7 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert!(
         headers["content-security-policy"]
             .to_str()

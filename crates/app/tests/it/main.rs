@@ -6,3 +6,4 @@ mod dashboard;
 mod health;
 mod helpers;
 mod orgs_api;
+mod servers_api;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod orgs;
+mod servers;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -17,7 +18,10 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new().nest(
         "/api/v1",
-        Router::new().merge(auth::router()).merge(orgs::router()),
+        Router::new()
+            .merge(auth::router())
+            .merge(orgs::router())
+            .merge(servers::router()),
     )
 }
 

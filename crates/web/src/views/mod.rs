@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod orgs;
+mod servers;
 
 pub(crate) use auth::client_details;
 
@@ -22,9 +23,11 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(stylesheet))
+        .route("/static/htmx.min.js", get(htmx))
         .merge(auth::router())
         .merge(account::router())
         .merge(orgs::router())
+        .merge(servers::router())
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -40,6 +43,23 @@ async fn stylesheet() -> impl IntoResponse {
             ),
         ],
         include_str!("../../static/app.css"),
+    )
+}
+
+/// htmx 2.0.11, vendored (npm `htmx.org`), for the few live parts of forms.
+async fn htmx() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
+        ],
+        include_str!("../../static/htmx.min.js"),
     )
 }
 

@@ -133,6 +133,7 @@ async fn view_new_org_post(
 }
 
 struct ServerRow {
+    id: String,
     name: String,
     slug: String,
     auth_mode: &'static str,
@@ -142,7 +143,9 @@ struct ServerRow {
 #[template(path = "orgs/overview.html")]
 struct OverviewView {
     layout: Layout,
+    org_id: String,
     org_name: String,
+    can_create: bool,
     servers: Vec<ServerRow>,
 }
 
@@ -164,6 +167,7 @@ async fn view_org_get(
         .await?
         .into_iter()
         .map(|s| ServerRow {
+            id: s.id.to_string(),
             name: s.settings.name,
             slug: s.slug.to_string(),
             auth_mode: s.settings.auth_mode.as_str(),
@@ -172,7 +176,9 @@ async fn view_org_get(
     let view = OverviewView {
         layout: Layout::for_session(access.org.name.as_str(), &current)
             .in_org(access.org.id, access.org.name.as_str()),
+        org_id: access.org.id.to_string(),
         org_name: access.org.name.as_str().to_owned(),
+        can_create: access.role.at_least(Role::Admin),
         servers,
     };
     Ok(render(StatusCode::OK, &view))
