@@ -115,31 +115,19 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: None,
-            max_connections: 10,
-            min_connections: 0,
-            acquire_timeout_secs: 5,
-        }
+        Self { url: None, max_connections: 10, min_connections: 0, acquire_timeout_secs: 5 }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-            shutdown_grace_secs: 30,
-            readiness_timeout_secs: 2,
-        }
+        Self { max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30, readiness_timeout_secs: 2 }
     }
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
+        Self { format: LogFormat::Text, level: "info".into() }
     }
 }
 
@@ -183,23 +171,14 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Loaded, ConfigError> {
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        let config: Config = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
         config.validate()?;
-        Ok(Loaded {
-            unknown_keys: unknown_keys(&figment),
-            config,
-        })
+        Ok(Loaded { unknown_keys: unknown_keys(&figment), config })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                message: message.into(),
-            })
-        };
+        let invalid =
+            |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if !matches!(self.base_url.scheme(), "http" | "https") {
             return invalid("base_url", "must be an http:// or https:// URL");
         }
@@ -210,28 +189,19 @@ impl Config {
             || self.base_url.query().is_some()
             || self.base_url.fragment().is_some()
         {
-            return invalid(
-                "base_url",
-                "must be an origin without path, query or fragment",
-            );
+            return invalid("base_url", "must be an origin without path, query or fragment");
         }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
         if let Err(err) = self.database_url() {
-            return Err(ConfigError::Invalid {
-                key: "database.url",
-                message: err.to_string(),
-            });
+            return Err(ConfigError::Invalid { key: "database.url", message: err.to_string() });
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
         }
         if self.database.min_connections > self.database.max_connections {
-            return invalid(
-                "database.min_connections",
-                "must not exceed database.max_connections",
-            );
+            return invalid("database.min_connections", "must not exceed database.max_connections");
         }
         if self.auth.session_idle_timeout_hours == 0 || self.auth.session_lifetime_days == 0 {
             return invalid("auth", "session lifetimes must be positive");
@@ -292,11 +262,7 @@ fn figment(file: Option<&Path>, overrides: &Overrides) -> Figment {
                 key.as_str().replace("__", ".").into()
             }
         }))
-        .merge(
-            Env::raw()
-                .only(&["database_url"])
-                .map(|_| "database.url".into()),
-        )
+        .merge(Env::raw().only(&["database_url"]).map(|_| "database.url".into()))
         .merge(Flags(flag_values(overrides)))
 }
 
@@ -372,16 +338,9 @@ mod tests {
             let config = loaded.config;
             assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
             assert_eq!(config.base_url.as_str(), "http://localhost:3000/");
-            assert_eq!(
-                config.database_url().unwrap().backend(),
-                mcplatform_store::Backend::Sqlite
-            );
+            assert_eq!(config.database_url().unwrap().backend(), mcplatform_store::Backend::Sqlite);
             assert!(
-                config
-                    .database_url()
-                    .unwrap()
-                    .expose()
-                    .contains("mcplatform-data/mcplatform.db")
+                config.database_url().unwrap().expose().contains("mcplatform-data/mcplatform.db")
             );
             assert!(loaded.unknown_keys.is_empty());
             Ok(())
@@ -400,23 +359,13 @@ mod tests {
             jail.set_env("MCPLATFORM_BASE_URL", "https://env.example");
             jail.set_env("MCPLATFORM_DATA_DIR", "/from/env");
             jail.set_env("MCPLATFORM_DATABASE__MAX_CONNECTIONS", "7");
-            let overrides = Overrides {
-                data_dir: Some("/from/flag".into()),
-                ..Overrides::default()
-            };
+            let overrides =
+                Overrides { data_dir: Some("/from/flag".into()), ..Overrides::default() };
             let config = load_in(jail, Some("mcp.toml"), &overrides).unwrap().config;
             assert_eq!(config.bind.to_string(), "0.0.0.0:1", "file");
-            assert_eq!(
-                config.base_url.as_str(),
-                "https://env.example/",
-                "env over file"
-            );
+            assert_eq!(config.base_url.as_str(), "https://env.example/", "env over file");
             assert_eq!(config.database.max_connections, 7, "nested env over file");
-            assert_eq!(
-                config.data_dir,
-                PathBuf::from("/from/flag"),
-                "flag over env"
-            );
+            assert_eq!(config.data_dir, PathBuf::from("/from/flag"), "flag over env");
             Ok(())
         });
     }
@@ -437,10 +386,7 @@ mod tests {
                 ..Overrides::default()
             };
             let config = load_in(jail, None, &overrides).unwrap().config;
-            assert_eq!(
-                config.database_url().unwrap().to_string(),
-                "postgres://flag@db/x"
-            );
+            assert_eq!(config.database_url().unwrap().to_string(), "postgres://flag@db/x");
             Ok(())
         });
     }
@@ -466,14 +412,10 @@ mod tests {
             jail.clear_env();
             jail.create_file("mcp.toml", "bnid = \"x\"\n[database]\nmax_conections = 3\n")?;
             jail.set_env("MCPLATFORM_LOG__FROMAT", "json");
-            let mut unknown = load_in(jail, Some("mcp.toml"), &Overrides::default())
-                .unwrap()
-                .unknown_keys;
+            let mut unknown =
+                load_in(jail, Some("mcp.toml"), &Overrides::default()).unwrap().unknown_keys;
             unknown.sort();
-            assert_eq!(
-                unknown,
-                vec!["bnid", "database.max_conections", "log.fromat"]
-            );
+            assert_eq!(unknown, vec!["bnid", "database.max_conections", "log.fromat"]);
             Ok(())
         });
     }
@@ -483,43 +425,27 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.clear_env();
             jail.set_env("MCPLATFORM_BASE_URL", "not a url");
-            let err = load_in(jail, None, &Overrides::default())
-                .unwrap_err()
-                .to_string();
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             // Figment names the variable the operator actually set.
-            assert!(
-                err.contains("\"BASE_URL\" in `MCPLATFORM_` environment"),
-                "{err}"
-            );
+            assert!(err.contains("\"BASE_URL\" in `MCPLATFORM_` environment"), "{err}");
             assert!(!err.contains('\n'), "one line: {err}");
 
             jail.set_env("MCPLATFORM_BASE_URL", "ftp://example.com");
-            let err = load_in(jail, None, &Overrides::default())
-                .unwrap_err()
-                .to_string();
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             assert_eq!(err, "invalid base_url: must be an http:// or https:// URL");
 
             jail.set_env("MCPLATFORM_BASE_URL", "https://example.com/prefix");
-            let err = load_in(jail, None, &Overrides::default())
-                .unwrap_err()
-                .to_string();
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             assert!(err.contains("without path"), "{err}");
 
             jail.set_env("MCPLATFORM_BASE_URL", "https://example.com");
             jail.set_env("DATABASE_URL", "mysql://db/x");
-            let err = load_in(jail, None, &Overrides::default())
-                .unwrap_err()
-                .to_string();
-            assert!(
-                err.starts_with("invalid database.url: unsupported"),
-                "{err}"
-            );
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.starts_with("invalid database.url: unsupported"), "{err}");
 
             jail.set_env("DATABASE_URL", "");
-            let overrides = Overrides {
-                bind: Some("localhost:http".into()),
-                ..Overrides::default()
-            };
+            let overrides =
+                Overrides { bind: Some("localhost:http".into()), ..Overrides::default() };
             let err = load_in(jail, None, &overrides).unwrap_err().to_string();
             assert_eq!(
                 err,
@@ -527,10 +453,7 @@ mod tests {
             );
 
             let err = load_in(jail, Some("missing.toml"), &Overrides::default()).unwrap_err();
-            assert!(
-                err.to_string().contains("missing.toml does not exist"),
-                "{err}"
-            );
+            assert!(err.to_string().contains("missing.toml does not exist"), "{err}");
             Ok(())
         });
     }

@@ -12,20 +12,10 @@ use mcplatform_app::{data_dir, telemetry};
 use mcplatform_core::clock::SystemClock;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "mcplatform",
-    version,
-    about = "Auth, telemetry and engagement for MCP servers"
-)]
+#[command(name = "mcplatform", version, about = "Auth, telemetry and engagement for MCP servers")]
 struct Cli {
     /// TOML configuration file.
-    #[arg(
-        long,
-        short = 'c',
-        global = true,
-        env = "MCPLATFORM_CONFIG",
-        value_name = "FILE"
-    )]
+    #[arg(long, short = 'c', global = true, env = "MCPLATFORM_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -73,9 +63,9 @@ fn main() -> ExitCode {
             println!("mcplatform {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::PrintDefaultConfig => Config::default_toml()
-            .map(|toml| print!("{toml}"))
-            .map_err(anyhow::Error::from),
+        Command::PrintDefaultConfig => {
+            Config::default_toml().map(|toml| print!("{toml}")).map_err(anyhow::Error::from)
+        }
         Command::Serve(args) => {
             let overrides = Overrides {
                 bind: args.bind,
@@ -115,9 +105,7 @@ fn run<F: Future<Output = anyhow::Result<()>>>(
     for key in &loaded.unknown_keys {
         tracing::warn!(key, "ignoring unknown configuration key");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(command(loaded.config))
 }
 

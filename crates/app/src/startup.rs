@@ -87,11 +87,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self {
-            listener,
-            state,
-            shutdown_grace,
-        } = self;
+        let Self { listener, state, shutdown_grace } = self;
         let store = state.store.clone();
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
@@ -139,9 +135,7 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
     if let Some(path) = &config.master_key_file {
         return Ok(data_dir::read_master_key(path)?);
     }
-    Ok(data_dir::load_or_create_master_key(
-        &config.data_dir.join("master.key"),
-    )?)
+    Ok(data_dir::load_or_create_master_key(&config.data_dir.join("master.key"))?)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -16,10 +16,8 @@ pub struct LogInitError {
 /// Installs the global subscriber. `RUST_LOG`, when set, takes precedence over `log.level`.
 pub fn init(config: &LogConfig) -> Result<(), LogInitError> {
     let level = std::env::var("RUST_LOG").unwrap_or_else(|_| config.level.clone());
-    let filter = EnvFilter::try_new(&level).map_err(|err| LogInitError {
-        level: level.clone(),
-        message: err.to_string(),
-    })?;
+    let filter = EnvFilter::try_new(&level)
+        .map_err(|err| LogInitError { level: level.clone(), message: err.to_string() })?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -27,11 +25,7 @@ pub fn init(config: &LogConfig) -> Result<(), LogInitError> {
     // `try_init` only fails if a subscriber is already installed (tests): keep that one.
     let _ = match config.format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
     Ok(())
 }

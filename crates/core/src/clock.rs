@@ -29,9 +29,7 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
+        Self { now: Arc::new(Mutex::new(start)) }
     }
 
     pub fn advance(&self, by: Duration) {
@@ -58,12 +56,7 @@ pub fn to_unix_millis(at: OffsetDateTime) -> i64 {
 /// Inverse of [`to_unix_millis`]; out-of-range values clamp to the representable range.
 pub fn from_unix_millis(millis: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap_or(
-        if millis < 0 {
-            PrimitiveDateTime::MIN
-        } else {
-            PrimitiveDateTime::MAX
-        }
-        .assume_utc(),
+        if millis < 0 { PrimitiveDateTime::MIN } else { PrimitiveDateTime::MAX }.assume_utc(),
     )
 }
 

@@ -36,12 +36,8 @@ impl MasterKey {
     }
 
     pub fn from_base64(encoded: &str) -> Result<Self, CryptoError> {
-        let bytes = STANDARD
-            .decode(encoded.trim())
-            .map_err(|_| CryptoError::InvalidMasterKey)?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::InvalidMasterKey)?;
+        let bytes = STANDARD.decode(encoded.trim()).map_err(|_| CryptoError::InvalidMasterKey)?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::InvalidMasterKey)?;
         Ok(Self(SecretBox::new(Box::new(bytes))))
     }
 
@@ -58,10 +54,7 @@ impl MasterKey {
     /// so a sealed value copied into another row does not open there.
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload {
-            msg: plaintext,
-            aad: context,
-        };
+        let payload = Payload { msg: plaintext, aad: context };
         // Encryption with a valid key and an in-memory buffer cannot fail.
         let ciphertext = self.cipher().encrypt(&nonce, payload).unwrap_or_default();
         let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
@@ -80,13 +73,7 @@ impl MasterKey {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         self.cipher()
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context,
-                },
-            )
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
             .map_err(|_| CryptoError::Unseal)
     }
 }
@@ -131,10 +118,7 @@ impl NewSecretToken {
         OsRng.fill_bytes(&mut bytes);
         let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
         let hash = TokenHash::of(&secret);
-        Self {
-            secret: SecretString::from(secret),
-            hash,
-        }
+        Self { secret: SecretString::from(secret), hash }
     }
 }
 
@@ -184,10 +168,7 @@ mod tests {
         let key = MasterKey::generate();
         let sealed = key.seal(b"client-secret", b"idp:1");
         assert_eq!(key.open(&sealed, b"idp:2"), Err(CryptoError::Unseal));
-        assert_eq!(
-            MasterKey::generate().open(&sealed, b"idp:1"),
-            Err(CryptoError::Unseal)
-        );
+        assert_eq!(MasterKey::generate().open(&sealed, b"idp:1"), Err(CryptoError::Unseal));
     }
 
     #[test]
@@ -211,14 +192,8 @@ mod tests {
 
     #[test]
     fn master_key_rejects_wrong_lengths_and_garbage() {
-        assert_eq!(
-            MasterKey::from_base64("c2hvcnQ=").unwrap_err(),
-            CryptoError::InvalidMasterKey
-        );
-        assert_eq!(
-            MasterKey::from_base64("!!!").unwrap_err(),
-            CryptoError::InvalidMasterKey
-        );
+        assert_eq!(MasterKey::from_base64("c2hvcnQ=").unwrap_err(), CryptoError::InvalidMasterKey);
+        assert_eq!(MasterKey::from_base64("!!!").unwrap_err(), CryptoError::InvalidMasterKey);
     }
 
     #[test]

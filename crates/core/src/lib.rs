@@ -53,9 +53,6 @@ mod tests {
         let root = Layer("connection refused", None);
         let io = Layer("io error: connection refused", Some(Box::new(root)));
         let top = Layer("cannot open database", Some(Box::new(io)));
-        assert_eq!(
-            super::error_chain(&top),
-            "cannot open database: io error: connection refused"
-        );
+        assert_eq!(super::error_chain(&top), "cannot open database: io error: connection refused");
     }
 }

@@ -50,10 +50,7 @@ impl Slug {
         if slug.len() < Self::MIN_LEN || slug.len() > Self::MAX_LEN {
             return err("must be 3 to 63 characters long");
         }
-        if !slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return err("may contain only lowercase letters, digits and hyphens");
         }
         if !slug.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -99,13 +96,8 @@ pub enum AuthMode {
 }
 
 impl AuthMode {
-    pub const ALL: [AuthMode; 5] = [
-        Self::None,
-        Self::TrackingId,
-        Self::CollectEmail,
-        Self::PlatformOauth,
-        Self::CustomOauth,
-    ];
+    pub const ALL: [AuthMode; 5] =
+        [Self::None, Self::TrackingId, Self::CollectEmail, Self::PlatformOauth, Self::CustomOauth];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -152,21 +144,14 @@ impl McpServerSettings {
     /// Defaults for a new server named `name`.
     pub fn new(name: &str) -> Result<Self, ValidationError> {
         let name = parse_display_name("name", name, 100)?;
-        Ok(Self {
-            product_name: name.clone(),
-            name,
-            ..Self::default()
-        })
+        Ok(Self { product_name: name.clone(), name, ..Self::default() })
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
         parse_display_name("name", &self.name, 100)?;
         parse_display_name("product_name", &self.product_name, 100)?;
         if self.description.chars().count() > 2000 {
-            return Err(ValidationError::new(
-                "description",
-                "must be at most 2000 characters",
-            ));
+            return Err(ValidationError::new("description", "must be at most 2000 characters"));
         }
         if !(Self::MIN_ACCESS_TOKEN_TTL..=Self::MAX_ACCESS_TOKEN_TTL)
             .contains(&self.access_token_ttl)

@@ -37,16 +37,10 @@ pub(crate) fn parse_display_name(
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max_chars {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max_chars} characters"),
-        ));
+        return Err(ValidationError::new(field, format!("must be at most {max_chars} characters")));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ValidationError::new(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }

@@ -137,14 +137,8 @@ mod tests {
     fn hashes_verify_only_the_right_password() {
         let hash = hash_password(&secret("correct horse battery")).unwrap();
         assert!(hash.as_phc().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password(
-            &secret("correct horse battery"),
-            Some(&hash)
-        ));
-        assert!(!verify_password(
-            &secret("correct horse batterY"),
-            Some(&hash)
-        ));
+        assert!(verify_password(&secret("correct horse battery"), Some(&hash)));
+        assert!(!verify_password(&secret("correct horse batterY"), Some(&hash)));
         assert!(!verify_password(&secret("correct horse battery"), None));
     }
 
@@ -172,11 +166,7 @@ mod tests {
         for (password, expected) in cases {
             let err = check_policy(&secret(password), &email()).unwrap_err();
             assert_eq!(err.field, "password");
-            assert!(
-                err.message.contains(expected),
-                "{password}: {}",
-                err.message
-            );
+            assert!(err.message.contains(expected), "{password}: {}", err.message);
         }
         assert!(check_policy(&secret(&"x".repeat(2000)), &email()).is_err());
         assert!(check_policy(&secret("correct horse battery"), &email()).is_ok());

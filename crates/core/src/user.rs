@@ -32,14 +32,10 @@ impl EmailAddress {
             && !domain.starts_with(['.', '-'])
             && !domain.ends_with(['.', '-'])
             && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '@');
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
         if !(domain_ok && local_ok) {
             return Err(invalid());
         }
@@ -130,10 +126,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_to_one_form() {
-        assert_eq!(
-            EmailAddress::parse("  Ada@Example.COM ").unwrap().as_str(),
-            "ada@example.com"
-        );
+        assert_eq!(EmailAddress::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
     }
 
     #[test]
@@ -149,10 +142,7 @@ mod tests {
             "ada@.example.com",
             "ada@example..com",
         ] {
-            assert!(
-                EmailAddress::parse(bad).is_err(),
-                "{bad:?} should be rejected"
-            );
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(EmailAddress::parse(&long_local).is_err());

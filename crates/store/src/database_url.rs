@@ -42,10 +42,7 @@ pub struct DatabaseUrl {
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, DatabaseUrlError> {
         let raw = raw.trim();
-        let scheme = raw
-            .split_once(':')
-            .map(|(scheme, _)| scheme)
-            .unwrap_or_default();
+        let scheme = raw.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
         let backend = match scheme {
             "postgres" | "postgresql" => Backend::Postgres,
             "sqlite" => Backend::Sqlite,
@@ -67,11 +64,7 @@ impl DatabaseUrl {
             }
             Backend::Sqlite => raw.to_owned(),
         };
-        Ok(Self {
-            url: SecretString::from(raw.to_owned()),
-            backend,
-            redacted,
-        })
+        Ok(Self { url: SecretString::from(raw.to_owned()), backend, redacted })
     }
 
     /// The SQLite database file at `path`, created on first use.
@@ -132,13 +125,7 @@ mod tests {
             DatabaseUrl::parse("mysql://localhost/db").unwrap_err(),
             DatabaseUrlError::UnsupportedScheme("mysql".into())
         );
-        assert!(matches!(
-            DatabaseUrl::parse("localhost"),
-            Err(DatabaseUrlError::Malformed(_))
-        ));
-        assert!(matches!(
-            DatabaseUrl::parse("postgres://"),
-            Err(DatabaseUrlError::Malformed(_))
-        ));
+        assert!(matches!(DatabaseUrl::parse("localhost"), Err(DatabaseUrlError::Malformed(_))));
+        assert!(matches!(DatabaseUrl::parse("postgres://"), Err(DatabaseUrlError::Malformed(_))));
     }
 }

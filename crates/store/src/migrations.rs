@@ -7,16 +7,10 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::Backend;
 
 /// `(version, description, sql)` for each backend, in order.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] =
+    &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const POSTGRES: &[(i64, &str, &str)] =
+    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let files = match backend {
@@ -35,10 +29,7 @@ pub(crate) fn migrator(backend: Backend) -> Migrator {
             )
         })
         .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
 }
 
 #[cfg(test)]
@@ -48,15 +39,9 @@ mod tests {
     #[test]
     fn both_backends_have_the_same_migration_versions() {
         let versions = |files: &[(i64, &str, &str)]| {
-            files
-                .iter()
-                .map(|m| (m.0, m.1.to_owned()))
-                .collect::<Vec<_>>()
+            files.iter().map(|m| (m.0, m.1.to_owned())).collect::<Vec<_>>()
         };
         assert_eq!(versions(SQLITE), versions(POSTGRES));
-        assert!(
-            SQLITE.windows(2).all(|w| w[0].0 < w[1].0),
-            "versions must increase"
-        );
+        assert!(SQLITE.windows(2).all(|w| w[0].0 < w[1].0), "versions must increase");
     }
 }

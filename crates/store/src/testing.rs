@@ -23,14 +23,8 @@ pub struct TestDatabase {
 
 #[derive(Debug)]
 enum Cleanup {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        path: PathBuf,
-    },
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
+    Sqlite { _dir: tempfile::TempDir, path: PathBuf },
+    Postgres { admin_url: String, name: String },
 }
 
 impl TestDatabase {
@@ -46,10 +40,7 @@ impl TestDatabase {
         let dir = tempfile::tempdir().expect("create temp dir for test database");
         let path = dir.path().join("test.db");
         let url = DatabaseUrl::sqlite_file(&path).expect("temp path is a valid sqlite path");
-        Self {
-            url,
-            cleanup: Cleanup::Sqlite { _dir: dir, path },
-        }
+        Self { url, cleanup: Cleanup::Sqlite { _dir: dir, path } }
     }
 
     async fn create_postgres(admin_url: String) -> Self {
@@ -68,10 +59,7 @@ impl TestDatabase {
         let mut url = url::Url::parse(&admin_url).expect("test database url parses");
         url.set_path(&name);
         let url = DatabaseUrl::parse(url.as_str()).expect("test database url is valid");
-        Self {
-            url,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        }
+        Self { url, cleanup: Cleanup::Postgres { admin_url, name } }
     }
 
     pub fn backend(&self) -> Backend {
@@ -90,9 +78,7 @@ impl TestDatabase {
     pub async fn store(&self) -> Arc<dyn Store> {
         let mut options = ConnectOptions::new(self.url.clone());
         options.max_connections = 5;
-        crate::connect_and_migrate(&options)
-            .await
-            .expect("connect and migrate test database")
+        crate::connect_and_migrate(&options).await.expect("connect and migrate test database")
     }
 }
 
@@ -104,16 +90,11 @@ impl Drop for TestDatabase {
         let (admin_url, name) = (admin_url.clone(), name.clone());
         // Drop runs inside a runtime that may be shutting down: use a thread of our own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
-                let admin = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&admin_url)
-                    .await
-                    .ok()?;
+                let admin =
+                    AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&admin)
                     .await

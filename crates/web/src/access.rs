@@ -20,10 +20,7 @@ impl OrgAccess {
         let org_id: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
         let membership = state.store.get_membership(org_id, user).await?;
         let org = state.store.get_organization(org_id).await?;
-        Ok(Self {
-            org,
-            role: membership.role,
-        })
+        Ok(Self { org, role: membership.role })
     }
 
     /// The organization's server named `server_id`; `NotFound` for another organization's.
@@ -34,10 +31,6 @@ impl OrgAccess {
 
     /// `Forbidden` unless the caller's role includes `needed`.
     pub fn require(&self, needed: Role) -> Result<(), ApiError> {
-        if self.role.at_least(needed) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        if self.role.at_least(needed) { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }

@@ -39,10 +39,7 @@ pub async fn login(
     email: &str,
     password: String,
 ) -> Result<PlatformUser, LoginError> {
-    state
-        .login_limiter
-        .check(ip, email.trim())
-        .map_err(LoginError::Throttled)?;
+    state.login_limiter.check(ip, email.trim()).map_err(LoginError::Throttled)?;
     let user = match EmailAddress::parse(email) {
         Ok(email) => state
             .store
@@ -141,17 +138,11 @@ pub async fn signup(
     email: &str,
     password: String,
 ) -> Result<PlatformUser, SignupError> {
-    state
-        .login_limiter
-        .check(ip, email.trim())
-        .map_err(SignupError::Throttled)?;
+    state.login_limiter.check(ip, email.trim()).map_err(SignupError::Throttled)?;
     let mut errors = SignupFieldErrors::default();
-    let display_name = DisplayName::parse(display_name)
-        .map_err(|e| errors.display_name = Some(e.message))
-        .ok();
-    let email = EmailAddress::parse(email)
-        .map_err(|e| errors.email = Some(e.message))
-        .ok();
+    let display_name =
+        DisplayName::parse(display_name).map_err(|e| errors.display_name = Some(e.message)).ok();
+    let email = EmailAddress::parse(email).map_err(|e| errors.email = Some(e.message)).ok();
     let password = SecretString::from(password);
     if let Some(Err(e)) = email.as_ref().map(|email| check_policy(&password, email)) {
         errors.password = Some(e.message);
@@ -166,11 +157,7 @@ pub async fn signup(
         .await
         .map_err(|join| SignupError::Failed(ApiError::Internal(Box::new(join))))?
         .map_err(|err| SignupError::Failed(ApiError::Internal(Box::new(err))))?;
-    let new_user = NewPlatformUser {
-        email,
-        display_name,
-        password_hash: Some(hash),
-    };
+    let new_user = NewPlatformUser { email, display_name, password_hash: Some(hash) };
     match state.store.create_user(&new_user, state.clock.now()).await {
         Ok(user) => Ok(user),
         Err(StoreError::Conflict("email")) => Err(SignupError::EmailTaken),

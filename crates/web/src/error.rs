@@ -123,11 +123,7 @@ impl IntoResponse for ApiError {
             Self::Validation(err) => err.message.clone(),
             other => other.to_string(),
         };
-        let body = ErrorBody {
-            code: self.code(),
-            message,
-            field,
-        };
+        let body = ErrorBody { code: self.code(), message, field };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
@@ -141,9 +137,7 @@ impl IntoResponse for ApiError {
             }
         }
         if status.is_server_error() {
-            response
-                .extensions_mut()
-                .insert(ServerErrorDetail(error_chain(&self).into()));
+            response.extensions_mut().insert(ServerErrorDetail(error_chain(&self).into()));
         }
         response
     }
@@ -154,9 +148,7 @@ mod tests {
     use super::*;
 
     async fn body_json(response: Response) -> serde_json::Value {
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
 
@@ -175,17 +167,10 @@ mod tests {
         let cause = std::io::Error::other("disk on fire at /var/lib/secret");
         let response = ApiError::Internal(Box::new(cause)).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let detail = response
-            .extensions()
-            .get::<ServerErrorDetail>()
-            .cloned()
-            .unwrap();
+        let detail = response.extensions().get::<ServerErrorDetail>().cloned().unwrap();
         assert!(detail.0.contains("disk on fire"));
         let body = body_json(response).await;
-        assert_eq!(
-            body,
-            serde_json::json!({"code": "internal", "message": "internal error"})
-        );
+        assert_eq!(body, serde_json::json!({"code": "internal", "message": "internal error"}));
     }
 
     #[tokio::test]
@@ -196,21 +181,9 @@ mod tests {
 
     #[test]
     fn store_errors_map_to_the_matching_status() {
-        assert_eq!(
-            ApiError::from(StoreError::NotFound).status(),
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            ApiError::from(StoreError::Conflict("slug")).status(),
-            StatusCode::CONFLICT
-        );
-        let corrupt = StoreError::Corrupt {
-            table: "t",
-            detail: "d".into(),
-        };
-        assert_eq!(
-            ApiError::from(corrupt).status(),
-            StatusCode::INTERNAL_SERVER_ERROR
-        );
+        assert_eq!(ApiError::from(StoreError::NotFound).status(), StatusCode::NOT_FOUND);
+        assert_eq!(ApiError::from(StoreError::Conflict("slug")).status(), StatusCode::CONFLICT);
+        let corrupt = StoreError::Corrupt { table: "t", detail: "d".into() };
+        assert_eq!(ApiError::from(corrupt).status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

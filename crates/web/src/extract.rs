@@ -71,39 +71,25 @@ mod tests {
         content_type: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, serde_json::Value) {
-        let app = Router::new()
-            .route("/", post(echo))
-            .layer(DefaultBodyLimit::max(64));
-        let request = Request::post("/")
-            .header("content-type", content_type)
-            .body(body.into())
-            .unwrap();
+        let app = Router::new().route("/", post(echo)).layer(DefaultBodyLimit::max(64));
+        let request =
+            Request::post("/").header("content-type", content_type).body(body.into()).unwrap();
         let response = app.oneshot(request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
     #[tokio::test]
     async fn well_formed_bodies_pass_through() {
         let (status, body) = post_json("application/json", r#"{"name":"ada"}"#).await;
-        assert_eq!(
-            (status, body),
-            (StatusCode::OK, serde_json::json!({"name": "ada"}))
-        );
+        assert_eq!((status, body), (StatusCode::OK, serde_json::json!({"name": "ada"})));
     }
 
     #[tokio::test]
     async fn each_kind_of_bad_body_gets_its_own_status_and_code() {
         let cases = [
-            (
-                "application/json",
-                "{not json".to_owned(),
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-            ),
+            ("application/json", "{not json".to_owned(), StatusCode::BAD_REQUEST, "bad_request"),
             (
                 "application/json",
                 r#"{"nom":"ada"}"#.to_owned(),

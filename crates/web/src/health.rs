@@ -11,9 +11,7 @@ use mcplatform_core::error_chain;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
 }
 
 /// The process is up and serving HTTP. Says nothing about dependencies, on purpose: a database
@@ -31,16 +29,9 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Err(_) => Some("timed out".to_owned()),
     };
     match problem {
-        None => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
+        None => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
         Some(problem) => {
-            tracing::warn!(
-                backend = state.store.backend().as_str(),
-                problem,
-                "database not ready"
-            );
+            tracing::warn!(backend = state.store.backend().as_str(), problem, "database not ready");
             let body = json!({ "status": "unavailable", "database": "unreachable" });
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }

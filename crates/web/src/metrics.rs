@@ -56,11 +56,7 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mcplatform");
         let http_requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered",
-            http_requests.clone(),
-        );
+        registry.register("http_requests", "HTTP requests answered", http_requests.clone());
         let http_request_duration: HistogramFamily<DurationLabels> =
             Family::new_with_constructor(latency_histogram);
         registry.register(
@@ -69,17 +65,9 @@ impl Metrics {
             http_request_duration.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION").into(),
-            })
-            .set(1);
+        build_info.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION").into() }).set(1);
         registry.register("build_info", "The running version", build_info);
-        Self {
-            registry,
-            http_requests,
-            http_request_duration,
-        }
+        Self { registry, http_requests, http_request_duration }
     }
 
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
@@ -89,19 +77,11 @@ impl Metrics {
     }
 
     fn observe(&self, method: &str, route: &str, status: StatusCode, started: Instant) {
-        let labels = RequestLabels {
-            method: method.into(),
-            route: route.into(),
-            status: status.as_u16(),
-        };
+        let labels =
+            RequestLabels { method: method.into(), route: route.into(), status: status.as_u16() };
         self.http_requests.get_or_create(&labels).inc();
-        let labels = DurationLabels {
-            method: labels.method,
-            route: labels.route,
-        };
-        self.http_request_duration
-            .get_or_create(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        let labels = DurationLabels { method: labels.method, route: labels.route };
+        self.http_request_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     }
 }
 
@@ -119,11 +99,7 @@ async fn render(State(state): State<AppState>) -> Response {
     match state.metrics.encode() {
         Ok(text) => {
             let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-            (
-                [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-                text,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], text).into_response()
         }
         Err(err) => crate::ApiError::Internal(Box::new(err)).into_response(),
     }

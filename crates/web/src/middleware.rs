@@ -98,22 +98,15 @@ pub(crate) async fn security_headers(
         // Referer. (`no-referrer` would also make browsers send `Origin: null` on our own forms.)
         (header::REFERRER_POLICY, "same-origin"),
         (header::CONTENT_SECURITY_POLICY, CSP),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ];
     for (name, value) in defaults {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
     }
     if https {
         headers
             .entry(header::STRICT_TRANSPORT_SECURITY)
-            .or_insert(HeaderValue::from_static(
-                "max-age=31536000; includeSubDomains",
-            ));
+            .or_insert(HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     response
 }

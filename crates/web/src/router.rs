@@ -23,10 +23,7 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(views::router())
         .merge(api::router())
-        .route_layer(from_fn_with_state(
-            state.metrics.clone(),
-            metrics::track_http,
-        ))
+        .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .route_layer(from_fn_with_state(state.clone(), load_session))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

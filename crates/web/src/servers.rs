@@ -48,11 +48,8 @@ impl SettingsInput {
     /// Validates every field, collecting each problem next to its field.
     pub fn validate(&self) -> Result<McpServerSettings, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let product_name = if self.product_name.trim().is_empty() {
-            &self.name
-        } else {
-            &self.product_name
-        };
+        let product_name =
+            if self.product_name.trim().is_empty() { &self.name } else { &self.product_name };
         let auth_mode = self
             .auth_mode
             .parse::<AuthMode>()
@@ -84,11 +81,7 @@ impl SettingsInput {
                 break;
             }
         }
-        if errors.is_empty() {
-            Ok(settings)
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(settings) } else { Err(errors) }
     }
 }
 
@@ -151,10 +144,7 @@ impl ServerUrls {
         vhost.set_path("/mcp");
         let mut path = base.clone();
         path.set_path(&format!("/s/{slug}/mcp"));
-        Self {
-            mcp_url: vhost.to_string(),
-            mcp_path_url: path.to_string(),
-        }
+        Self { mcp_url: vhost.to_string(), mcp_path_url: path.to_string() }
     }
 }
 
@@ -217,22 +207,12 @@ mod tests {
         let slug = Slug::parse("acme").unwrap();
         let snippets = InstallSnippets::new(&slug, "https://acme.mcp.example.com/mcp");
         let config = snippets.cursor_deeplink.split("config=").nth(1).unwrap();
-        let config: String = url::form_urlencoded::parse(format!("c={config}").as_bytes())
-            .next()
-            .unwrap()
-            .1
-            .into();
+        let config: String =
+            url::form_urlencoded::parse(format!("c={config}").as_bytes()).next().unwrap().1.into();
         let json: serde_json::Value =
             serde_json::from_slice(&STANDARD.decode(config).unwrap()).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"url": "https://acme.mcp.example.com/mcp"})
-        );
-        assert!(
-            snippets
-                .claude_code_command
-                .ends_with("acme https://acme.mcp.example.com/mcp")
-        );
+        assert_eq!(json, serde_json::json!({"url": "https://acme.mcp.example.com/mcp"}));
+        assert!(snippets.claude_code_command.ends_with("acme https://acme.mcp.example.com/mcp"));
     }
 
     #[test]
@@ -246,14 +226,6 @@ mod tests {
         };
         let errors = input.validate().unwrap_err();
         let fields: Vec<_> = errors.keys().copied().collect();
-        assert_eq!(
-            fields,
-            vec![
-                "access_token_ttl_minutes",
-                "auth_mode",
-                "description",
-                "name"
-            ]
-        );
+        assert_eq!(fields, vec!["access_token_ttl_minutes", "auth_mode", "description", "name"]);
     }
 }

@@ -30,30 +30,17 @@ async fn signup_creates_the_account_and_a_session_cookie() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("mcplatform_session=mcps_"), "{cookie}");
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
     );
-    assert!(
-        !cookie.contains("Secure"),
-        "plain-http localhost cookies are not Secure"
-    );
+    assert!(!cookie.contains("Secure"), "plain-http localhost cookies are not Secure");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email"], "ada@example.com");
     assert!(body["csrf_token"].as_str().unwrap().len() > 20);
 
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["user"]["display_name"], "Ada");
     assert_eq!(me["organizations"], json!([]));
 
@@ -64,11 +51,7 @@ async fn signup_creates_the_account_and_a_session_cookie() {
         .unwrap()
         .unwrap();
     assert!(
-        stored
-            .password_hash
-            .unwrap()
-            .as_phc()
-            .starts_with("$argon2id$"),
+        stored.password_hash.unwrap().as_phc().starts_with("$argon2id$"),
         "only a hash is stored"
     );
 }
@@ -121,11 +104,7 @@ async fn bad_signups_get_clear_errors_and_store_nothing() {
             StatusCode::CONFLICT,
             "",
         ),
-        (
-            json!({"email": "a@example.com"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "",
-        ),
+        (json!({"email": "a@example.com"}), StatusCode::UNPROCESSABLE_ENTITY, ""),
     ];
     for (body, status, field) in cases {
         let (got, error) = post_json(&client, &app, "/api/v1/auth/signup", body.clone()).await;
@@ -142,22 +121,12 @@ async fn bad_signups_get_clear_errors_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
-    let wrong_type = client
-        .post(app.url("/api/v1/auth/signup"))
-        .body("email=a")
-        .send()
-        .await
-        .unwrap();
+    let wrong_type =
+        client.post(app.url("/api/v1/auth/signup")).body("email=a").send().await.unwrap();
     assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let missing = app
-        .store
-        .find_user_by_email(&EmailAddress::parse("a@example.com").unwrap())
-        .await
-        .unwrap();
-    assert!(
-        missing.is_none(),
-        "no account was created by any bad request"
-    );
+    let missing =
+        app.store.find_user_by_email(&EmailAddress::parse("a@example.com").unwrap()).await.unwrap();
+    assert!(missing.is_none(), "no account was created by any bad request");
 }
 
 #[tokio::test]
@@ -179,18 +148,10 @@ async fn login_says_the_same_for_unknown_accounts_and_wrong_passwords() {
         json!({"email": "bob@example.com", "password": PASSWORD}),
     )
     .await;
-    assert_eq!(
-        (wrong, unknown),
-        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
-    );
+    assert_eq!((wrong, unknown), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
     assert_eq!(wrong_body, unknown_body);
     assert_eq!(
-        client
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        client.get(app.url("/api/v1/me")).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
 
@@ -203,15 +164,7 @@ async fn login_says_the_same_for_unknown_accounts_and_wrong_passwords() {
     .await;
     assert_eq!(ok, StatusCode::OK);
     assert_eq!(body["user"]["email"], "ada@example.com");
-    assert_eq!(
-        client
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -236,31 +189,18 @@ async fn logging_in_again_rotates_the_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        replay.status(),
-        StatusCode::UNAUTHORIZED,
-        "the previous session ended"
-    );
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED, "the previous session ended");
 }
 
 #[tokio::test]
 async fn logout_needs_the_csrf_header_and_then_ends_the_session() {
     let app = spawn_app().await;
     let user = app.signup("ada@example.com").await;
-    let forged = user
-        .client
-        .post(app.url("/api/v1/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let forged = user.client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(forged.json::<Value>().await.unwrap()["code"], "csrf_failed");
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::OK
     );
 
@@ -273,18 +213,10 @@ async fn logout_needs_the_csrf_header_and_then_ends_the_session() {
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
 
-    let logout = user
-        .request(&app, Method::POST, "/api/v1/auth/logout")
-        .send()
-        .await
-        .unwrap();
+    let logout = user.request(&app, Method::POST, "/api/v1/auth/logout").send().await.unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -308,30 +240,18 @@ async fn sessions_end_after_the_idle_timeout() {
     let user = app.signup("ada@example.com").await;
     app.clock.advance(Duration::from_secs(6 * 24 * 3600));
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::OK
     );
     // Activity slid the expiry: six more days are fine, then eight idle days are not.
     app.clock.advance(Duration::from_secs(6 * 24 * 3600));
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::OK
     );
     app.clock.advance(Duration::from_secs(8 * 24 * 3600));
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -344,22 +264,14 @@ async fn sessions_end_after_their_absolute_lifetime_however_active() {
     for days in [6, 6, 6, 6, 5] {
         app.clock.advance(Duration::from_secs(days * 24 * 3600));
         assert_eq!(
-            user.request(&app, Method::GET, "/api/v1/me")
-                .send()
-                .await
-                .unwrap()
-                .status(),
+            user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
             StatusCode::OK
         );
     }
     // Day 31: still well inside the idle window, but past the 30-day lifetime.
     app.clock.advance(Duration::from_secs(2 * 24 * 3600));
     assert_eq!(
-        user.request(&app, Method::GET, "/api/v1/me")
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        user.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -385,19 +297,8 @@ async fn repeated_login_attempts_are_throttled_per_account() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
-    assert!(
-        response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            >= 1
-    );
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     let (other, _) = post_json(
         &client,
         &app,
@@ -405,11 +306,7 @@ async fn repeated_login_attempts_are_throttled_per_account() {
         json!({"email": "bob@example.com", "password": PASSWORD}),
     )
     .await;
-    assert_eq!(
-        other,
-        StatusCode::UNAUTHORIZED,
-        "other accounts are not throttled"
-    );
+    assert_eq!(other, StatusCode::UNAUTHORIZED, "other accounts are not throttled");
 }
 
 #[tokio::test]

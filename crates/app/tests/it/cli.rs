@@ -11,10 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mcplatform");
 /// A command with a clean environment: no config leaks in from the machine running the tests.
 fn mcplatform(cwd: &Path) -> Command {
     let mut command = Command::new(BIN);
-    command
-        .current_dir(cwd)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command.current_dir(cwd).env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
     command
 }
 
@@ -23,11 +20,7 @@ fn stderr_of(output: &Output) -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Starts `serve` and waits until it accepts connections.
@@ -57,10 +50,7 @@ async fn start_serving(cwd: &Path, port: u16, extra: &[&str]) -> Child {
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     child.wait().unwrap()
 }
@@ -71,29 +61,16 @@ async fn serve_with_no_configuration_runs_on_embedded_sqlite_and_stops_cleanly_o
     let port = free_port();
     let mut child = start_serving(cwd.path(), port, &[]).await;
 
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-        .await
-        .unwrap();
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
     assert_eq!(health.status(), 200);
-    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-        .await
-        .unwrap();
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
 
     let data_dir = cwd.path().join("mcplatform-data");
-    assert!(
-        data_dir.join("mcplatform.db").is_file(),
-        "SQLite database in the default data dir"
-    );
-    let key_mode = std::fs::metadata(data_dir.join("master.key"))
-        .unwrap()
-        .permissions()
-        .mode();
+    assert!(data_dir.join("mcplatform.db").is_file(), "SQLite database in the default data dir");
+    let key_mode = std::fs::metadata(data_dir.join("master.key")).unwrap().permissions().mode();
     assert_eq!(key_mode & 0o777, 0o600, "key material is owner-only");
-    assert_eq!(
-        std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777, 0o700);
 
     let status = terminate(&mut child);
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
@@ -109,52 +86,25 @@ fn bad_configuration_fails_at_startup_with_one_line_naming_the_problem() {
     type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (vec!["--base-url", "htp:/nope"], vec![], "base_url"),
-        (
-            vec![],
-            vec![("MCPLATFORM_BASE_URL", "not a url")],
-            "BASE_URL",
-        ),
+        (vec![], vec![("MCPLATFORM_BASE_URL", "not a url")], "BASE_URL"),
         (vec!["--bind", "localhost"], vec![], "bind"),
-        (
-            vec!["--database-url", "mysql://db/x"],
-            vec![],
-            "database.url",
-        ),
+        (vec!["--database-url", "mysql://db/x"], vec![], "database.url"),
         (
             vec![],
             vec![("DATABASE_URL", "postgres://127.0.0.1:1/none")],
             "cannot open database postgres://127.0.0.1:1/none",
         ),
-        (
-            vec!["--data-dir", data_dir_in_file.to_str().unwrap()],
-            vec![],
-            "data directory",
-        ),
-        (
-            vec!["--config", "missing.toml"],
-            vec![],
-            "missing.toml does not exist",
-        ),
+        (vec!["--data-dir", data_dir_in_file.to_str().unwrap()], vec![], "data directory"),
+        (vec!["--config", "missing.toml"], vec![], "missing.toml does not exist"),
     ];
     for (args, env, expected) in cases {
-        let output = mcplatform(cwd.path())
-            .arg("serve")
-            .args(&args)
-            .envs(env.clone())
-            .output()
-            .unwrap();
+        let output =
+            mcplatform(cwd.path()).arg("serve").args(&args).envs(env.clone()).output().unwrap();
         let stderr = stderr_of(&output);
         assert!(!output.status.success(), "{args:?} {env:?} should fail");
         let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-        assert_eq!(
-            lines.len(),
-            1,
-            "exactly one error line for {args:?} {env:?}: {stderr}"
-        );
-        assert!(
-            lines[0].contains(expected),
-            "{args:?} {env:?}: expected {expected:?} in {stderr}"
-        );
+        assert_eq!(lines.len(), 1, "exactly one error line for {args:?} {env:?}: {stderr}");
+        assert!(lines[0].contains(expected), "{args:?} {env:?}: expected {expected:?} in {stderr}");
     }
 }
 
@@ -163,30 +113,19 @@ fn a_port_in_use_is_named_in_the_error() {
     let cwd = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = mcplatform(cwd.path())
-        .args(["serve", "--bind", &addr])
-        .output()
-        .unwrap();
+    let output = mcplatform(cwd.path()).args(["serve", "--bind", &addr]).output().unwrap();
     assert!(!output.status.success());
     let stderr = stderr_of(&output);
-    let error = stderr
-        .lines()
-        .find(|l| l.starts_with("error:"))
-        .unwrap_or_default();
-    assert!(
-        error.contains(&format!("cannot listen on {addr}")),
-        "{stderr}"
-    );
+    let error = stderr.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(error.contains(&format!("cannot listen on {addr}")), "{stderr}");
 }
 
 #[test]
 fn migrate_creates_the_schema_and_is_idempotent() {
     let cwd = tempfile::tempdir().unwrap();
     for _ in 0..2 {
-        let output = mcplatform(cwd.path())
-            .args(["migrate", "--data-dir", "state"])
-            .output()
-            .unwrap();
+        let output =
+            mcplatform(cwd.path()).args(["migrate", "--data-dir", "state"]).output().unwrap();
         assert!(output.status.success(), "{}", stderr_of(&output));
         assert!(String::from_utf8_lossy(&output.stdout).contains("is up to date"));
     }
@@ -196,10 +135,7 @@ fn migrate_creates_the_schema_and_is_idempotent() {
 #[test]
 fn print_default_config_is_valid_toml_without_secrets() {
     let cwd = tempfile::tempdir().unwrap();
-    let output = mcplatform(cwd.path())
-        .arg("print-default-config")
-        .output()
-        .unwrap();
+    let output = mcplatform(cwd.path()).arg("print-default-config").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
     let parsed: toml::Table = text.parse().unwrap();

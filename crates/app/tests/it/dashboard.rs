@@ -7,10 +7,7 @@ use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app};
 /// The CSRF token a page embeds in its forms.
 fn csrf_in(html: &str) -> String {
     let marker = r#"name="csrf_token" value=""#;
-    let start = html
-        .find(marker)
-        .expect("page has a form with a CSRF token")
-        + marker.len();
+    let start = html.find(marker).expect("page has a form with a CSRF token") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
@@ -65,10 +62,7 @@ async fn a_newcomer_signs_up_creates_an_organization_and_lands_on_its_overview()
     assert_eq!(location(&orgs), "/orgs/new");
 
     let (_, html) = page(&client, &app, "/orgs/new").await;
-    assert!(
-        html.contains("Create your organization"),
-        "first-org wording"
-    );
+    assert!(html.contains("Create your organization"), "first-org wording");
     let response = post_form(
         &client,
         &app,
@@ -83,14 +77,8 @@ async fn a_newcomer_signs_up_creates_an_organization_and_lands_on_its_overview()
     let (status, html) = page(&client, &app, &overview).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<h1>Acme Inc.</h1>"));
-    assert!(
-        html.contains("No MCP servers yet"),
-        "the empty state tells what comes next"
-    );
-    assert!(
-        html.contains("Ada Lovelace"),
-        "the layout shows who is logged in"
-    );
+    assert!(html.contains("No MCP servers yet"), "the empty state tells what comes next");
+    assert!(html.contains("Ada Lovelace"), "the layout shows who is logged in");
 }
 
 #[tokio::test]
@@ -124,10 +112,7 @@ async fn signup_form_errors_appear_next_to_their_fields_and_keep_the_input() {
 async fn forms_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
-    for form in [
-        vec![("name", "Forged")],
-        vec![("csrf_token", "forged"), ("name", "Forged")],
-    ] {
+    for form in [vec![("name", "Forged")], vec![("csrf_token", "forged"), ("name", "Forged")]] {
         let response = post_form(&client, &app, "/orgs/new", &form).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(response.text().await.unwrap().contains("Form expired"));
@@ -137,26 +122,12 @@ async fn forms_without_a_valid_csrf_token_are_refused_and_change_nothing() {
         &new_client(),
         &app,
         "/login",
-        &[
-            ("csrf_token", "x"),
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-        ],
+        &[("csrf_token", "x"), ("email", "ada@example.com"), ("password", PASSWORD)],
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let html = client
-        .get(app.url("/orgs/new"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        html.contains("Create your organization"),
-        "still no organization"
-    );
+    let html = client.get(app.url("/orgs/new")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Create your organization"), "still no organization");
 }
 
 #[tokio::test]
@@ -171,11 +142,7 @@ async fn login_page_reports_bad_credentials_and_only_redirects_within_the_site()
         &client,
         &app,
         "/login",
-        &[
-            ("csrf_token", &csrf),
-            ("email", "ada@example.com"),
-            ("password", "wrong password"),
-        ],
+        &[("csrf_token", &csrf), ("email", "ada@example.com"), ("password", "wrong password")],
     )
     .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -188,11 +155,7 @@ async fn login_page_reports_bad_credentials_and_only_redirects_within_the_site()
         &client,
         &app,
         "/login?next=//evil.example/x",
-        &[
-            ("csrf_token", &csrf),
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-        ],
+        &[("csrf_token", &csrf), ("email", "ada@example.com"), ("password", PASSWORD)],
     )
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -204,11 +167,7 @@ async fn pages_need_a_login_and_logout_ends_it() {
     let app = spawn_app().await;
     let anonymous = app.get("/orgs").await;
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        location(&anonymous),
-        "/login?next=%2Forgs",
-        "back where they were after login"
-    );
+    assert_eq!(location(&anonymous), "/login?next=%2Forgs", "back where they were after login");
 
     let client = signup_in_browser(&app, "ada@example.com").await;
     let (_, html) = page(&client, &app, "/account").await;
@@ -218,29 +177,17 @@ async fn pages_need_a_login_and_logout_ends_it() {
         (StatusCode::SEE_OTHER, "/login".to_owned())
     );
     assert_eq!(
-        client
-            .get(app.url("/account"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        client.get(app.url("/account")).send().await.unwrap().status(),
         StatusCode::SEE_OTHER
     );
 
     let (_, html) = page(&client, &app, "/login?next=%2Faccount").await;
-    assert!(
-        html.contains(r#"action="/login?next=/account""#),
-        "the form keeps where to go"
-    );
+    assert!(html.contains(r#"action="/login?next=/account""#), "the form keeps where to go");
     let response = post_form(
         &client,
         &app,
         "/login?next=%2Faccount",
-        &[
-            ("csrf_token", &csrf_in(&html)),
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-        ],
+        &[("csrf_token", &csrf_in(&html)), ("email", "ada@example.com"), ("password", PASSWORD)],
     )
     .await;
     assert_eq!(location(&response), "/account");
@@ -256,40 +203,19 @@ async fn logging_out_everywhere_ends_every_session_of_the_account() {
         &phone,
         &app,
         "/login",
-        &[
-            ("csrf_token", &csrf_in(&html)),
-            ("email", "ada@example.com"),
-            ("password", PASSWORD),
-        ],
+        &[("csrf_token", &csrf_in(&html)), ("email", "ada@example.com"), ("password", PASSWORD)],
     )
     .await;
-    assert_eq!(
-        phone
-            .get(app.url("/account"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(phone.get(app.url("/account")).send().await.unwrap().status(), StatusCode::OK);
 
     let (_, html) = page(&laptop, &app, "/account").await;
-    let response = post_form(
-        &laptop,
-        &app,
-        "/account/logout-everywhere",
-        &[("csrf_token", &csrf_in(&html))],
-    )
-    .await;
+    let response =
+        post_form(&laptop, &app, "/account/logout-everywhere", &[("csrf_token", &csrf_in(&html))])
+            .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     for client in [&laptop, &phone] {
         assert_eq!(
-            client
-                .get(app.url("/account"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
+            client.get(app.url("/account")).send().await.unwrap().status(),
             StatusCode::SEE_OTHER
         );
     }
@@ -327,13 +253,8 @@ async fn another_organizations_pages_are_not_found_and_roles_limit_settings() {
     assert_eq!(delete.status(), StatusCode::NOT_FOUND);
 
     // As a plain member, Eve sees the settings but cannot change them.
-    let eve_id = app
-        .store
-        .find_user_by_email(&"eve@example.com".parse_email())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let eve_id =
+        app.store.find_user_by_email(&"eve@example.com".parse_email()).await.unwrap().unwrap().id;
     app.store
         .add_member(
             acme.parse().unwrap(),
@@ -356,11 +277,7 @@ async fn another_organizations_pages_are_not_found_and_roles_limit_settings() {
     )
     .await;
     assert_eq!(rename.status(), StatusCode::FORBIDDEN);
-    let org = app
-        .store
-        .get_organization(acme.parse().unwrap())
-        .await
-        .unwrap();
+    let org = app.store.get_organization(acme.parse().unwrap()).await.unwrap();
     assert_eq!(org.name.as_str(), "Acme");
 }
 
@@ -369,40 +286,23 @@ async fn the_owner_deletes_an_organization_after_typing_its_name() {
     let app = spawn_app().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let (_, html) = page(&client, &app, "/orgs/new").await;
-    let created = post_form(
-        &client,
-        &app,
-        "/orgs/new",
-        &[("csrf_token", &csrf_in(&html)), ("name", "Acme")],
-    )
-    .await;
+    let created =
+        post_form(&client, &app, "/orgs/new", &[("csrf_token", &csrf_in(&html)), ("name", "Acme")])
+            .await;
     let settings = format!("{}/settings", location(&created));
     let (_, html) = page(&client, &app, &settings).await;
     let csrf = csrf_in(&html);
     let delete_path = settings.replace("/settings", "/delete");
 
-    let wrong = post_form(
-        &client,
-        &app,
-        &delete_path,
-        &[("csrf_token", &csrf), ("confirm", "acme")],
-    )
-    .await;
+    let wrong =
+        post_form(&client, &app, &delete_path, &[("csrf_token", &csrf), ("confirm", "acme")]).await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.text().await.unwrap().contains("exact name"));
 
-    let done = post_form(
-        &client,
-        &app,
-        &delete_path,
-        &[("csrf_token", &csrf), ("confirm", "Acme")],
-    )
-    .await;
+    let done =
+        post_form(&client, &app, &delete_path, &[("csrf_token", &csrf), ("confirm", "Acme")]).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        page(&client, &app, &settings).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(page(&client, &app, &settings).await.0, StatusCode::NOT_FOUND);
 }
 
 trait ParseEmail {
@@ -419,13 +319,9 @@ impl ParseEmail for str {
 async fn owner_with_org(app: &TestApp, email: &str, org: &str) -> (reqwest::Client, String) {
     let client = signup_in_browser(app, email).await;
     let (_, html) = page(&client, app, "/orgs/new").await;
-    let created = post_form(
-        &client,
-        app,
-        "/orgs/new",
-        &[("csrf_token", &csrf_in(&html)), ("name", org)],
-    )
-    .await;
+    let created =
+        post_form(&client, app, "/orgs/new", &[("csrf_token", &csrf_in(&html)), ("name", org)])
+            .await;
     (client, location(&created))
 }
 
@@ -472,10 +368,8 @@ async fn an_admin_creates_a_server_and_gets_its_urls_and_install_snippets() {
     let port = app.address.rsplit(':').next().unwrap();
     assert!(html.contains(&format!("http://acme-docs.localhost:{port}/mcp")));
     assert!(html.contains(&format!("http://localhost:{port}/s/acme-docs/mcp")));
-    let deeplink = html
-        .split(r#"href=""#)
-        .find(|s| s.starts_with("cursor://"))
-        .expect("a Cursor link");
+    let deeplink =
+        html.split(r#"href=""#).find(|s| s.starts_with("cursor://")).expect("a Cursor link");
     assert!(
         deeplink.starts_with("cursor://anysphere.cursor-deeplink/mcp/install?name=acme-docs&"),
         "{deeplink}"
@@ -503,30 +397,13 @@ async fn a_taken_slug_gets_a_clear_message_live_and_on_submit() {
     .await;
 
     let (eve, eve_org) = owner_with_org(&app, "eve@example.com", "Evil").await;
-    let (_, live) = page(
-        &eve,
-        &app,
-        &format!("{eve_org}/servers/slug-check?slug=acme"),
-    )
-    .await;
+    let (_, live) = page(&eve, &app, &format!("{eve_org}/servers/slug-check?slug=acme")).await;
     assert!(live.contains("acme is already taken"), "{live}");
-    let (_, live) = page(
-        &eve,
-        &app,
-        &format!("{eve_org}/servers/slug-check?slug=evil-tools"),
-    )
-    .await;
+    let (_, live) =
+        page(&eve, &app, &format!("{eve_org}/servers/slug-check?slug=evil-tools")).await;
     assert!(live.contains("evil-tools is available"), "{live}");
-    let (_, live) = page(
-        &eve,
-        &app,
-        &format!("{eve_org}/servers/slug-check?slug=Bad_Slug"),
-    )
-    .await;
-    assert!(
-        live.contains("lowercase letters, digits and hyphens"),
-        "{live}"
-    );
+    let (_, live) = page(&eve, &app, &format!("{eve_org}/servers/slug-check?slug=Bad_Slug")).await;
+    assert!(live.contains("lowercase letters, digits and hyphens"), "{live}");
 
     let (_, html) = page(&eve, &app, &format!("{eve_org}/servers/new")).await;
     let response = post_form(
@@ -539,10 +416,7 @@ async fn a_taken_slug_gets_a_clear_message_live_and_on_submit() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = response.text().await.unwrap();
     assert!(html.contains("acme is already taken: choose another"));
-    assert!(
-        html.contains(r#"value="Mine""#),
-        "the rest of the form is kept"
-    );
+    assert!(html.contains(r#"value="Mine""#), "the rest of the form is kept");
 }
 
 #[tokio::test]
@@ -578,17 +452,9 @@ async fn server_settings_are_edited_with_errors_next_to_fields_and_deleted_by_sl
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("Settings saved."));
     let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
-    let stored = app
-        .store
-        .find_mcp_server_by_slug(&slug)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap();
     assert_eq!(stored.settings.name, "Acme Docs");
-    assert!(
-        !stored.settings.support_tool_enabled,
-        "an unticked box turns the tool off"
-    );
+    assert!(!stored.settings.support_tool_enabled, "an unticked box turns the tool off");
 
     let wrong = post_form(
         &client,
@@ -605,17 +471,8 @@ async fn server_settings_are_edited_with_errors_next_to_fields_and_deleted_by_sl
         &[("csrf_token", &csrf), ("confirm", "acme")],
     )
     .await;
-    assert_eq!(
-        (done.status(), location(&done)),
-        (StatusCode::SEE_OTHER, org.clone())
-    );
-    assert!(
-        app.store
-            .find_mcp_server_by_slug(&slug)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_eq!((done.status(), location(&done)), (StatusCode::SEE_OTHER, org.clone()));
+    assert!(app.store.find_mcp_server_by_slug(&slug).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -640,19 +497,9 @@ async fn server_pages_are_hidden_from_other_organizations_and_read_only_for_memb
         format!("{org}/servers/new"),
         format!("{org}/servers/slug-check?slug=x"),
     ] {
-        assert_eq!(
-            page(&eve, &app, &path).await.0,
-            StatusCode::NOT_FOUND,
-            "{path}"
-        );
+        assert_eq!(page(&eve, &app, &path).await.0, StatusCode::NOT_FOUND, "{path}");
     }
-    let edit = post_form(
-        &eve,
-        &app,
-        &server_page,
-        &server_form(&csrf, "acme", "Pwned"),
-    )
-    .await;
+    let edit = post_form(&eve, &app, &server_page, &server_form(&csrf, "acme", "Pwned")).await;
     assert_eq!(edit.status(), StatusCode::NOT_FOUND);
     let delete = post_form(
         &eve,
@@ -663,21 +510,11 @@ async fn server_pages_are_hidden_from_other_organizations_and_read_only_for_memb
     .await;
     assert_eq!(delete.status(), StatusCode::NOT_FOUND);
 
-    let eve_id = app
-        .store
-        .find_user_by_email(&"eve@example.com".parse_email())
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let eve_id =
+        app.store.find_user_by_email(&"eve@example.com".parse_email()).await.unwrap().unwrap().id;
     let org_id = org.trim_start_matches("/orgs/").parse().unwrap();
     app.store
-        .add_member(
-            org_id,
-            eve_id,
-            mcplatform_core::org::Role::Member,
-            app.clock_now(),
-        )
+        .add_member(org_id, eve_id, mcplatform_core::org::Role::Member, app.clock_now())
         .await
         .unwrap();
     let (status, html) = page(&eve, &app, &server_page).await;
@@ -685,27 +522,12 @@ async fn server_pages_are_hidden_from_other_organizations_and_read_only_for_memb
     assert!(
         html.contains("Only owners and admins can change") && !html.contains("Delete this server")
     );
-    assert_eq!(
-        page(&eve, &app, &format!("{org}/servers/new")).await.0,
-        StatusCode::FORBIDDEN
-    );
-    let edit = post_form(
-        &eve,
-        &app,
-        &server_page,
-        &server_form(&csrf, "acme", "Pwned"),
-    )
-    .await;
+    assert_eq!(page(&eve, &app, &format!("{org}/servers/new")).await.0, StatusCode::FORBIDDEN);
+    let edit = post_form(&eve, &app, &server_page, &server_form(&csrf, "acme", "Pwned")).await;
     assert_eq!(edit.status(), StatusCode::FORBIDDEN);
     let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
     assert_eq!(
-        app.store
-            .find_mcp_server_by_slug(&slug)
-            .await
-            .unwrap()
-            .unwrap()
-            .settings
-            .name,
+        app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap().settings.name,
         "Acme"
     );
 }

@@ -19,19 +19,10 @@ async fn readyz_reports_the_database_and_turns_503_when_it_is_gone() {
 
     app.store.close().await;
 
-    let body: Value = app
-        .get_json("/readyz", StatusCode::SERVICE_UNAVAILABLE)
-        .await;
-    assert_eq!(
-        body,
-        json!({"status": "unavailable", "database": "unreachable"})
-    );
+    let body: Value = app.get_json("/readyz", StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body, json!({"status": "unavailable", "database": "unreachable"}));
     let health = app.get("/healthz").await;
-    assert_eq!(
-        health.status(),
-        StatusCode::OK,
-        "liveness does not depend on the database"
-    );
+    assert_eq!(health.status(), StatusCode::OK, "liveness does not depend on the database");
 }
 
 /// PostgreSQL only: the database refuses connections for a while, then accepts them again, and
@@ -57,10 +48,7 @@ async fn readyz_recovers_when_postgres_comes_back() {
         .execute(&admin)
         .await
         .unwrap();
-    assert_eq!(
-        app.get("/readyz").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .execute(&admin)
@@ -75,11 +63,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let body: Value = app.get_json("/no/such/page", StatusCode::NOT_FOUND).await;
     assert_eq!(body, json!({"code": "not_found", "message": "not found"}));
 
-    let response = app
-        .request(Method::DELETE, "/healthz")
-        .send()
-        .await
-        .unwrap();
+    let response = app.request(Method::DELETE, "/healthz").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "method_not_allowed");
@@ -88,12 +72,8 @@ async fn unknown_routes_and_methods_get_json_errors() {
 #[tokio::test]
 async fn oversized_bodies_are_refused_before_they_are_read() {
     let app = spawn_app_with(|config| config.http.max_body_bytes = 4096).await;
-    let response = app
-        .request(Method::POST, "/healthz")
-        .body(vec![b'x'; 5000])
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.request(Method::POST, "/healthz").body(vec![b'x'; 5000]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "payload_too_large");
@@ -110,15 +90,9 @@ async fn every_response_carries_a_request_id_and_security_headers() {
     assert_eq!(headers["x-frame-options"], "DENY");
     assert_eq!(headers["referrer-policy"], "same-origin");
     assert!(
-        headers["content-security-policy"]
-            .to_str()
-            .unwrap()
-            .contains("frame-ancestors 'none'")
+        headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'")
     );
-    assert!(
-        headers.get("strict-transport-security").is_none(),
-        "plain http: no HSTS"
-    );
+    assert!(headers.get("strict-transport-security").is_none(), "plain http: no HSTS");
 
     let response = app
         .request(Method::GET, "/nowhere")
@@ -126,11 +100,7 @@ async fn every_response_carries_a_request_id_and_security_headers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.headers()["x-request-id"],
-        "trace-me-42",
-        "a caller's id is kept"
-    );
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42", "a caller's id is kept");
 }
 
 #[tokio::test]
@@ -139,10 +109,7 @@ async fn https_deployments_send_hsts() {
         spawn_app_with(|config| config.base_url = "https://mcp.example.com".parse().unwrap()).await;
     let response = app.get("/healthz").await;
     assert!(
-        response.headers()["strict-transport-security"]
-            .to_str()
-            .unwrap()
-            .starts_with("max-age=")
+        response.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age=")
     );
 }
 
@@ -187,9 +154,6 @@ async fn stopping_closes_the_listener_and_the_database() {
     let store = app.store.clone();
     let url = app.url("/healthz");
     app.stop().await.unwrap();
-    assert!(
-        reqwest::get(&url).await.is_err(),
-        "nothing listens any more"
-    );
+    assert!(reqwest::get(&url).await.is_err(), "nothing listens any more");
     assert!(store.ping().await.is_err(), "pool closed");
 }

@@ -18,10 +18,7 @@ use tokio::task::JoinHandle;
 /// Logs appear only when `TEST_LOG` is set.
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
-        let config = LogConfig {
-            level: "debug,sqlx=warn".into(),
-            ..LogConfig::default()
-        };
+        let config = LogConfig { level: "debug,sqlx=warn".into(), ..LogConfig::default() };
         telemetry::init(&config).expect("test log config is valid");
     }
 });
@@ -50,15 +47,11 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     LazyLock::force(&TRACING);
     let db = TestDatabase::create().await;
     let data_dir = tempfile::tempdir().expect("create data dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind port 0");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let port = listener.local_addr().expect("local addr").port();
 
     let mut config = Config {
-        base_url: format!("http://localhost:{port}")
-            .parse()
-            .expect("valid base url"),
+        base_url: format!("http://localhost:{port}").parse().expect("valid base url"),
         data_dir: data_dir.path().to_owned(),
         ..Config::default()
     };
@@ -109,10 +102,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path)
-            .send()
-            .await
-            .expect("send GET")
+        self.request(Method::GET, path).send().await.expect("send GET")
     }
 
     /// GET expecting `status`, returning the JSON body.
@@ -212,11 +202,7 @@ impl TestUser {
     /// A request with the session cookie and, for changes, the CSRF header.
     pub fn request(&self, app: &TestApp, method: Method, path: &str) -> RequestBuilder {
         let request = self.client.request(method.clone(), app.url(path));
-        if method.is_safe() {
-            request
-        } else {
-            request.header("x-csrf-token", &self.csrf_token)
-        }
+        if method.is_safe() { request } else { request.header("x-csrf-token", &self.csrf_token) }
     }
 }
 

@@ -26,10 +26,7 @@ async fn call(
 async fn add_member(app: &TestApp, org: &str, user: &TestUser, role: Role) {
     let org: OrgId = org.parse().unwrap();
     let user: UserId = user.id.parse().unwrap();
-    app.store
-        .add_member(org, user, role, app.clock_now())
-        .await
-        .unwrap();
+    app.store.add_member(org, user, role, app.clock_now()).await.unwrap();
 }
 
 #[tokio::test]
@@ -37,19 +34,10 @@ async fn an_owner_creates_renames_and_deletes_an_organization() {
     let app = spawn_app().await;
     let ada = app.signup("ada@example.com").await;
 
-    let (status, created) = call(
-        &app,
-        &ada,
-        Method::POST,
-        "/api/v1/orgs",
-        Some(json!({"name": "  Acme  "})),
-    )
-    .await;
+    let (status, created) =
+        call(&app, &ada, Method::POST, "/api/v1/orgs", Some(json!({"name": "  Acme  "}))).await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        (created["name"].as_str(), created["role"].as_str()),
-        (Some("Acme"), Some("owner"))
-    );
+    assert_eq!((created["name"].as_str(), created["role"].as_str()), (Some("Acme"), Some("owner")));
     let id = created["id"].as_str().unwrap();
 
     let (_, list) = call(&app, &ada, Method::GET, "/api/v1/orgs", None).await;
@@ -66,14 +54,7 @@ async fn an_owner_creates_renames_and_deletes_an_organization() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(renamed["name"], "Acme Corp");
 
-    let (status, _) = call(
-        &app,
-        &ada,
-        Method::DELETE,
-        &format!("/api/v1/orgs/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) = call(&app, &ada, Method::DELETE, &format!("/api/v1/orgs/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -87,31 +68,17 @@ async fn bad_organization_input_is_refused_and_changes_nothing() {
     let path = format!("/api/v1/orgs/{id}");
     let cases = [
         (json!({"name": ""}), StatusCode::UNPROCESSABLE_ENTITY),
-        (
-            json!({"name": "x".repeat(101)}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        (json!({"name": "x".repeat(101)}), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({"name": 42}), StatusCode::UNPROCESSABLE_ENTITY),
-        (
-            json!({"name": "Fine", "plan": "enterprise"}),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        (json!({"name": "Fine", "plan": "enterprise"}), StatusCode::UNPROCESSABLE_ENTITY),
     ];
     for (body, status) in cases {
         let (got, error) = call(&app, &ada, Method::PATCH, &path, Some(body.clone())).await;
         assert_eq!(got, status, "{body}: {error}");
-        assert!(
-            error["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{error}"
-        );
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{error}");
     }
-    let no_csrf = ada
-        .client
-        .patch(app.url(&path))
-        .json(&json!({"name": "Sneaky"}))
-        .send()
-        .await
-        .unwrap();
+    let no_csrf =
+        ada.client.patch(app.url(&path)).json(&json!({"name": "Sneaky"})).send().await.unwrap();
     assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
     let (_, org) = call(&app, &ada, Method::GET, &path, None).await;
     assert_eq!(org["name"], "Acme", "unchanged");
@@ -155,33 +122,15 @@ async fn members_cannot_rename_and_admins_cannot_delete() {
     let path = format!("/api/v1/orgs/{acme}");
 
     let (status, org) = call(&app, &mia, Method::GET, &path, None).await;
-    assert_eq!(
-        (status, org["role"].as_str()),
-        (StatusCode::OK, Some("member"))
-    );
-    let (status, error) = call(
-        &app,
-        &mia,
-        Method::PATCH,
-        &path,
-        Some(json!({"name": "Mine"})),
-    )
-    .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("forbidden"))
-    );
+    assert_eq!((status, org["role"].as_str()), (StatusCode::OK, Some("member")));
+    let (status, error) =
+        call(&app, &mia, Method::PATCH, &path, Some(json!({"name": "Mine"}))).await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
     let (status, _) = call(&app, &mia, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, _) = call(
-        &app,
-        &adam,
-        Method::PATCH,
-        &path,
-        Some(json!({"name": "Acme 2"})),
-    )
-    .await;
+    let (status, _) =
+        call(&app, &adam, Method::PATCH, &path, Some(json!({"name": "Acme 2"}))).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = call(&app, &adam, Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

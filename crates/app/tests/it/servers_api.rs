@@ -48,57 +48,27 @@ async fn a_server_is_created_with_sensible_defaults_and_its_urls() {
     assert_eq!(server["access_token_ttl_seconds"], 3600);
     assert_eq!(server["support_tool_enabled"], true);
     let port = app.address.rsplit(':').next().unwrap();
-    assert_eq!(
-        server["mcp_url"],
-        format!("http://acme-docs.localhost:{port}/mcp")
-    );
-    assert_eq!(
-        server["mcp_path_url"],
-        format!("http://localhost:{port}/s/acme-docs/mcp")
-    );
+    assert_eq!(server["mcp_url"], format!("http://acme-docs.localhost:{port}/mcp"));
+    assert_eq!(server["mcp_path_url"], format!("http://localhost:{port}/s/acme-docs/mcp"));
 
     let id = server["id"].as_str().unwrap();
     let (status, patched) = call(&app, &ada, Method::PATCH, &format!("/api/v1/orgs/{org}/servers/{id}"),
         Some(json!({"auth_mode": "custom_oauth", "access_token_ttl_seconds": 600, "telemetry_enabled": false}))).await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(
-        (
-            patched["auth_mode"].as_str(),
-            patched["access_token_ttl_seconds"].as_u64()
-        ),
+        (patched["auth_mode"].as_str(), patched["access_token_ttl_seconds"].as_u64()),
         (Some("custom_oauth"), Some(600))
     );
-    assert_eq!(
-        patched["name"], "Acme Docs",
-        "untouched fields keep their value"
-    );
+    assert_eq!(patched["name"], "Acme Docs", "untouched fields keep their value");
 
-    let (_, list) = call(
-        &app,
-        &ada,
-        Method::GET,
-        &format!("/api/v1/orgs/{org}/servers"),
-        None,
-    )
-    .await;
+    let (_, list) =
+        call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{org}/servers"), None).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
-    let (status, _) = call(
-        &app,
-        &ada,
-        Method::DELETE,
-        &format!("/api/v1/orgs/{org}/servers/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) =
+        call(&app, &ada, Method::DELETE, &format!("/api/v1/orgs/{org}/servers/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(
-        &app,
-        &ada,
-        Method::GET,
-        &format!("/api/v1/orgs/{org}/servers/{id}"),
-        None,
-    )
-    .await;
+    let (status, _) =
+        call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{org}/servers/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -114,18 +84,12 @@ async fn bad_server_input_is_refused_with_the_field_and_stores_nothing() {
         (json!({"slug": "ab", "name": "A"}), "slug"),
         (json!({"slug": "acme", "name": ""}), "name"),
         (json!({"slug": "acme", "name": "x".repeat(101)}), "name"),
-        (
-            json!({"slug": "acme", "name": "A", "access_token_ttl_seconds": 5}),
-            "access_token_ttl",
-        ),
+        (json!({"slug": "acme", "name": "A", "access_token_ttl_seconds": 5}), "access_token_ttl"),
         (
             json!({"slug": "acme", "name": "A", "refresh_token_ttl_seconds": 60}),
             "refresh_token_ttl",
         ),
-        (
-            json!({"slug": "acme", "name": "A", "description": "d".repeat(2001)}),
-            "description",
-        ),
+        (json!({"slug": "acme", "name": "A", "description": "d".repeat(2001)}), "description"),
     ];
     for (body, field) in cases {
         let (status, error) = call(&app, &ada, Method::POST, &path, Some(body.clone())).await;
@@ -164,40 +128,16 @@ async fn slugs_are_unique_across_organizations() {
         Some(json!({"slug": "acme", "name": "Mine"})),
     )
     .await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (StatusCode::CONFLICT, Some("conflict"))
-    );
-    let (_, check) = call(
-        &app,
-        &eve,
-        Method::GET,
-        "/api/v1/slug-availability?slug=acme",
-        None,
-    )
-    .await;
+    assert_eq!((status, error["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let (_, check) =
+        call(&app, &eve, Method::GET, "/api/v1/slug-availability?slug=acme", None).await;
     assert_eq!(check, json!({"slug": "acme", "status": "taken"}));
-    let (_, check) = call(
-        &app,
-        &eve,
-        Method::GET,
-        "/api/v1/slug-availability?slug=evil-docs",
-        None,
-    )
-    .await;
+    let (_, check) =
+        call(&app, &eve, Method::GET, "/api/v1/slug-availability?slug=evil-docs", None).await;
     assert_eq!(check["status"], "available");
-    let (_, check) = call(
-        &app,
-        &eve,
-        Method::GET,
-        "/api/v1/slug-availability?slug=api",
-        None,
-    )
-    .await;
-    assert_eq!(
-        check,
-        json!({"slug": "api", "status": "invalid", "reason": "is reserved"})
-    );
+    let (_, check) =
+        call(&app, &eve, Method::GET, "/api/v1/slug-availability?slug=api", None).await;
+    assert_eq!(check, json!({"slug": "api", "status": "invalid", "reason": "is reserved"}));
 }
 
 #[tokio::test]
@@ -221,32 +161,14 @@ async fn another_organization_gets_404_for_every_server_route() {
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         }
     }
-    let (status, _) = call(
-        &app,
-        &eve,
-        Method::GET,
-        &format!("/api/v1/orgs/{acme}/servers"),
-        None,
-    )
-    .await;
+    let (status, _) =
+        call(&app, &eve, Method::GET, &format!("/api/v1/orgs/{acme}/servers"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, list) = call(
-        &app,
-        &eve,
-        Method::GET,
-        &format!("/api/v1/orgs/{evil}/servers"),
-        None,
-    )
-    .await;
+    let (_, list) =
+        call(&app, &eve, Method::GET, &format!("/api/v1/orgs/{evil}/servers"), None).await;
     assert_eq!(list["items"], json!([]));
-    let (_, kept) = call(
-        &app,
-        &ada,
-        Method::GET,
-        &format!("/api/v1/orgs/{acme}/servers/{id}"),
-        None,
-    )
-    .await;
+    let (_, kept) =
+        call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{acme}/servers/{id}"), None).await;
     assert_eq!(kept["name"], "Acme Docs");
 }
 
@@ -258,36 +180,16 @@ async fn members_can_read_servers_but_not_change_them() {
     let acme = app.create_org(&ada, "Acme").await;
     let org_id: OrgId = acme.parse().unwrap();
     let mia_id: UserId = mia.id.parse().unwrap();
-    app.store
-        .add_member(org_id, mia_id, Role::Member, app.clock_now())
-        .await
-        .unwrap();
+    app.store.add_member(org_id, mia_id, Role::Member, app.clock_now()).await.unwrap();
     let server = create_server(&app, &ada, &acme, "acme").await;
-    let path = format!(
-        "/api/v1/orgs/{acme}/servers/{}",
-        server["id"].as_str().unwrap()
-    );
+    let path = format!("/api/v1/orgs/{acme}/servers/{}", server["id"].as_str().unwrap());
 
+    assert_eq!(call(&app, &mia, Method::GET, &path, None).await.0, StatusCode::OK);
     assert_eq!(
-        call(&app, &mia, Method::GET, &path, None).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        call(
-            &app,
-            &mia,
-            Method::PATCH,
-            &path,
-            Some(json!({"name": "Mine"}))
-        )
-        .await
-        .0,
+        call(&app, &mia, Method::PATCH, &path, Some(json!({"name": "Mine"}))).await.0,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        call(&app, &mia, Method::DELETE, &path, None).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(call(&app, &mia, Method::DELETE, &path, None).await.0, StatusCode::FORBIDDEN);
     let create = call(
         &app,
         &mia,

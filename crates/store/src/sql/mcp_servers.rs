@@ -18,12 +18,10 @@ const SERVER_COLUMNS: &str = "id, organization_id, slug, name, description, prod
 
 fn seconds(c: &Columns<'_>, column: &str) -> Result<Duration> {
     let secs = c.int(column)?;
-    u64::try_from(secs)
-        .map(Duration::from_secs)
-        .map_err(|_| StoreError::Corrupt {
-            table: "mcp_servers",
-            detail: format!("{column}: negative"),
-        })
+    u64::try_from(secs).map(Duration::from_secs).map_err(|_| StoreError::Corrupt {
+        table: "mcp_servers",
+        detail: format!("{column}: negative"),
+    })
 }
 
 fn server_from_row(row: &AnyRow) -> Result<McpServer> {
@@ -82,10 +80,8 @@ impl McpServerStore for SqlStore {
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
         );
-        let query = sqlx::query(&sql)
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .bind(slug.as_str());
+        let query =
+            sqlx::query(&sql).bind(id.to_string()).bind(org.to_string()).bind(slug.as_str());
         bind_settings(query, settings)
             .bind(millis(now))
             .execute(&self.pool)
@@ -134,10 +130,7 @@ impl McpServerStore for SqlStore {
         )
         .bind(org.to_string())
         .bind(server.to_string());
-        let updated = bind_settings(query, settings)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await?;
+        let updated = bind_settings(query, settings).bind(millis(now)).execute(&self.pool).await?;
         expect_rows(updated)?;
         self.get_mcp_server(org, server).await
     }
@@ -152,14 +145,12 @@ impl McpServerStore for SqlStore {
     }
 
     async fn find_mcp_server_by_slug(&self, slug: &Slug) -> Result<Option<McpServer>> {
-        sqlx::query(&format!(
-            "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE slug = $1"
-        ))
-        .bind(slug.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(server_from_row)
-        .transpose()
+        sqlx::query(&format!("SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE slug = $1"))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(server_from_row)
+            .transpose()
     }
 }

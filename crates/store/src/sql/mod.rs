@@ -96,28 +96,19 @@ impl<'r> Columns<'r> {
     }
 
     fn corrupt(&self, column: &str, detail: impl std::fmt::Display) -> StoreError {
-        StoreError::Corrupt {
-            table: self.table,
-            detail: format!("{column}: {detail}"),
-        }
+        StoreError::Corrupt { table: self.table, detail: format!("{column}: {detail}") }
     }
 
     pub(crate) fn text(&self, column: &str) -> Result<String> {
-        self.row
-            .try_get(column)
-            .map_err(|e| self.corrupt(column, e))
+        self.row.try_get(column).map_err(|e| self.corrupt(column, e))
     }
 
     pub(crate) fn opt_text(&self, column: &str) -> Result<Option<String>> {
-        self.row
-            .try_get(column)
-            .map_err(|e| self.corrupt(column, e))
+        self.row.try_get(column).map_err(|e| self.corrupt(column, e))
     }
 
     pub(crate) fn int(&self, column: &str) -> Result<i64> {
-        self.row
-            .try_get(column)
-            .map_err(|e| self.corrupt(column, e))
+        self.row.try_get(column).map_err(|e| self.corrupt(column, e))
     }
 
     /// Booleans are native in PostgreSQL and 0/1 integers in SQLite.
@@ -134,9 +125,7 @@ impl<'r> Columns<'r> {
         T: FromStr,
         T::Err: std::fmt::Display,
     {
-        self.text(column)?
-            .parse()
-            .map_err(|e| self.corrupt(column, e))
+        self.text(column)?.parse().map_err(|e| self.corrupt(column, e))
     }
 
     pub(crate) fn opt_parsed<T>(&self, column: &str) -> Result<Option<T>>
@@ -163,10 +152,7 @@ impl<'r> Columns<'r> {
     }
 
     pub(crate) fn opt_time(&self, column: &str) -> Result<Option<OffsetDateTime>> {
-        let millis: Option<i64> = self
-            .row
-            .try_get(column)
-            .map_err(|e| self.corrupt(column, e))?;
+        let millis: Option<i64> = self.row.try_get(column).map_err(|e| self.corrupt(column, e))?;
         Ok(millis.map(from_unix_millis))
     }
 }
@@ -178,9 +164,5 @@ pub(crate) fn millis(at: OffsetDateTime) -> i64 {
 
 /// `NotFound` unless a write touched at least one row.
 pub(crate) fn expect_rows(result: sqlx::any::AnyQueryResult) -> Result<()> {
-    if result.rows_affected() == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

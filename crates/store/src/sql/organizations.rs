@@ -70,11 +70,7 @@ async fn keep_an_owner(tx: &mut Transaction<'_, Any>, current: &Membership) -> R
     .bind(current.organization_id.to_string())
     .fetch_one(&mut **tx)
     .await?;
-    if owners <= 1 {
-        Err(StoreError::Conflict("last_owner"))
-    } else {
-        Ok(())
-    }
+    if owners <= 1 { Err(StoreError::Conflict("last_owner")) } else { Ok(()) }
 }
 
 #[async_trait]
@@ -85,12 +81,8 @@ impl OrganizationStore for SqlStore {
         owner: UserId,
         now: OffsetDateTime,
     ) -> Result<Organization> {
-        let org = Organization {
-            id: OrgId::new(),
-            name: name.clone(),
-            created_at: now,
-            updated_at: now,
-        };
+        let org =
+            Organization { id: OrgId::new(), name: name.clone(), created_at: now, updated_at: now };
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
@@ -116,13 +108,12 @@ impl OrganizationStore for SqlStore {
     }
 
     async fn get_organization(&self, org: OrgId) -> Result<Organization> {
-        let row = sqlx::query(&format!(
-            "SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"
-        ))
-        .bind(org.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM organizations o WHERE o.id = $1"))
+                .bind(org.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         organization_from_row(&row)
     }
 
@@ -162,10 +153,7 @@ impl OrganizationStore for SqlStore {
         .await?;
         rows.iter()
             .map(|row| {
-                Ok((
-                    organization_from_row(row)?,
-                    Columns::new(row, "memberships").parsed("role")?,
-                ))
+                Ok((organization_from_row(row)?, Columns::new(row, "memberships").parsed("role")?))
             })
             .collect()
     }

@@ -47,26 +47,23 @@ impl UserStore for SqlStore {
     }
 
     async fn get_user(&self, user: UserId) -> Result<PlatformUser> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM platform_users u WHERE u.id = $1"
-        ))
-        .bind(user.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM platform_users u WHERE u.id = $1"))
+                .bind(user.to_string())
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         user_from_row(&row)
     }
 
     async fn find_user_by_email(&self, email: &EmailAddress) -> Result<Option<PlatformUser>> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM platform_users u WHERE u.email = $1"
-        ))
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(user_from_row)
-        .transpose()
+        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM platform_users u WHERE u.email = $1"))
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
     }
 
     async fn set_password_hash(

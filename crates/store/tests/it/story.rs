@@ -32,11 +32,7 @@ async fn user(store: &Arc<dyn Store>, email: &str) -> UserId {
 }
 
 async fn org(store: &Arc<dyn Store>, name: &str, owner: UserId) -> OrgId {
-    store
-        .create_organization(&OrgName::parse(name).unwrap(), owner, t(0))
-        .await
-        .unwrap()
-        .id
+    store.create_organization(&OrgName::parse(name).unwrap(), owner, t(0)).await.unwrap().id
 }
 
 #[tokio::test]
@@ -44,41 +40,25 @@ async fn users_are_unique_by_normalised_email() {
     let db = TestDatabase::create().await;
     let store = db.store().await;
 
-    let created = store
-        .create_user(&new_user("Ada@Example.com"), t(1))
-        .await
-        .unwrap();
+    let created = store.create_user(&new_user("Ada@Example.com"), t(1)).await.unwrap();
     assert_eq!(created.email.as_str(), "ada@example.com");
     assert_eq!(created.created_at, t(1));
     assert!(created.password_hash.is_some());
 
     let again = store.create_user(&new_user("ada@example.COM"), t(2)).await;
-    assert!(
-        matches!(again, Err(StoreError::Conflict("email"))),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(StoreError::Conflict("email"))), "{again:?}");
 
-    let found = store
-        .find_user_by_email(&EmailAddress::parse("ADA@example.com").unwrap())
-        .await;
+    let found = store.find_user_by_email(&EmailAddress::parse("ADA@example.com").unwrap()).await;
     assert_eq!(found.unwrap().unwrap(), created);
-    let missing = store
-        .find_user_by_email(&EmailAddress::parse("bob@example.com").unwrap())
-        .await;
+    let missing = store.find_user_by_email(&EmailAddress::parse("bob@example.com").unwrap()).await;
     assert_eq!(missing.unwrap(), None);
 
     let new_hash = PasswordHash::from_phc("$argon2id$new".into());
-    store
-        .set_password_hash(created.id, &new_hash, t(3))
-        .await
-        .unwrap();
+    store.set_password_hash(created.id, &new_hash, t(3)).await.unwrap();
     let reloaded = store.get_user(created.id).await.unwrap();
     assert_eq!(reloaded.password_hash, Some(new_hash));
     assert_eq!(reloaded.updated_at, t(3));
-    assert!(matches!(
-        store.get_user(UserId::new()).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get_user(UserId::new()).await, Err(StoreError::NotFound)));
 }
 
 #[tokio::test]
@@ -88,64 +68,29 @@ async fn an_organization_starts_with_its_creator_as_owner_and_members_can_be_man
     let ada = user(&store, "ada@example.com").await;
     let bob = user(&store, "bob@example.com").await;
 
-    let acme = store
-        .create_organization(&OrgName::parse("Acme").unwrap(), ada, t(5))
-        .await
-        .unwrap();
+    let acme =
+        store.create_organization(&OrgName::parse("Acme").unwrap(), ada, t(5)).await.unwrap();
     assert_eq!(acme.name.as_str(), "Acme");
-    assert_eq!(
-        store.get_membership(acme.id, ada).await.unwrap().role,
-        Role::Owner
-    );
+    assert_eq!(store.get_membership(acme.id, ada).await.unwrap().role, Role::Owner);
     assert_eq!(
         store.list_organizations_for_user(ada).await.unwrap(),
         vec![(acme.clone(), Role::Owner)]
     );
-    assert!(
-        store
-            .list_organizations_for_user(bob)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(store.list_organizations_for_user(bob).await.unwrap().is_empty());
 
-    store
-        .add_member(acme.id, bob, Role::Member, t(6))
-        .await
-        .unwrap();
+    store.add_member(acme.id, bob, Role::Member, t(6)).await.unwrap();
     let twice = store.add_member(acme.id, bob, Role::Admin, t(7)).await;
-    assert!(
-        matches!(twice, Err(StoreError::Conflict("membership"))),
-        "{twice:?}"
-    );
+    assert!(matches!(twice, Err(StoreError::Conflict("membership"))), "{twice:?}");
 
     let members = store.list_members(acme.id).await.unwrap();
-    let summary: Vec<_> = members
-        .iter()
-        .map(|m| (m.user.email.as_str(), m.role))
-        .collect();
-    assert_eq!(
-        summary,
-        vec![
-            ("ada@example.com", Role::Owner),
-            ("bob@example.com", Role::Member)
-        ]
-    );
+    let summary: Vec<_> = members.iter().map(|m| (m.user.email.as_str(), m.role)).collect();
+    assert_eq!(summary, vec![("ada@example.com", Role::Owner), ("bob@example.com", Role::Member)]);
 
-    let promoted = store
-        .set_member_role(acme.id, bob, Role::Admin)
-        .await
-        .unwrap();
+    let promoted = store.set_member_role(acme.id, bob, Role::Admin).await.unwrap();
     assert_eq!(promoted.role, Role::Admin);
     store.remove_member(acme.id, bob).await.unwrap();
-    assert!(matches!(
-        store.get_membership(acme.id, bob).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.remove_member(acme.id, bob).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get_membership(acme.id, bob).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.remove_member(acme.id, bob).await, Err(StoreError::NotFound)));
 
     let renamed = store
         .rename_organization(acme.id, &OrgName::parse("Acme Corp").unwrap(), t(9))
@@ -165,34 +110,16 @@ async fn the_last_owner_can_be_neither_removed_nor_demoted() {
     let acme = org(&store, "Acme", ada).await;
 
     let demote = store.set_member_role(acme, ada, Role::Admin).await;
-    assert!(
-        matches!(demote, Err(StoreError::Conflict("last_owner"))),
-        "{demote:?}"
-    );
+    assert!(matches!(demote, Err(StoreError::Conflict("last_owner"))), "{demote:?}");
     let remove = store.remove_member(acme, ada).await;
-    assert!(
-        matches!(remove, Err(StoreError::Conflict("last_owner"))),
-        "{remove:?}"
-    );
-    assert_eq!(
-        store.get_membership(acme, ada).await.unwrap().role,
-        Role::Owner
-    );
+    assert!(matches!(remove, Err(StoreError::Conflict("last_owner"))), "{remove:?}");
+    assert_eq!(store.get_membership(acme, ada).await.unwrap().role, Role::Owner);
 
     // With a second owner, one of them may step down.
-    store
-        .add_member(acme, bob, Role::Owner, t(1))
-        .await
-        .unwrap();
-    store
-        .set_member_role(acme, ada, Role::Member)
-        .await
-        .unwrap();
+    store.add_member(acme, bob, Role::Owner, t(1)).await.unwrap();
+    store.set_member_role(acme, ada, Role::Member).await.unwrap();
     let last = store.remove_member(acme, bob).await;
-    assert!(
-        matches!(last, Err(StoreError::Conflict("last_owner"))),
-        "{last:?}"
-    );
+    assert!(matches!(last, Err(StoreError::Conflict("last_owner"))), "{last:?}");
 }
 
 #[tokio::test]
@@ -202,26 +129,13 @@ async fn two_owners_leaving_at_once_still_leave_one_owner() {
     let ada = user(&store, "ada@example.com").await;
     let bob = user(&store, "bob@example.com").await;
     let acme = org(&store, "Acme", ada).await;
-    store
-        .add_member(acme, bob, Role::Owner, t(1))
-        .await
-        .unwrap();
+    store.add_member(acme, bob, Role::Owner, t(1)).await.unwrap();
 
-    let (first, second) = tokio::join!(
-        store.remove_member(acme, ada),
-        store.remove_member(acme, bob)
-    );
+    let (first, second) =
+        tokio::join!(store.remove_member(acme, ada), store.remove_member(acme, bob));
     let outcomes = [first, second];
-    assert_eq!(
-        outcomes.iter().filter(|r| r.is_ok()).count(),
-        1,
-        "{outcomes:?}"
-    );
-    assert!(
-        outcomes
-            .iter()
-            .any(|r| matches!(r, Err(StoreError::Conflict("last_owner"))))
-    );
+    assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|r| matches!(r, Err(StoreError::Conflict("last_owner")))));
     let owners = store.list_members(acme).await.unwrap();
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].role, Role::Owner);
@@ -234,17 +148,12 @@ async fn memberships_need_an_existing_organization_and_user() {
     let ada = user(&store, "ada@example.com").await;
     let acme = org(&store, "Acme", ada).await;
 
-    let no_user = store
-        .add_member(acme, UserId::new(), Role::Member, t(1))
-        .await;
+    let no_user = store.add_member(acme, UserId::new(), Role::Member, t(1)).await;
     assert!(matches!(no_user, Err(StoreError::NotFound)), "{no_user:?}");
-    let no_org = store
-        .add_member(OrgId::new(), ada, Role::Member, t(1))
-        .await;
+    let no_org = store.add_member(OrgId::new(), ada, Role::Member, t(1)).await;
     assert!(matches!(no_org, Err(StoreError::NotFound)), "{no_org:?}");
-    let orphan = store
-        .create_organization(&OrgName::parse("Ghost").unwrap(), UserId::new(), t(1))
-        .await;
+    let orphan =
+        store.create_organization(&OrgName::parse("Ghost").unwrap(), UserId::new(), t(1)).await;
     assert!(matches!(orphan, Err(StoreError::NotFound)), "{orphan:?}");
     assert_eq!(
         store.list_organizations_for_user(ada).await.unwrap().len(),
@@ -267,56 +176,30 @@ async fn mcp_servers_belong_to_one_organization_and_are_invisible_to_others() {
     let evil = org(&store, "Evil", eve).await;
     let slug = Slug::parse("acme-docs").unwrap();
 
-    let server = store
-        .create_mcp_server(acme, &slug, &settings("Acme Docs"), t(1))
-        .await
-        .unwrap();
+    let server = store.create_mcp_server(acme, &slug, &settings("Acme Docs"), t(1)).await.unwrap();
     assert_eq!(server.organization_id, acme);
     assert_eq!(server.settings, settings("Acme Docs"));
     assert_eq!(store.get_mcp_server(acme, server.id).await.unwrap(), server);
 
     // Another organization cannot see, change or delete it, and cannot take its slug.
-    assert!(matches!(
-        store.get_mcp_server(evil, server.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get_mcp_server(evil, server.id).await, Err(StoreError::NotFound)));
     assert!(store.list_mcp_servers(evil).await.unwrap().is_empty());
-    let hijack = store
-        .update_mcp_server(evil, server.id, &settings("Pwned"), t(2))
-        .await;
+    let hijack = store.update_mcp_server(evil, server.id, &settings("Pwned"), t(2)).await;
     assert!(matches!(hijack, Err(StoreError::NotFound)), "{hijack:?}");
-    assert!(matches!(
-        store.delete_mcp_server(evil, server.id).await,
-        Err(StoreError::NotFound)
-    ));
-    let squat = store
-        .create_mcp_server(evil, &slug, &settings("Squat"), t(2))
-        .await;
-    assert!(
-        matches!(squat, Err(StoreError::Conflict("slug"))),
-        "{squat:?}"
-    );
-    assert_eq!(
-        store.get_mcp_server(acme, server.id).await.unwrap(),
-        server,
-        "unchanged"
-    );
+    assert!(matches!(store.delete_mcp_server(evil, server.id).await, Err(StoreError::NotFound)));
+    let squat = store.create_mcp_server(evil, &slug, &settings("Squat"), t(2)).await;
+    assert!(matches!(squat, Err(StoreError::Conflict("slug"))), "{squat:?}");
+    assert_eq!(store.get_mcp_server(acme, server.id).await.unwrap(), server, "unchanged");
 
     let mut changed = settings("Acme Docs v2");
     changed.auth_mode = AuthMode::CustomOauth;
     changed.support_tool_enabled = false;
     changed.telemetry_enabled = false;
     changed.access_token_ttl = Duration::from_secs(600);
-    let updated = store
-        .update_mcp_server(acme, server.id, &changed, t(3))
-        .await
-        .unwrap();
+    let updated = store.update_mcp_server(acme, server.id, &changed, t(3)).await.unwrap();
     assert_eq!(updated.settings, changed);
     assert_eq!(updated.updated_at, t(3));
-    assert_eq!(
-        store.find_mcp_server_by_slug(&slug).await.unwrap(),
-        Some(updated.clone())
-    );
+    assert_eq!(store.find_mcp_server_by_slug(&slug).await.unwrap(), Some(updated.clone()));
     assert_eq!(store.list_mcp_servers(acme).await.unwrap(), vec![updated]);
 
     store.delete_mcp_server(acme, server.id).await.unwrap();
@@ -333,26 +216,15 @@ async fn deleting_an_organization_takes_its_servers_and_memberships_with_it() {
     let acme = org(&store, "Acme", ada).await;
     let other = org(&store, "Other", ada).await;
     let slug = Slug::parse("acme-docs").unwrap();
+    store.create_mcp_server(acme, &slug, &settings("Docs"), t(1)).await.unwrap();
     store
-        .create_mcp_server(acme, &slug, &settings("Docs"), t(1))
-        .await
-        .unwrap();
-    store
-        .create_mcp_server(
-            other,
-            &Slug::parse("other").unwrap(),
-            &settings("Other"),
-            t(1),
-        )
+        .create_mcp_server(other, &Slug::parse("other").unwrap(), &settings("Other"), t(1))
         .await
         .unwrap();
 
     store.delete_organization(acme).await.unwrap();
 
-    assert!(matches!(
-        store.get_organization(acme).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.get_organization(acme).await, Err(StoreError::NotFound)));
     assert_eq!(store.find_mcp_server_by_slug(&slug).await.unwrap(), None);
     let remaining: Vec<_> = store
         .list_organizations_for_user(ada)
@@ -362,20 +234,10 @@ async fn deleting_an_organization_takes_its_servers_and_memberships_with_it() {
         .map(|(o, _)| o.id)
         .collect();
     assert_eq!(remaining, vec![other]);
-    assert_eq!(
-        store.list_mcp_servers(other).await.unwrap().len(),
-        1,
-        "other tenant untouched"
-    );
-    assert!(matches!(
-        store.delete_organization(acme).await,
-        Err(StoreError::NotFound)
-    ));
+    assert_eq!(store.list_mcp_servers(other).await.unwrap().len(), 1, "other tenant untouched");
+    assert!(matches!(store.delete_organization(acme).await, Err(StoreError::NotFound)));
     // The slug is free again.
-    store
-        .create_mcp_server(other, &slug, &settings("Docs"), t(2))
-        .await
-        .unwrap();
+    store.create_mcp_server(other, &slug, &settings("Docs"), t(2)).await.unwrap();
 }
 
 fn session(user: UserId, expires_at: OffsetDateTime) -> (PlatformSession, NewSecretToken) {
@@ -403,54 +265,32 @@ async fn sessions_are_found_by_token_hash_until_they_expire() {
     let (live, token) = session(ada, t(100));
     store.create_session(&live).await.unwrap();
 
-    assert_eq!(
-        store.find_session(&token.hash, t(50)).await.unwrap(),
-        Some(live.clone())
-    );
+    assert_eq!(store.find_session(&token.hash, t(50)).await.unwrap(), Some(live.clone()));
     assert_eq!(
         store.find_session(&token.hash, t(100)).await.unwrap(),
         None,
         "expired at expires_at"
     );
     let unknown = NewSecretToken::generate("mcps_");
-    assert_eq!(
-        store.find_session(&unknown.hash, t(50)).await.unwrap(),
-        None
-    );
+    assert_eq!(store.find_session(&unknown.hash, t(50)).await.unwrap(), None);
 
     store.touch_session(live.id, t(90), t(200)).await.unwrap();
-    store
-        .set_session_organization(live.id, Some(acme))
-        .await
-        .unwrap();
-    let touched = store
-        .find_session(&token.hash, t(150))
-        .await
-        .unwrap()
-        .unwrap();
+    store.set_session_organization(live.id, Some(acme)).await.unwrap();
+    let touched = store.find_session(&token.hash, t(150)).await.unwrap().unwrap();
     assert_eq!((touched.last_seen_at, touched.expires_at), (t(90), t(200)));
     assert_eq!(touched.active_organization_id, Some(acme));
 
-    let bad_org = store
-        .set_session_organization(live.id, Some(OrgId::new()))
-        .await;
+    let bad_org = store.set_session_organization(live.id, Some(OrgId::new())).await;
     assert!(matches!(bad_org, Err(StoreError::NotFound)), "{bad_org:?}");
 
     // Deleting the organization keeps the session but clears its choice.
     store.delete_organization(acme).await.unwrap();
-    let cleared = store
-        .find_session(&token.hash, t(150))
-        .await
-        .unwrap()
-        .unwrap();
+    let cleared = store.find_session(&token.hash, t(150)).await.unwrap().unwrap();
     assert_eq!(cleared.active_organization_id, None);
 
     store.delete_session(live.id).await.unwrap();
     assert_eq!(store.find_session(&token.hash, t(150)).await.unwrap(), None);
-    assert!(matches!(
-        store.delete_session(live.id).await,
-        Err(StoreError::NotFound)
-    ));
+    assert!(matches!(store.delete_session(live.id).await, Err(StoreError::NotFound)));
 }
 
 #[tokio::test]
@@ -460,24 +300,15 @@ async fn logging_out_everywhere_and_expiry_sweeps_remove_the_right_sessions() {
     let ada = user(&store, "ada@example.com").await;
     let bob = user(&store, "bob@example.com").await;
     for expires in [t(10), t(1000)] {
-        store
-            .create_session(&session(ada, expires).0)
-            .await
-            .unwrap();
+        store.create_session(&session(ada, expires).0).await.unwrap();
     }
     let (bobs, bob_token) = session(bob, t(10));
     store.create_session(&bobs).await.unwrap();
 
     assert_eq!(store.delete_user_sessions(ada).await.unwrap(), 2);
-    assert_eq!(
-        store.find_session(&bob_token.hash, t(5)).await.unwrap(),
-        Some(bobs)
-    );
+    assert_eq!(store.find_session(&bob_token.hash, t(5)).await.unwrap(), Some(bobs));
     assert_eq!(store.delete_expired_sessions(t(10)).await.unwrap(), 1);
-    assert_eq!(
-        store.find_session(&bob_token.hash, t(5)).await.unwrap(),
-        None
-    );
+    assert_eq!(store.find_session(&bob_token.hash, t(5)).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -488,16 +319,10 @@ async fn migrations_are_idempotent_and_data_survives_reconnecting() {
     let acme = org(&store, "Acme", ada).await;
     store.migrate().await.unwrap();
     store.close().await;
-    assert!(matches!(
-        store.ping().await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
 
     let reopened = db.store().await;
     reopened.ping().await.unwrap();
     assert_eq!(reopened.backend(), db.backend());
-    assert_eq!(
-        reopened.get_organization(acme).await.unwrap().name.as_str(),
-        "Acme"
-    );
+    assert_eq!(reopened.get_organization(acme).await.unwrap().name.as_str(), "Acme");
 }

@@ -68,14 +68,8 @@ async fn signup(
     jar: CookieJar,
     AppJson(body): AppJson<SignupRequest>,
 ) -> Result<Response> {
-    let user = accounts::signup(
-        &state,
-        peer.ip(),
-        &body.display_name,
-        &body.email,
-        body.password,
-    )
-    .await?;
+    let user =
+        accounts::signup(&state, peer.ip(), &body.display_name, &body.email, body.password).await?;
     start_session(&state, jar, &headers, peer, &user, StatusCode::CREATED).await
 }
 
@@ -107,10 +101,7 @@ async fn start_session(
     let (user_agent, ip) = client_details(headers, peer);
     let cookie = session::start(state, &jar, user, user_agent, ip, None).await?;
     let csrf_token = mcplatform_core::crypto::csrf_token_for(cookie.value());
-    let body = SessionResponse {
-        user: user.into(),
-        csrf_token,
-    };
+    let body = SessionResponse { user: user.into(), csrf_token };
     Ok((status, jar.add(cookie), AppJson(body)).into_response())
 }
 
@@ -120,11 +111,7 @@ async fn logout(
     jar: CookieJar,
 ) -> Result<Response> {
     session::end_current(&state, &jar).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        jar.add(session::removal_cookie(&state)),
-    )
-        .into_response())
+    Ok((StatusCode::NO_CONTENT, jar.add(session::removal_cookie(&state))).into_response())
 }
 
 #[derive(Debug, Serialize)]

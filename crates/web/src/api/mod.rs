@@ -18,10 +18,7 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new().nest(
         "/api/v1",
-        Router::new()
-            .merge(auth::router())
-            .merge(orgs::router())
-            .merge(servers::router()),
+        Router::new().merge(auth::router()).merge(orgs::router()).merge(servers::router()),
     )
 }
 

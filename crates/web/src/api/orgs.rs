@@ -52,15 +52,9 @@ async fn list(
     State(state): State<AppState>,
     ApiCaller(current): ApiCaller,
 ) -> Result<AppJson<OrgList>> {
-    let orgs = state
-        .store
-        .list_organizations_for_user(current.user.id)
-        .await?;
+    let orgs = state.store.list_organizations_for_user(current.user.id).await?;
     Ok(AppJson(OrgList {
-        items: orgs
-            .iter()
-            .map(|(org, role)| OrgResponse::new(org, *role))
-            .collect(),
+        items: orgs.iter().map(|(org, role)| OrgResponse::new(org, *role)).collect(),
     }))
 }
 
@@ -76,14 +70,8 @@ async fn create(
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<(StatusCode, AppJson<OrgResponse>)> {
     let name = OrgName::parse(&body.name)?;
-    let org = state
-        .store
-        .create_organization(&name, current.user.id, state.clock.now())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        AppJson(OrgResponse::new(&org, Role::Owner)),
-    ))
+    let org = state.store.create_organization(&name, current.user.id, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, AppJson(OrgResponse::new(&org, Role::Owner))))
 }
 
 async fn read(
@@ -104,10 +92,7 @@ async fn update(
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     access.require(Role::Admin)?;
     let name = OrgName::parse(&body.name)?;
-    let org = state
-        .store
-        .rename_organization(access.org.id, &name, state.clock.now())
-        .await?;
+    let org = state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
     Ok(AppJson(OrgResponse::new(&org, access.role)))
 }
 

@@ -20,10 +20,7 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{org_id}/servers", get(list).post(create))
-        .route(
-            "/orgs/{org_id}/servers/{server_id}",
-            get(read).patch(update).delete(delete),
-        )
+        .route("/orgs/{org_id}/servers/{server_id}", get(read).patch(update).delete(delete))
         .route("/slug-availability", get(availability))
 }
 
@@ -103,12 +100,10 @@ impl SettingsPatch {
             settings.product_name.clone_from(&settings.name);
         }
         settings.auth_mode = self.auth_mode.unwrap_or(settings.auth_mode);
-        settings.support_tool_enabled = self
-            .support_tool_enabled
-            .unwrap_or(settings.support_tool_enabled);
-        settings.walkthrough_tool_enabled = self
-            .walkthrough_tool_enabled
-            .unwrap_or(settings.walkthrough_tool_enabled);
+        settings.support_tool_enabled =
+            self.support_tool_enabled.unwrap_or(settings.support_tool_enabled);
+        settings.walkthrough_tool_enabled =
+            self.walkthrough_tool_enabled.unwrap_or(settings.walkthrough_tool_enabled);
         settings.telemetry_enabled = self.telemetry_enabled.unwrap_or(settings.telemetry_enabled);
         if let Some(secs) = self.access_token_ttl_seconds {
             settings.access_token_ttl = Duration::from_secs(secs);
@@ -134,10 +129,7 @@ async fn list(
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let servers = state.store.list_mcp_servers(access.org.id).await?;
     Ok(AppJson(ServerList {
-        items: servers
-            .into_iter()
-            .map(|s| ServerResponse::new(&state, s))
-            .collect(),
+        items: servers.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
     }))
 }
 
@@ -159,14 +151,9 @@ async fn create(
     let patch: SettingsPatch = serde_json::from_value(serde_json::Value::Object(body))
         .map_err(|err| ApiError::InvalidBody(err.to_string()))?;
     let settings = patch.apply(McpServerSettings::default())?;
-    let server = state
-        .store
-        .create_mcp_server(access.org.id, &slug, &settings, state.clock.now())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        AppJson(ServerResponse::new(&state, server)),
-    ))
+    let server =
+        state.store.create_mcp_server(access.org.id, &slug, &settings, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, AppJson(ServerResponse::new(&state, server))))
 }
 
 async fn read(
@@ -204,10 +191,7 @@ async fn delete(
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
     access.require(Role::Admin)?;
-    state
-        .store
-        .delete_mcp_server(access.org.id, server.id)
-        .await?;
+    state.store.delete_mcp_server(access.org.id, server.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,8 +213,5 @@ async fn availability(
     Query(query): Query<SlugQuery>,
 ) -> Result<AppJson<SlugAvailability>> {
     let status = slug_status(&state, &query.slug).await?;
-    Ok(AppJson(SlugAvailability {
-        slug: query.slug.trim().to_owned(),
-        status,
-    }))
+    Ok(AppJson(SlugAvailability { slug: query.slug.trim().to_owned(), status }))
 }

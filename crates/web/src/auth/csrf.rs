@@ -44,22 +44,13 @@ impl FromRequestParts<AppState> for AnonymousCsrf {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(current) = parts.extensions.get::<Arc<CurrentSession>>() {
-            return Ok(Self {
-                token: CsrfToken(current.csrf_token.clone()),
-                new_cookie: None,
-            });
+            return Ok(Self { token: CsrfToken(current.csrf_token.clone()), new_cookie: None });
         }
         let jar = CookieJar::from_headers(&parts.headers);
         if let Some(cookie) = jar.get(ANONYMOUS_CSRF_COOKIE) {
-            return Ok(Self {
-                token: CsrfToken(csrf_token_for(cookie.value())),
-                new_cookie: None,
-            });
+            return Ok(Self { token: CsrfToken(csrf_token_for(cookie.value())), new_cookie: None });
         }
-        let secret = NewSecretToken::generate("mcpa_")
-            .secret
-            .expose_secret()
-            .to_owned();
+        let secret = NewSecretToken::generate("mcpa_").secret.expose_secret().to_owned();
         let token = CsrfToken(csrf_token_for(&secret));
         let cookie = Cookie::build((ANONYMOUS_CSRF_COOKIE, secret))
             .http_only(true)
@@ -67,10 +58,7 @@ impl FromRequestParts<AppState> for AnonymousCsrf {
             .same_site(SameSite::Strict)
             .path("/")
             .build();
-        Ok(Self {
-            token,
-            new_cookie: Some(cookie),
-        })
+        Ok(Self { token, new_cookie: Some(cookie) })
     }
 }
 
@@ -80,17 +68,14 @@ fn expected_token(parts: &Parts) -> Option<String> {
         return Some(current.csrf_token.clone());
     }
     let jar = CookieJar::from_headers(&parts.headers);
-    jar.get(ANONYMOUS_CSRF_COOKIE)
-        .map(|cookie| csrf_token_for(cookie.value()))
+    jar.get(ANONYMOUS_CSRF_COOKIE).map(|cookie| csrf_token_for(cookie.value()))
 }
 
 /// Refuses a request whose `Origin` names another site (browsers send it on every POST). The
 /// page's origin must be the configured base URL's, or the host the request was sent to.
 fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
     // `null` (privacy-sensitive contexts) says nothing either way: the token decides.
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|value| value.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|value| value.to_str().ok());
     let Some(origin) = origin.filter(|origin| *origin != "null") else {
         return Ok(());
     };
@@ -98,9 +83,7 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), ApiError> {
         return Ok(());
     }
     let origin_authority = origin.split_once("://").map(|(_, authority)| authority);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
     match (origin_authority, host) {
         (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => Ok(()),
         _ => Err(ApiError::CsrfFailed),
@@ -125,10 +108,7 @@ pub(crate) fn verify(
 
 /// The header form, for cookie-authenticated JSON requests.
 pub(crate) fn verify_header(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
-    let presented = parts
-        .headers
-        .get(CSRF_HEADER)
-        .and_then(|value| value.to_str().ok());
+    let presented = parts.headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok());
     verify(parts, state, presented)
 }
 

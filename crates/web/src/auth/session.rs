@@ -43,11 +43,7 @@ impl Default for SessionSettings {
 /// The cookie names: `__Host-` prefixed over HTTPS, which pins them to our host and path and
 /// requires `Secure` (RFC 6265bis §4.1.3.2).
 pub(crate) fn session_cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-mcplatform_session"
-    } else {
-        "mcplatform_session"
-    }
+    if https { "__Host-mcplatform_session" } else { "mcplatform_session" }
 }
 
 /// The logged-in user and session of this request, when there is one.
@@ -84,29 +80,18 @@ async fn resolve(state: &AppState, secret: &str) -> Result<Option<CurrentSession
         return Ok(None);
     }
     let now = state.clock.now();
-    let Some(mut session) = state
-        .store
-        .find_session(&TokenHash::of(secret), now)
-        .await?
-    else {
+    let Some(mut session) = state.store.find_session(&TokenHash::of(secret), now).await? else {
         return Ok(None);
     };
     let settings = &state.config.sessions;
     if now - session.last_seen_at >= settings.touch_interval {
         let expires_at = sliding_expiry(session.created_at, now, settings);
-        state
-            .store
-            .touch_session(session.id, now, expires_at)
-            .await?;
+        state.store.touch_session(session.id, now, expires_at).await?;
         session.last_seen_at = now;
         session.expires_at = expires_at;
     }
     let user = state.store.get_user(session.user_id).await?;
-    Ok(Some(CurrentSession {
-        session,
-        user,
-        csrf_token: csrf_token_for(secret),
-    }))
+    Ok(Some(CurrentSession { session, user, csrf_token: csrf_token_for(secret) }))
 }
 
 fn sliding_expiry(
@@ -142,10 +127,7 @@ pub async fn start(
         expires_at: sliding_expiry(now, now, &state.config.sessions),
     };
     state.store.create_session(&session).await?;
-    Ok(session_cookie(
-        state,
-        token.secret.expose_secret().to_owned(),
-    ))
+    Ok(session_cookie(state, token.secret.expose_secret().to_owned()))
 }
 
 /// Ends the session the request carries, if any.
@@ -155,11 +137,7 @@ pub async fn end_current(state: &AppState, jar: &CookieJar) -> Result<(), ApiErr
         return Ok(());
     };
     let now = state.clock.now();
-    if let Some(session) = state
-        .store
-        .find_session(&TokenHash::of(cookie.value()), now)
-        .await?
-    {
+    if let Some(session) = state.store.find_session(&TokenHash::of(cookie.value()), now).await? {
         match state.store.delete_session(session.id).await {
             Ok(()) | Err(mcplatform_store::StoreError::NotFound) => {}
             Err(err) => return Err(err.into()),
@@ -175,9 +153,7 @@ fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .secure(state.config.is_https())
         .same_site(SameSite::Lax)
         .path("/")
-        .max_age(time::Duration::seconds(
-            i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX),
-        ))
+        .max_age(time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
         .build()
 }
 
@@ -209,11 +185,6 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeSession {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<Arc<CurrentSession>>()
-                .map(|c| c.as_ref().clone()),
-        ))
+        Ok(Self(parts.extensions.get::<Arc<CurrentSession>>().map(|c| c.as_ref().clone())))
     }
 }

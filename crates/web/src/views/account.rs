@@ -43,9 +43,5 @@ async fn logout_everywhere(
 ) -> PageResult {
     let ended = state.store.delete_user_sessions(current.user.id).await?;
     tracing::info!(user_id = %current.user.id, ended, "logged out everywhere");
-    Ok((
-        jar.add(session::removal_cookie(&state)),
-        Redirect::to("/login"),
-    )
-        .into_response())
+    Ok((jar.add(session::removal_cookie(&state)), Redirect::to("/login")).into_response())
 }

@@ -66,11 +66,7 @@ async fn login_get(
         error: None,
         next: safe_next(query.next),
     };
-    (
-        with_cookie(jar, csrf.new_cookie),
-        render(StatusCode::OK, &view),
-    )
-        .into_response()
+    (with_cookie(jar, csrf.new_cookie), render(StatusCode::OK, &view)).into_response()
 }
 
 fn with_cookie(
@@ -93,10 +89,8 @@ pub(crate) fn client_details(
     headers: &HeaderMap,
     peer: SocketAddr,
 ) -> (Option<String>, Option<String>) {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let user_agent =
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     (user_agent, Some(peer.ip().to_string()))
 }
 
@@ -157,11 +151,7 @@ async fn signup_get(
         layout: Layout::anonymous("Sign up", csrf.token.0),
         form: SignupFormState::default(),
     };
-    (
-        with_cookie(jar, csrf.new_cookie),
-        render(StatusCode::OK, &view),
-    )
-        .into_response()
+    (with_cookie(jar, csrf.new_cookie), render(StatusCode::OK, &view)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,14 +169,8 @@ async fn signup_post(
     csrf: AnonymousCsrf,
     PageForm(form): PageForm<SignupForm>,
 ) -> PageResult {
-    let result = accounts::signup(
-        &state,
-        peer.ip(),
-        &form.display_name,
-        &form.email,
-        form.password,
-    )
-    .await;
+    let result =
+        accounts::signup(&state, peer.ip(), &form.display_name, &form.email, form.password).await;
     let user = match result {
         Ok(user) => user,
         Err(SignupError::Failed(err)) => return Err(err.into()),
@@ -204,10 +188,8 @@ async fn signup_post(
                 }
                 other => state_form.general_error = Some(other.to_string()),
             }
-            let view = SignupView {
-                layout: Layout::anonymous("Sign up", csrf.token.0),
-                form: state_form,
-            };
+            let view =
+                SignupView { layout: Layout::anonymous("Sign up", csrf.token.0), form: state_form };
             return Ok(render(status, &view));
         }
     };
@@ -222,9 +204,5 @@ async fn logout(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     session::end_current(&state, &jar).await?;
-    Ok((
-        jar.add(session::removal_cookie(&state)),
-        Redirect::to("/login"),
-    )
-        .into_response())
+    Ok((jar.add(session::removal_cookie(&state)), Redirect::to("/login")).into_response())
 }

@@ -33,14 +33,8 @@ pub fn router() -> Router<AppState> {
 async fn stylesheet() -> impl IntoResponse {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
         include_str!("../../static/app.css"),
     )
@@ -50,14 +44,8 @@ async fn stylesheet() -> impl IntoResponse {
 async fn htmx() -> impl IntoResponse {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=86400"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
         ],
         include_str!("../../static/htmx.min.js"),
     )
@@ -86,29 +74,20 @@ pub struct OrgNav {
 
 impl Layout {
     pub fn anonymous(title: &str, csrf_token: String) -> Self {
-        Self {
-            title: title.to_owned(),
-            csrf_token,
-            ..Self::default()
-        }
+        Self { title: title.to_owned(), csrf_token, ..Self::default() }
     }
 
     pub fn for_session(title: &str, current: &CurrentSession) -> Self {
         Self {
             title: title.to_owned(),
-            user: Some(UserBadge {
-                display_name: current.user.display_name.as_str().to_owned(),
-            }),
+            user: Some(UserBadge { display_name: current.user.display_name.as_str().to_owned() }),
             csrf_token: current.csrf_token.clone(),
             ..Self::default()
         }
     }
 
     pub fn in_org(mut self, id: impl ToString, name: &str) -> Self {
-        self.org = Some(OrgNav {
-            id: id.to_string(),
-            name: name.to_owned(),
-        });
+        self.org = Some(OrgNav { id: id.to_string(), name: name.to_owned() });
         self
     }
 
@@ -149,14 +128,12 @@ impl IntoResponse for PageError {
         let status = self.0.status();
         let (heading, message) = match &self.0 {
             ApiError::Unauthorized => return Redirect::to("/login").into_response(),
-            ApiError::NotFound => (
-                "Not found",
-                "There is nothing here, or you do not have access to it.".to_owned(),
-            ),
-            ApiError::Forbidden => (
-                "Not allowed",
-                "Your role in this organization does not allow this.".to_owned(),
-            ),
+            ApiError::NotFound => {
+                ("Not found", "There is nothing here, or you do not have access to it.".to_owned())
+            }
+            ApiError::Forbidden => {
+                ("Not allowed", "Your role in this organization does not allow this.".to_owned())
+            }
             ApiError::CsrfFailed => (
                 "Form expired",
                 "This form is no longer valid. Go back, reload the page and try again.".to_owned(),
@@ -168,19 +145,11 @@ impl IntoResponse for PageError {
         };
         let mut response = render(
             status,
-            &ErrorView {
-                layout: Layout::anonymous(heading, String::new()),
-                heading,
-                message,
-            },
+            &ErrorView { layout: Layout::anonymous(heading, String::new()), heading, message },
         );
         // Keep the cause for the log line written by the error-logging middleware.
         let api = self.0.into_response();
-        if let Some(detail) = api
-            .extensions()
-            .get::<crate::error::ServerErrorDetail>()
-            .cloned()
-        {
+        if let Some(detail) = api.extensions().get::<crate::error::ServerErrorDetail>().cloned() {
             response.extensions_mut().insert(detail);
         }
         response
@@ -203,11 +172,7 @@ impl FromRequestParts<AppState> for PageSession {
         match CurrentSession::from_request_parts(parts, state).await {
             Ok(current) => Ok(Self(current)),
             Err(_) => {
-                let next = parts
-                    .uri
-                    .path_and_query()
-                    .map(|pq| pq.as_str())
-                    .unwrap_or("/");
+                let next = parts.uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
                 let to = format!("/login?next={}", urlencoding(next));
                 Err(Redirect::to(&to).into_response())
             }

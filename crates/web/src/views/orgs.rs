@@ -19,10 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs", get(view_orgs_get))
         .route("/orgs/new", get(view_new_org_get).post(view_new_org_post))
         .route("/orgs/{org_id}", get(view_org_get))
-        .route(
-            "/orgs/{org_id}/settings",
-            get(view_settings_get).post(view_settings_post),
-        )
+        .route("/orgs/{org_id}/settings", get(view_settings_get).post(view_settings_post))
         .route("/orgs/{org_id}/delete", post(view_delete_post))
 }
 
@@ -43,10 +40,7 @@ async fn view_orgs_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
 ) -> PageResult {
-    let orgs = state
-        .store
-        .list_organizations_for_user(current.user.id)
-        .await?;
+    let orgs = state.store.list_organizations_for_user(current.user.id).await?;
     if orgs.is_empty() {
         return Ok(Redirect::to("/orgs/new").into_response());
     }
@@ -60,10 +54,7 @@ async fn view_orgs_get(
         .collect();
     Ok(render(
         StatusCode::OK,
-        &OrgListView {
-            layout: Layout::for_session("Organizations", &current),
-            orgs,
-        },
+        &OrgListView { layout: Layout::for_session("Organizations", &current), orgs },
     ))
 }
 
@@ -80,11 +71,7 @@ async fn view_new_org_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
 ) -> PageResult {
-    let first = state
-        .store
-        .list_organizations_for_user(current.user.id)
-        .await?
-        .is_empty();
+    let first = state.store.list_organizations_for_user(current.user.id).await?.is_empty();
     let view = NewOrgView {
         layout: Layout::for_session("New organization", &current),
         first,
@@ -107,11 +94,7 @@ async fn view_new_org_post(
     let name = match OrgName::parse(&form.name) {
         Ok(name) => name,
         Err(err) => {
-            let first = state
-                .store
-                .list_organizations_for_user(current.user.id)
-                .await?
-                .is_empty();
+            let first = state.store.list_organizations_for_user(current.user.id).await?.is_empty();
             let view = NewOrgView {
                 layout: Layout::for_session("New organization", &current),
                 first,
@@ -121,14 +104,8 @@ async fn view_new_org_post(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
         }
     };
-    let org = state
-        .store
-        .create_organization(&name, current.user.id, state.clock.now())
-        .await?;
-    state
-        .store
-        .set_session_organization(current.session.id, Some(org.id))
-        .await?;
+    let org = state.store.create_organization(&name, current.user.id, state.clock.now()).await?;
+    state.store.set_session_organization(current.session.id, Some(org.id)).await?;
     Ok(Redirect::to(&format!("/orgs/{}", org.id)).into_response())
 }
 
@@ -156,10 +133,7 @@ async fn view_org_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     if current.session.active_organization_id != Some(access.org.id) {
-        state
-            .store
-            .set_session_organization(current.session.id, Some(access.org.id))
-            .await?;
+        state.store.set_session_organization(current.session.id, Some(access.org.id)).await?;
     }
     let servers = state
         .store
@@ -217,10 +191,7 @@ async fn view_settings_get(
     Path(org_id): Path<String>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    Ok(render(
-        StatusCode::OK,
-        &SettingsView::new(&current, &access),
-    ))
+    Ok(render(StatusCode::OK, &SettingsView::new(&current, &access)))
 }
 
 async fn view_settings_post(
@@ -233,18 +204,11 @@ async fn view_settings_post(
     access.require(Role::Admin)?;
     match OrgName::parse(&form.name) {
         Ok(name) => {
-            let org = state
-                .store
-                .rename_organization(access.org.id, &name, state.clock.now())
-                .await?;
-            let renamed = OrgAccess {
-                org,
-                role: access.role,
-            };
+            let org =
+                state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
+            let renamed = OrgAccess { org, role: access.role };
             let mut view = SettingsView::new(&current, &renamed);
-            view.layout = view
-                .layout
-                .with_notice(Some("Organization renamed.".into()));
+            view.layout = view.layout.with_notice(Some("Organization renamed.".into()));
             Ok(render(StatusCode::OK, &view))
         }
         Err(err) => {

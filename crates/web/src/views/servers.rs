@@ -22,19 +22,10 @@ use crate::servers::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/orgs/{org_id}/servers/new",
-            get(view_new_get).post(view_new_post),
-        )
+        .route("/orgs/{org_id}/servers/new", get(view_new_get).post(view_new_post))
         .route("/orgs/{org_id}/servers/slug-check", get(slug_check_partial))
-        .route(
-            "/orgs/{org_id}/servers/{server_id}",
-            get(view_server_get).post(view_server_post),
-        )
-        .route(
-            "/orgs/{org_id}/servers/{server_id}/delete",
-            post(view_delete_post),
-        )
+        .route("/orgs/{org_id}/servers/{server_id}", get(view_server_get).post(view_server_post))
+        .route("/orgs/{org_id}/servers/{server_id}/delete", post(view_delete_post))
 }
 
 /// The choices of the identification select, in the order shown.
@@ -111,12 +102,7 @@ impl NewServerView {
         Self {
             layout: org_layout("New MCP server", current, access),
             org_id: access.org.id.to_string(),
-            base_host: state
-                .config
-                .base_url
-                .host_str()
-                .unwrap_or("localhost")
-                .to_owned(),
+            base_host: state.config.base_url.host_str().unwrap_or("localhost").to_owned(),
             slug: String::new(),
             slug_error: None,
             input: SettingsInput::default(),
@@ -137,10 +123,7 @@ async fn view_new_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     access.require(Role::Admin)?;
-    Ok(render(
-        StatusCode::OK,
-        &NewServerView::new(&state, &current, &access),
-    ))
+    Ok(render(StatusCode::OK, &NewServerView::new(&state, &current, &access)))
 }
 
 async fn view_new_post(
@@ -211,13 +194,7 @@ async fn slug_check_partial(
 ) -> PageResult {
     OrgAccess::load(&state, current.user.id, &org_id).await?;
     let status = slug_status(&state, &query.slug).await?;
-    Ok(render(
-        StatusCode::OK,
-        &SlugStatusPartial {
-            slug: query.slug.trim().to_owned(),
-            status,
-        },
-    ))
+    Ok(render(StatusCode::OK, &SlugStatusPartial { slug: query.slug.trim().to_owned(), status }))
 }
 
 #[derive(Template)]
@@ -270,10 +247,7 @@ async fn view_server_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    Ok(render(
-        StatusCode::OK,
-        &ServerView::new(&state, &current, &access, &server),
-    ))
+    Ok(render(StatusCode::OK, &ServerView::new(&state, &current, &access, &server)))
 }
 
 async fn view_server_post(
@@ -329,10 +303,7 @@ async fn view_delete_post(
         view.delete_error = Some("type the server's slug exactly to confirm".into());
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
-    state
-        .store
-        .delete_mcp_server(access.org.id, server.id)
-        .await?;
+    state.store.delete_mcp_server(access.org.id, server.id).await?;
     tracing::info!(org_id = %access.org.id, server_id = %server.id, user_id = %current.user.id, "mcp server deleted");
     Ok(Redirect::to(&format!("/orgs/{}", access.org.id)).into_response())
 }
