@@ -73,6 +73,14 @@ define_id!(
     /// A hosted MCP server.
     McpServerId
 );
+define_id!(
+    /// An invitation to join an organization.
+    InvitationId
+);
+define_id!(
+    /// A message in the email outbox.
+    OutboxEmailId
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,10 @@
 pub mod clock;
 pub mod crypto;
 pub mod ids;
+pub mod invitation;
 pub mod mcp_server;
 pub mod org;
+pub mod outbox;
 pub mod password;
 pub mod user;
 pub mod validation;

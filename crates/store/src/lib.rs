@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mcplatform_core::crypto::TokenHash;
-use mcplatform_core::ids::{McpServerId, OrgId, SessionId, UserId};
+use mcplatform_core::ids::{InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId, UserId};
+use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
+use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::user::{
     DisplayName, EmailAddress, PasswordHash, PlatformSession, PlatformUser,
 };
@@ -63,7 +65,15 @@ pub async fn connect(options: &ConnectOptions) -> Result<Arc<dyn Store>> {
 /// Everything the platform persists. Split by area; each area is its own trait.
 #[async_trait]
 pub trait Store:
-    OrganizationStore + UserStore + SessionStore + McpServerStore + Send + Sync + std::fmt::Debug
+    OrganizationStore
+    + UserStore
+    + SessionStore
+    + McpServerStore
+    + InvitationStore
+    + OutboxStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     fn backend(&self) -> Backend;
 
@@ -216,4 +226,96 @@ pub trait McpServerStore {
     /// Resolves the server answering on a slug. Slugs are global (they are host names), so this
     /// is the one lookup that is not scoped to an organization.
     async fn find_mcp_server_by_slug(&self, slug: &Slug) -> Result<Option<McpServer>>;
+}
+
+/// One page of a list: at most `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl PageRequest {
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn new(limit: u32, offset: u32) -> Self {
+        Self { limit: limit.clamp(1, Self::MAX_LIMIT), offset }
+    }
+}
+
+/// An invitation about to be created; the token hash is of the secret in the emailed link.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub organization_id: OrgId,
+    pub email: EmailAddress,
+    pub role: Role,
+    pub invited_by: Option<UserId>,
+    pub token_hash: TokenHash,
+    pub expires_at: OffsetDateTime,
+}
+
+#[async_trait]
+pub trait InvitationStore {
+    /// `Conflict("invitation")` while an open one exists for the same address and organization.
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        now: OffsetDateTime,
+    ) -> Result<Invitation>;
+
+    /// Every invitation of the organization, newest first.
+    async fn list_invitations(&self, org: OrgId) -> Result<Vec<Invitation>>;
+
+    async fn get_invitation(&self, org: OrgId, invitation: InvitationId) -> Result<Invitation>;
+
+    /// The invitation a link's secret belongs to, whatever its state.
+    async fn find_invitation_by_token(&self, token: &TokenHash) -> Result<Option<Invitation>>;
+
+    /// Stops an open invitation from being accepted; `NotFound` when it is not open.
+    async fn revoke_invitation(
+        &self,
+        org: OrgId,
+        invitation: InvitationId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Replaces an open invitation's link secret and expiry (a resend).
+    async fn renew_invitation(
+        &self,
+        org: OrgId,
+        invitation: InvitationId,
+        token: &TokenHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<Invitation>;
+
+    /// Makes `user` a member with the invited role and closes the invitation, atomically.
+    /// `NotFound` unless the invitation is open and unexpired at `now`; an existing member
+    /// keeps their current role.
+    async fn accept_invitation(
+        &self,
+        invitation: InvitationId,
+        user: UserId,
+        now: OffsetDateTime,
+    ) -> Result<Membership>;
+}
+
+#[async_trait]
+pub trait OutboxStore {
+    async fn enqueue_email(&self, email: &NewEmail, now: OffsetDateTime) -> Result<OutboxEmail>;
+
+    /// The organization's messages, newest first.
+    async fn list_outbox(&self, org: OrgId, page: PageRequest) -> Result<Vec<OutboxEmail>>;
+
+    /// Unsent messages whose next attempt is due, oldest first.
+    async fn due_emails(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxEmail>>;
+
+    async fn mark_email_sent(&self, email: OutboxEmailId, now: OffsetDateTime) -> Result<()>;
+
+    /// Records a failed attempt and when to try again.
+    async fn mark_email_failed(
+        &self,
+        email: OutboxEmailId,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<()>;
 }

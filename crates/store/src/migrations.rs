@@ -7,10 +7,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use crate::Backend;
 
 /// `(version, description, sql)` for each backend, in order.
-const SQLITE: &[(i64, &str, &str)] =
-    &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
-const POSTGRES: &[(i64, &str, &str)] =
-    &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (2, "invitations outbox", include_str!("../migrations/sqlite/0002_invitations_outbox.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, "invitations outbox", include_str!("../migrations/postgres/0002_invitations_outbox.sql")),
+];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
     let files = match backend {

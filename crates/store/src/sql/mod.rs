@@ -2,8 +2,10 @@
 //! driver. Queries use `$n` placeholders, which SQLite and PostgreSQL both accept; the few
 //! places where the dialects differ branch on [`Backend`] right here, never above this crate.
 
+mod invitations;
 mod mcp_servers;
 mod organizations;
+mod outbox;
 mod sessions;
 mod users;
 

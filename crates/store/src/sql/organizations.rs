@@ -22,7 +22,7 @@ fn organization_from_row(row: &AnyRow) -> Result<Organization> {
     })
 }
 
-fn membership_from_row(row: &AnyRow) -> Result<Membership> {
+pub(super) fn membership_from_row(row: &AnyRow) -> Result<Membership> {
     let c = Columns::new(row, "memberships");
     Ok(Membership {
         organization_id: c.parsed("organization_id")?,

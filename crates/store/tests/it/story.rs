@@ -326,3 +326,186 @@ async fn migrations_are_idempotent_and_data_survives_reconnecting() {
     assert_eq!(reopened.backend(), db.backend());
     assert_eq!(reopened.get_organization(acme).await.unwrap().name.as_str(), "Acme");
 }
+
+mod invitations_and_outbox {
+    use mcplatform_core::crypto::NewSecretToken;
+    use mcplatform_core::ids::InvitationId;
+    use mcplatform_core::invitation::{INVITATION_LIFETIME, InvitationStatus};
+    use mcplatform_core::org::Role;
+    use mcplatform_core::outbox::NewEmail;
+    use mcplatform_core::user::EmailAddress;
+    use mcplatform_store::testing::TestDatabase;
+    use mcplatform_store::{NewInvitation, PageRequest, StoreError};
+
+    use super::{org, t, user};
+
+    fn invite(
+        org: mcplatform_core::ids::OrgId,
+        email: &str,
+        role: Role,
+    ) -> (NewInvitation, NewSecretToken) {
+        let token = NewSecretToken::generate("mcpi_");
+        let invitation = NewInvitation {
+            organization_id: org,
+            email: EmailAddress::parse(email).unwrap(),
+            role,
+            invited_by: None,
+            token_hash: token.hash.clone(),
+            expires_at: t(0) + INVITATION_LIFETIME,
+        };
+        (invitation, token)
+    }
+
+    #[tokio::test]
+    async fn an_invitation_is_accepted_once_and_makes_a_member() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let bob = user(&store, "bob@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let (new, token) = invite(acme, "bob@example.com", Role::Admin);
+        let invitation = store.create_invitation(&new, t(0)).await.unwrap();
+        assert_eq!(invitation.status(t(1)), InvitationStatus::Pending);
+
+        let again =
+            store.create_invitation(&invite(acme, "BOB@example.com", Role::Member).0, t(1)).await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict("invitation"))),
+            "one open invitation per person"
+        );
+
+        let found = store.find_invitation_by_token(&token.hash).await.unwrap().unwrap();
+        assert_eq!(found.id, invitation.id);
+        let membership = store.accept_invitation(invitation.id, bob, t(2)).await.unwrap();
+        assert_eq!(membership.role, Role::Admin);
+        assert!(matches!(
+            store.accept_invitation(invitation.id, bob, t(3)).await,
+            Err(StoreError::NotFound)
+        ));
+        let closed = store.get_invitation(acme, invitation.id).await.unwrap();
+        assert_eq!(closed.status(t(3)), InvitationStatus::Accepted);
+
+        // Once closed, the same person can be invited again.
+        store
+            .create_invitation(&invite(acme, "bob@example.com", Role::Member).0, t(4))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn revoked_expired_and_foreign_invitations_cannot_be_used() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let eve = user(&store, "eve@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let evil = org(&store, "Evil", eve).await;
+
+        let revoked = store
+            .create_invitation(&invite(acme, "bob@example.com", Role::Member).0, t(0))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.revoke_invitation(evil, revoked.id, t(1)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(store.get_invitation(evil, revoked.id).await, Err(StoreError::NotFound)));
+        store.revoke_invitation(acme, revoked.id, t(1)).await.unwrap();
+        assert!(matches!(
+            store.accept_invitation(revoked.id, eve, t(2)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.revoke_invitation(acme, revoked.id, t(2)).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let expiring = store
+            .create_invitation(&invite(acme, "carl@example.com", Role::Member).0, t(0))
+            .await
+            .unwrap();
+        let late = t(0) + INVITATION_LIFETIME;
+        assert!(matches!(
+            store.accept_invitation(expiring.id, eve, late).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store.get_membership(acme, eve).await.is_err(),
+            "no membership from a dead invitation"
+        );
+
+        // A resend gives a new link and a new expiry; the old link stops working.
+        let fresh = NewSecretToken::generate("mcpi_");
+        let renewed = store
+            .renew_invitation(acme, expiring.id, &fresh.hash, late + INVITATION_LIFETIME)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.find_invitation_by_token(&fresh.hash).await.unwrap().unwrap().id,
+            renewed.id
+        );
+        assert!(store.accept_invitation(renewed.id, eve, late).await.is_ok());
+        assert!(matches!(
+            store.renew_invitation(acme, InvitationId::new(), &fresh.hash, late).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.list_invitations(acme).await.unwrap().len(), 2);
+        assert!(store.list_invitations(evil).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn accepting_when_already_a_member_keeps_the_current_role() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let invitation = store
+            .create_invitation(&invite(acme, "ada@example.com", Role::Member).0, t(0))
+            .await
+            .unwrap();
+        let membership = store.accept_invitation(invitation.id, ada, t(1)).await.unwrap();
+        assert_eq!(membership.role, Role::Owner);
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_messages_per_organization_and_tracks_delivery() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let evil = org(&store, "Evil", ada).await;
+        for (n, org) in [(1, acme), (2, acme), (3, evil)] {
+            let email = NewEmail {
+                organization_id: Some(org),
+                to: EmailAddress::parse("bob@example.com").unwrap(),
+                subject: format!("message {n}"),
+                body_text: "hello".into(),
+            };
+            store.enqueue_email(&email, t(n)).await.unwrap();
+        }
+        let acme_mail = store.list_outbox(acme, PageRequest::new(50, 0)).await.unwrap();
+        let subjects: Vec<_> = acme_mail.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            vec!["message 2", "message 1"],
+            "newest first, this organization only"
+        );
+        assert_eq!(
+            store.list_outbox(acme, PageRequest::new(1, 1)).await.unwrap()[0].subject,
+            "message 1"
+        );
+
+        let due = store.due_emails(t(2), 10).await.unwrap();
+        assert_eq!(due.len(), 2);
+        store.mark_email_failed(due[0].id, "connection refused", t(100)).await.unwrap();
+        store.mark_email_sent(due[1].id, t(3)).await.unwrap();
+        let due = store.due_emails(t(50), 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), vec!["message 3"]);
+        let retried = store.due_emails(t(100), 10).await.unwrap();
+        let failed = retried.iter().find(|m| m.subject == "message 1").unwrap();
+        assert_eq!(
+            (failed.attempts, failed.last_error.as_deref()),
+            (1, Some("connection refused"))
+        );
+    }
+}
