@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { launchBrowser, screenshot } from './browser.js';
 import { startServer, tempDir } from './harness.js';
 
-test('sign up, create an organization and an MCP server, with a taken slug explained', async (t) => {
+test('sign up, create an organization and an MCP server (taken slug explained), invite a member who accepts', async (t) => {
   const work = tempDir();
   t.after(work.remove);
   const server = await startServer({ cwd: work.dir });
@@ -60,6 +60,39 @@ test('sign up, create an organization and an MCP server, with a taken slug expla
   await page.getByLabel('Name', { exact: true }).fill('Duplicate');
   await page.getByRole('button', { name: 'Create MCP server' }).click();
   assert.match(await page.locator('#slug-status').innerText(), /already taken: choose another/);
+
+  // Invite a colleague; with no mail server the invitation waits in the outbox.
+  await page.getByRole('link', { name: 'Members' }).click();
+  await page.getByLabel('Email').fill('bob@example.com');
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await page.getByText('Invitation sent.').waitFor();
+  await screenshot(page, '07-members');
+  await page.getByRole('link', { name: 'Outbox' }).first().click();
+  const mail = await page.locator('pre.mail').first().innerText();
+  const link = mail.match(/http\S+\/invitations\/mcpi_\S+/)[0];
+  await screenshot(page, '08-outbox');
+
+  // The colleague opens the link in their own browser, signs up and accepts.
+  const bobContext = await browser.newContext({ baseURL: server.publicBase });
+  const bob = await bobContext.newPage();
+  await bob.goto(link);
+  await bob.getByRole('heading', { name: 'Join Acme Inc.' }).waitFor();
+  await screenshot(bob, '09-invitation');
+  await bob.getByRole('link', { name: 'Create an account' }).click();
+  await bob.getByLabel('Your name').fill('Bob Builder');
+  await bob.getByLabel('Work email').fill('bob@example.com');
+  await bob.getByLabel('Password').fill('another long passphrase');
+  await bob.getByRole('button', { name: 'Create account' }).click();
+  await bob.getByRole('button', { name: 'Accept invitation' }).click();
+  await bob.getByRole('heading', { name: 'Acme Inc.' }).waitFor();
+  await bob.goto('/orgs');
+  const choices = await bob.locator('.choices li').allInnerTexts();
+  assert.equal(choices.length, 1, `Bob sees only the organization he joined: ${choices}`);
+  assert.match(choices[0], /Acme Inc\./);
+  await bob.goto('/orgs/' + new URL(page.url()).pathname.split('/')[2] + '/members');
+  assert.equal(await bob.getByText('Invite someone').count(), 0, 'members cannot invite');
+  await screenshot(bob, '10-member-view');
+  await bobContext.close();
 
   assert.deepEqual(consoleErrors, [], 'no script or CSP errors in the console');
 });

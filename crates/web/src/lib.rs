@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod health;
+mod members;
 pub mod metrics;
 mod middleware;
 pub mod router;

@@ -531,3 +531,93 @@ async fn server_pages_are_hidden_from_other_organizations_and_read_only_for_memb
         "Acme"
     );
 }
+
+#[tokio::test]
+async fn members_and_outbox_pages_follow_roles_and_tenancy() {
+    let app = spawn_app().await;
+    let (ada, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&ada, &app, &format!("{org}/members")).await;
+    assert!(html.contains("Invite someone") && html.contains("ada@example.com"));
+    let invited = post_form(
+        &ada,
+        &app,
+        &format!("{org}/members/invite"),
+        &[("csrf_token", &csrf_in(&html)), ("email", "bob@example.com"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(invited.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&ada, &app, &location(&invited)).await;
+    assert!(
+        html.contains("Invitation sent")
+            && html.contains("bob@example.com")
+            && html.contains("pending")
+    );
+    let again = post_form(
+        &ada,
+        &app,
+        &format!("{org}/members/invite"),
+        &[("csrf_token", &csrf_in(&html)), ("email", "bob@example.com"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.text().await.unwrap().contains("already open: resend it instead"));
+
+    let (status, outbox) = page(&ada, &app, &format!("{org}/outbox")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(outbox.contains("invited you to Acme") && outbox.contains("/invitations/mcpi_"));
+    let link =
+        outbox.split("/invitations/").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    // The invitee, logged out, is told what to do; after signing up they come back and accept.
+    let bob = crate::helpers::new_client();
+    let (status, html) = page(&bob, &app, &format!("/invitations/{link}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Join Acme") && html.contains("bob@example.com"));
+    let (_, signup) = page(&bob, &app, &format!("/signup?next=%2Finvitations%2F{link}")).await;
+    let response = post_form(
+        &bob,
+        &app,
+        &format!("/signup?next=%2Finvitations%2F{link}"),
+        &[
+            ("csrf_token", &csrf_in(&signup)),
+            ("display_name", "Bob"),
+            ("email", "bob@example.com"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), format!("/invitations/{link}"));
+    let (_, html) = page(&bob, &app, &format!("/invitations/{link}")).await;
+    let accepted = post_form(
+        &bob,
+        &app,
+        &format!("/invitations/{link}/accept"),
+        &[("csrf_token", &csrf_in(&html))],
+    )
+    .await;
+    assert_eq!((accepted.status(), location(&accepted)), (StatusCode::SEE_OTHER, org.clone()));
+
+    // As a member, Bob sees the team but no invitation tools and no outbox.
+    let (status, html) = page(&bob, &app, &format!("{org}/members")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("Invite someone") && !html.contains(">Outbox<"));
+    assert_eq!(page(&bob, &app, &format!("{org}/outbox")).await.0, StatusCode::FORBIDDEN);
+    let (status, html) = page(&bob, &app, &format!("/invitations/{link}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a used link is closed");
+    assert!(html.contains("this invitation was accepted"));
+
+    // Someone from another organization gets 404 for all of it.
+    let (eve, _) = owner_with_org(&app, "eve@example.com", "Evil").await;
+    for path in [format!("{org}/members"), format!("{org}/outbox")] {
+        assert_eq!(page(&eve, &app, &path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, html) = page(&eve, &app, "/account").await;
+    let forged = post_form(
+        &eve,
+        &app,
+        &format!("{org}/members/invite"),
+        &[("csrf_token", &csrf_in(&html)), ("email", "eve2@example.com"), ("role", "owner")],
+    )
+    .await;
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+}

@@ -169,6 +169,25 @@ impl TestApp {
         }
     }
 
+    /// Logs in an existing account (created by `signup`) with a fresh client.
+    pub async fn signup_again(&self, email: &str) -> TestUser {
+        let (client, jar) = new_client_with_jar();
+        let response = client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("send login");
+        assert_eq!(response.status(), StatusCode::OK, "login {email}");
+        let body: serde_json::Value = response.json().await.expect("login body");
+        TestUser {
+            client,
+            jar,
+            id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            csrf_token: body["csrf_token"].as_str().expect("csrf token").to_owned(),
+        }
+    }
+
     /// Creates an organization owned by `user` through the API; returns its id.
     pub async fn create_org(&self, user: &TestUser, name: &str) -> String {
         let response = user

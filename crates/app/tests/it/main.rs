@@ -5,5 +5,6 @@ mod cli;
 mod dashboard;
 mod health;
 mod helpers;
+mod members_api;
 mod orgs_api;
 mod servers_api;

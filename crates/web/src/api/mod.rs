@@ -4,6 +4,7 @@
 //! session's CSRF token in an `x-csrf-token` header.
 
 mod auth;
+mod members;
 mod orgs;
 mod servers;
 
@@ -18,7 +19,11 @@ use crate::{ApiError, AppState};
 pub fn router() -> Router<AppState> {
     Router::new().nest(
         "/api/v1",
-        Router::new().merge(auth::router()).merge(orgs::router()).merge(servers::router()),
+        Router::new()
+            .merge(auth::router())
+            .merge(orgs::router())
+            .merge(servers::router())
+            .merge(members::router()),
     )
 }
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiCaller;
 use crate::access::OrgAccess;
 use crate::error::Result;
-use crate::extract::AppJson;
+use crate::extract::{AppJson, AppQuery};
 use crate::servers::{ServerUrls, SlugStatus, slug_status};
 use crate::{ApiError, AppState};
 
@@ -210,7 +210,7 @@ struct SlugAvailability {
 async fn availability(
     State(state): State<AppState>,
     ApiCaller(_): ApiCaller,
-    Query(query): Query<SlugQuery>,
+    AppQuery(query): AppQuery<SlugQuery>,
 ) -> Result<AppJson<SlugAvailability>> {
     let status = slug_status(&state, &query.slug).await?;
     Ok(AppJson(SlugAvailability { slug: query.slug.trim().to_owned(), status }))

@@ -137,11 +137,13 @@ pub(crate) struct SignupFormState {
 struct SignupView {
     layout: Layout,
     form: SignupFormState,
+    next: Option<String>,
 }
 
 async fn signup_get(
     MaybeSession(current): MaybeSession,
     csrf: AnonymousCsrf,
+    Query(query): Query<NextQuery>,
     jar: CookieJar,
 ) -> Response {
     if current.is_some() {
@@ -150,6 +152,7 @@ async fn signup_get(
     let view = SignupView {
         layout: Layout::anonymous("Sign up", csrf.token.0),
         form: SignupFormState::default(),
+        next: safe_next(query.next),
     };
     (with_cookie(jar, csrf.new_cookie), render(StatusCode::OK, &view)).into_response()
 }
@@ -167,6 +170,7 @@ async fn signup_post(
     headers: HeaderMap,
     jar: CookieJar,
     csrf: AnonymousCsrf,
+    Query(query): Query<NextQuery>,
     PageForm(form): PageForm<SignupForm>,
 ) -> PageResult {
     let result =
@@ -188,14 +192,19 @@ async fn signup_post(
                 }
                 other => state_form.general_error = Some(other.to_string()),
             }
-            let view =
-                SignupView { layout: Layout::anonymous("Sign up", csrf.token.0), form: state_form };
+            let view = SignupView {
+                layout: Layout::anonymous("Sign up", csrf.token.0),
+                form: state_form,
+                next: safe_next(query.next),
+            };
             return Ok(render(status, &view));
         }
     };
     let (user_agent, ip) = client_details(&headers, peer);
     let cookie = session::start(&state, &jar, &user, user_agent, ip, None).await?;
-    Ok((jar.add(cookie), Redirect::to("/orgs/new")).into_response())
+    // An invitee goes back to their invitation; everyone else creates their organization.
+    let to = safe_next(query.next).unwrap_or_else(|| "/orgs/new".to_owned());
+    Ok((jar.add(cookie), Redirect::to(&to)).into_response())
 }
 
 async fn logout(

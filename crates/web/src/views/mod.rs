@@ -3,6 +3,8 @@
 
 mod account;
 mod auth;
+mod invitations;
+mod members;
 mod orgs;
 mod servers;
 
@@ -17,8 +19,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 
+use crate::access::OrgAccess;
 use crate::auth::{CsrfForm, CurrentSession};
 use crate::{ApiError, AppState};
+use mcplatform_core::org::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(orgs::router())
         .merge(servers::router())
+        .merge(members::router())
+        .merge(invitations::router())
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -70,6 +76,8 @@ pub struct UserBadge {
 pub struct OrgNav {
     pub id: String,
     pub name: String,
+    /// Whether the viewer administers it (admin-only links show).
+    pub is_admin: bool,
 }
 
 impl Layout {
@@ -86,8 +94,12 @@ impl Layout {
         }
     }
 
-    pub fn in_org(mut self, id: impl ToString, name: &str) -> Self {
-        self.org = Some(OrgNav { id: id.to_string(), name: name.to_owned() });
+    pub fn in_org(mut self, access: &OrgAccess) -> Self {
+        self.org = Some(OrgNav {
+            id: access.org.id.to_string(),
+            name: access.org.name.as_str().to_owned(),
+            is_admin: access.role.at_least(Role::Admin),
+        });
         self
     }
 

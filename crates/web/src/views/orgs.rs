@@ -148,8 +148,7 @@ async fn view_org_get(
         })
         .collect();
     let view = OverviewView {
-        layout: Layout::for_session(access.org.name.as_str(), &current)
-            .in_org(access.org.id, access.org.name.as_str()),
+        layout: Layout::for_session(access.org.name.as_str(), &current).in_org(&access),
         org_id: access.org.id.to_string(),
         org_name: access.org.name.as_str().to_owned(),
         can_create: access.role.at_least(Role::Admin),
@@ -173,8 +172,7 @@ struct SettingsView {
 impl SettingsView {
     fn new(current: &CurrentSession, access: &OrgAccess) -> Self {
         Self {
-            layout: Layout::for_session("Organization settings", current)
-                .in_org(access.org.id, access.org.name.as_str()),
+            layout: Layout::for_session("Organization settings", current).in_org(access),
             org_id: access.org.id.to_string(),
             name: access.org.name.as_str().to_owned(),
             can_rename: access.role.at_least(Role::Admin),

@@ -113,7 +113,7 @@ impl NewServerView {
 }
 
 fn org_layout(title: &str, current: &CurrentSession, access: &OrgAccess) -> Layout {
-    Layout::for_session(title, current).in_org(access.org.id, access.org.name.as_str())
+    Layout::for_session(title, current).in_org(access)
 }
 
 async fn view_new_get(
