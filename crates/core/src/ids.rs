@@ -81,6 +81,10 @@ define_id!(
     /// A message in the email outbox.
     OutboxEmailId
 );
+define_id!(
+    /// An API key.
+    ApiKeyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //!
 //! Nothing here speaks HTTP or SQL: `store` persists these types and `web` renders them.
 
+pub mod api_key;
 pub mod clock;
 pub mod crypto;
 pub mod ids;

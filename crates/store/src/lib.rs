@@ -15,8 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::crypto::TokenHash;
-use mcplatform_core::ids::{InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId, UserId};
+use mcplatform_core::ids::{
+    ApiKeyId, InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId, UserId,
+};
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
@@ -71,6 +74,7 @@ pub trait Store:
     + McpServerStore
     + InvitationStore
     + OutboxStore
+    + ApiKeyStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -318,4 +322,36 @@ pub trait OutboxStore {
         error: &str,
         retry_at: OffsetDateTime,
     ) -> Result<()>;
+}
+
+/// An API key about to be created.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub organization_id: OrgId,
+    pub mcp_server_id: Option<McpServerId>,
+    pub name: String,
+    pub visible_prefix: String,
+    pub token_hash: TokenHash,
+    pub scopes: Vec<ApiKeyScope>,
+    pub created_by: Option<UserId>,
+}
+
+#[async_trait]
+pub trait ApiKeyStore {
+    /// `NotFound` if the server is not the organization's.
+    async fn create_api_key(&self, key: &NewApiKey, now: OffsetDateTime) -> Result<ApiKey>;
+
+    /// The organization's keys (server and organization keys), newest first.
+    async fn list_api_keys(&self, org: OrgId) -> Result<Vec<ApiKey>>;
+
+    async fn get_api_key(&self, org: OrgId, key: ApiKeyId) -> Result<ApiKey>;
+
+    /// The unrevoked key a secret belongs to.
+    async fn find_active_api_key(&self, token: &TokenHash) -> Result<Option<ApiKey>>;
+
+    /// `NotFound` when the key is not the organization's or already revoked.
+    async fn revoke_api_key(&self, org: OrgId, key: ApiKeyId, now: OffsetDateTime) -> Result<()>;
+
+    /// Records when keys were last used, many at once (usage is batched in memory).
+    async fn record_api_key_usage(&self, usage: &[(ApiKeyId, OffsetDateTime)]) -> Result<()>;
 }

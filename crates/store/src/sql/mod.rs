@@ -2,6 +2,7 @@
 //! driver. Queries use `$n` placeholders, which SQLite and PostgreSQL both accept; the few
 //! places where the dialects differ branch on [`Backend`] right here, never above this crate.
 
+mod api_keys;
 mod invitations;
 mod mcp_servers;
 mod organizations;

@@ -509,3 +509,95 @@ mod invitations_and_outbox {
         );
     }
 }
+
+mod api_keys {
+    use mcplatform_core::api_key::ApiKeyScope;
+    use mcplatform_core::crypto::NewSecretToken;
+    use mcplatform_core::ids::{McpServerId, OrgId};
+    use mcplatform_core::mcp_server::{McpServerSettings, Slug};
+    use mcplatform_store::testing::TestDatabase;
+    use mcplatform_store::{NewApiKey, StoreError};
+
+    use super::{org, t, user};
+
+    fn new_key(
+        org: OrgId,
+        server: Option<McpServerId>,
+        scopes: Vec<ApiKeyScope>,
+    ) -> (NewApiKey, NewSecretToken) {
+        let token = NewSecretToken::generate("mcpk_");
+        let key = NewApiKey {
+            organization_id: org,
+            mcp_server_id: server,
+            name: "ci".into(),
+            visible_prefix: "mcpk_abcd".into(),
+            token_hash: token.hash.clone(),
+            scopes,
+            created_by: None,
+        };
+        (key, token)
+    }
+
+    #[tokio::test]
+    async fn keys_are_found_by_secret_until_revoked_and_stay_in_their_organization() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let evil = org(&store, "Evil", ada).await;
+        let server = store
+            .create_mcp_server(
+                acme,
+                &Slug::parse("acme").unwrap(),
+                &McpServerSettings::new("Acme").unwrap(),
+                t(0),
+            )
+            .await
+            .unwrap();
+
+        let scopes = vec![ApiKeyScope::TelemetryWrite, ApiKeyScope::AuthIntrospect];
+        let (new, token) = new_key(acme, Some(server.id), scopes.clone());
+        let key = store.create_api_key(&new, t(1)).await.unwrap();
+        assert_eq!((key.scopes.clone(), key.mcp_server_id), (scopes, Some(server.id)));
+        assert_eq!(store.find_active_api_key(&token.hash).await.unwrap(), Some(key.clone()));
+
+        // A server of another organization cannot get a key through this one.
+        let foreign = store
+            .create_api_key(
+                &new_key(evil, Some(server.id), vec![ApiKeyScope::TelemetryWrite]).0,
+                t(1),
+            )
+            .await;
+        assert!(matches!(foreign, Err(StoreError::NotFound)), "{foreign:?}");
+        assert!(matches!(store.get_api_key(evil, key.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.revoke_api_key(evil, key.id, t(2)).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.list_api_keys(evil).await.unwrap().is_empty());
+
+        store.record_api_key_usage(&[(key.id, t(5)), (key.id, t(3))]).await.unwrap();
+        assert_eq!(
+            store.get_api_key(acme, key.id).await.unwrap().last_used_at,
+            Some(t(5)),
+            "never backwards"
+        );
+
+        store.revoke_api_key(acme, key.id, t(6)).await.unwrap();
+        assert_eq!(store.find_active_api_key(&token.hash).await.unwrap(), None);
+        assert!(matches!(
+            store.revoke_api_key(acme, key.id, t(7)).await,
+            Err(StoreError::NotFound)
+        ));
+        let listed = store.list_api_keys(acme).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].revoked_at, Some(t(6)));
+
+        // Deleting the server takes its keys.
+        let (org_key, _) = new_key(acme, None, vec![ApiKeyScope::Management]);
+        store.create_api_key(&org_key, t(8)).await.unwrap();
+        store.delete_mcp_server(acme, server.id).await.unwrap();
+        let remaining = store.list_api_keys(acme).await.unwrap();
+        assert_eq!(remaining.iter().map(|k| k.mcp_server_id).collect::<Vec<_>>(), vec![None]);
+    }
+}
