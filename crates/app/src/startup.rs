@@ -17,6 +17,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::data_dir;
 
+/// How often API key last-use times are written (they are collected in memory between).
+const KEY_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
+
 /// A built application: database migrated, port bound, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -89,12 +92,21 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self { listener, state, shutdown_grace } = self;
         let store = state.store.clone();
+        let background = state.clone();
+        let flusher = tokio::spawn(async move {
+            let mut every = tokio::time::interval(KEY_USAGE_FLUSH_INTERVAL);
+            loop {
+                every.tick().await;
+                background.key_usage.flush(&background).await;
+            }
+        });
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
+        let final_state = state.clone();
         let app = mcplatform_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(signal);
         let grace_over = async move {
@@ -108,6 +120,9 @@ impl Application {
                 "grace period over: dropping the requests still running"
             ),
         }
+        flusher.abort();
+        // What the last interval collected must not be lost.
+        final_state.key_usage.flush(&final_state).await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())

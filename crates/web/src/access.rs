@@ -34,3 +34,22 @@ impl OrgAccess {
         if self.role.at_least(needed) { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }
+
+/// The author of a change, for messages and the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    /// A person's display name, or `API key "name"`.
+    pub name: String,
+    pub email: Option<String>,
+}
+
+impl From<&crate::auth::CurrentSession> for Actor {
+    fn from(current: &crate::auth::CurrentSession) -> Self {
+        Self {
+            user_id: Some(current.user.id),
+            name: current.user.display_name.as_str().to_owned(),
+            email: Some(current.user.email.as_str().to_owned()),
+        }
+    }
+}

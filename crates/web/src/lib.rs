@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 mod api;
+pub mod api_keys;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -12,7 +12,7 @@ use mcplatform_core::user::EmailAddress;
 use mcplatform_store::{NewInvitation, StoreError};
 use secrecy::ExposeSecret;
 
-use crate::access::OrgAccess;
+use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState};
 
@@ -20,7 +20,7 @@ use crate::{ApiError, AppState};
 pub async fn invite(
     state: &AppState,
     access: &OrgAccess,
-    inviter: &CurrentSession,
+    inviter: &Actor,
     email: &str,
     role: Role,
 ) -> Result<Invitation, ApiError> {
@@ -40,7 +40,7 @@ pub async fn invite(
         organization_id: access.org.id,
         email,
         role,
-        invited_by: Some(inviter.user.id),
+        invited_by: inviter.user_id,
         token_hash: token.hash.clone(),
         expires_at: now + INVITATION_LIFETIME,
     };
@@ -53,7 +53,7 @@ pub async fn invite(
 pub async fn resend(
     state: &AppState,
     access: &OrgAccess,
-    inviter: &CurrentSession,
+    inviter: &Actor,
     invitation: InvitationId,
 ) -> Result<Invitation, ApiError> {
     access.require(Role::Admin)?;
@@ -77,27 +77,29 @@ pub async fn revoke(
 async fn send_invitation(
     state: &AppState,
     access: &OrgAccess,
-    inviter: &CurrentSession,
+    inviter: &Actor,
     invitation: &Invitation,
     secret: &str,
 ) -> Result<(), ApiError> {
     let mut link = state.config.base_url.clone();
     link.set_path(&format!("/invitations/{secret}"));
     let days = INVITATION_LIFETIME.as_secs() / 86_400;
+    let who = match &inviter.email {
+        Some(email) => format!("{} ({email})", inviter.name),
+        None => inviter.name.clone(),
+    };
     let email = NewEmail {
         organization_id: Some(access.org.id),
         to: invitation.email.clone(),
         subject: format!(
             "{} invited you to {} on MCPlatform",
-            inviter.user.display_name.as_str(),
+            inviter.name,
             access.org.name.as_str()
         ),
         body_text: format!(
-            "{} ({}) invited you to join {} on MCPlatform as {} {}.\n\n\
+            "{who} invited you to join {} on MCPlatform as {} {}.\n\n\
              Accept the invitation here (the link works for {days} days):\n{link}\n\n\
              If you were not expecting this, ignore this message.\n",
-            inviter.user.display_name.as_str(),
-            inviter.user.email,
             access.org.name.as_str(),
             if invitation.role == Role::Admin { "an" } else { "a" },
             invitation.role,
@@ -127,10 +129,10 @@ pub async fn change_role(
 pub async fn remove(
     state: &AppState,
     access: &OrgAccess,
-    caller: &CurrentSession,
+    caller: Option<UserId>,
     target: UserId,
 ) -> Result<(), ApiError> {
-    if target != caller.user.id {
+    if Some(target) != caller {
         access.require(Role::Admin)?;
         let current = state.store.get_membership(access.org.id, target).await?;
         if current.role == Role::Owner {

@@ -5,6 +5,7 @@ use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
 
 use crate::WebConfig;
+use crate::api_keys::KeyUsage;
 use crate::auth::LoginLimiter;
 use crate::metrics::Metrics;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     /// Encrypts secrets at rest (upstream IdP client secrets, upstream tokens, signing keys).
     pub master_key: Arc<MasterKey>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// API key last-use times waiting to be written.
+    pub key_usage: Arc<KeyUsage>,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
             metrics,
             master_key: Arc::new(master_key),
             login_limiter,
+            key_usage: Arc::new(KeyUsage::default()),
         }
     }
 }

@@ -621,3 +621,76 @@ async fn members_and_outbox_pages_follow_roles_and_tenancy() {
     .await;
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn api_keys_page_shows_a_new_key_once_and_revokes_it() {
+    let app = spawn_app().await;
+    let (ada, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (status, html) = page(&ada, &app, &format!("{org}/api-keys")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No API keys yet"));
+    let csrf = csrf_in(&html);
+
+    let bad = post_form(
+        &ada,
+        &app,
+        &format!("{org}/api-keys"),
+        &[("csrf_token", &csrf), ("name", "ci"), ("target", "")],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("choose at least one scope"));
+
+    let created = post_form(
+        &ada,
+        &app,
+        &format!("{org}/api-keys"),
+        &[("csrf_token", &csrf), ("name", "ci"), ("target", ""), ("scope", "management")],
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let html = created.text().await.unwrap();
+    let secret =
+        html.split(r#"<code id="new-key">"#).nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("mcpk_"));
+    let (_, again) = page(&ada, &app, &format!("{org}/api-keys")).await;
+    assert!(
+        !again.contains(&secret) && again.contains(&format!("{}…", &secret[..9])),
+        "shown once, then only its prefix"
+    );
+
+    let response = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1{org}/servers")))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "the key works");
+    let key_id = again.split("/api-keys/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let revoked =
+        post_form(&ada, &app, &format!("{org}/api-keys/{key_id}/revoke"), &[("csrf_token", &csrf)])
+            .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let response = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1{org}/servers")))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let (eve, _) = owner_with_org(&app, "eve@example.com", "Evil").await;
+    assert_eq!(page(&eve, &app, &format!("{org}/api-keys")).await.0, StatusCode::NOT_FOUND);
+    let eve_id =
+        app.store.find_user_by_email(&"eve@example.com".parse_email()).await.unwrap().unwrap().id;
+    app.store
+        .add_member(
+            org.trim_start_matches("/orgs/").parse().unwrap(),
+            eve_id,
+            mcplatform_core::org::Role::Member,
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page(&eve, &app, &format!("{org}/api-keys")).await.0, StatusCode::FORBIDDEN);
+}

@@ -112,6 +112,18 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Stops the server and hands back its database, to look at what it left behind.
+    pub async fn stop_keeping_database(mut self) -> TestDatabase {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task did not panic").expect("server stopped cleanly");
+        }
+        let placeholder = TestDatabase::create_sqlite();
+        std::mem::replace(&mut self.db, placeholder)
+    }
+
     /// Stops the server the way SIGTERM would, and waits for it to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {

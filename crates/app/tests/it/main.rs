@@ -5,6 +5,7 @@ mod cli;
 mod dashboard;
 mod health;
 mod helpers;
+mod keys_api;
 mod members_api;
 mod orgs_api;
 mod servers_api;

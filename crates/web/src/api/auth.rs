@@ -128,10 +128,8 @@ struct MembershipSummary {
     role: Role,
 }
 
-async fn me(
-    State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
-) -> Result<AppJson<MeResponse>> {
+async fn me(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJson<MeResponse>> {
+    let current = caller.session()?.clone();
     let organizations = state
         .store
         .list_organizations_for_user(current.user.id)

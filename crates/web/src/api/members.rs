@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiCaller;
 use super::auth::UserResponse;
-use crate::access::OrgAccess;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
 use crate::{ApiError, AppState, members};
@@ -44,10 +43,10 @@ struct Items<T> {
 
 async fn list_members(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
 ) -> Result<AppJson<Items<MemberResponse>>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let members = state.store.list_members(access.org.id).await?;
     let items = members
         .iter()
@@ -85,22 +84,22 @@ struct RoleRequest {
 
 async fn change_role(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, target)): Path<(String, String)>,
     AppJson(body): AppJson<RoleRequest>,
 ) -> Result<AppJson<MembershipResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let membership = members::change_role(&state, &access, user_id(&target)?, body.role).await?;
     Ok(AppJson(membership.into()))
 }
 
 async fn remove(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, target)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    members::remove(&state, &access, &current, user_id(&target)?).await?;
+    let access = caller.org_access(&state, &org_id).await?;
+    members::remove(&state, &access, caller.actor().user_id, user_id(&target)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,10 +130,10 @@ impl InvitationResponse {
 
 async fn list_invitations(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
 ) -> Result<AppJson<Items<InvitationResponse>>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     let now = state.clock.now();
     let invitations = state.store.list_invitations(access.org.id).await?;
@@ -158,12 +157,13 @@ fn member() -> Role {
 /// Invites someone; the link goes out by email (see the outbox), never in this response.
 async fn invite(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
     AppJson(body): AppJson<InviteRequest>,
 ) -> Result<(StatusCode, AppJson<InvitationResponse>)> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    let invitation = members::invite(&state, &access, &current, &body.email, body.role).await?;
+    let access = caller.org_access(&state, &org_id).await?;
+    let invitation =
+        members::invite(&state, &access, &caller.actor(), &body.email, body.role).await?;
     Ok((StatusCode::CREATED, AppJson(InvitationResponse::new(&invitation, state.clock.now()))))
 }
 
@@ -173,21 +173,21 @@ fn invitation_id(raw: &str) -> Result<InvitationId> {
 
 async fn resend(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, invitation)): Path<(String, String)>,
 ) -> Result<AppJson<InvitationResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let invitation =
-        members::resend(&state, &access, &current, invitation_id(&invitation)?).await?;
+        members::resend(&state, &access, &caller.actor(), invitation_id(&invitation)?).await?;
     Ok(AppJson(InvitationResponse::new(&invitation, state.clock.now())))
 }
 
 async fn revoke(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, invitation)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     members::revoke(&state, &access, invitation_id(&invitation)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -200,10 +200,10 @@ struct AcceptRequest {
 
 async fn accept(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     AppJson(body): AppJson<AcceptRequest>,
 ) -> Result<AppJson<MembershipResponse>> {
-    let membership = members::accept(&state, &current, &body.token).await?;
+    let membership = members::accept(&state, caller.session()?, &body.token).await?;
     Ok(AppJson(membership.into()))
 }
 
@@ -246,11 +246,11 @@ fn default_limit() -> u32 {
 
 async fn outbox(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Items<EmailResponse>>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     let emails =
         state.store.list_outbox(access.org.id, PageRequest::new(page.limit, page.offset)).await?;

@@ -4,17 +4,23 @@
 //! session's CSRF token in an `x-csrf-token` header.
 
 mod auth;
+mod keys;
 mod members;
 mod orgs;
 mod servers;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
+use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
+use mcplatform_core::ids::OrgId;
+use mcplatform_core::org::Role;
 
+use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::auth::csrf::verify_header;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, api_keys};
 
 pub fn router() -> Router<AppState> {
     Router::new().nest(
@@ -23,14 +29,24 @@ pub fn router() -> Router<AppState> {
             .merge(auth::router())
             .merge(orgs::router())
             .merge(servers::router())
-            .merge(members::router()),
+            .merge(members::router())
+            .merge(keys::router()),
     )
 }
 
-/// An authenticated API caller. Unsafe methods (anything but GET, HEAD, OPTIONS) also need the
-/// CSRF header, since a cookie alone does not prove the request came from our pages or a script.
+/// Who is calling the API: a dashboard session, or an organization's management key.
 #[derive(Debug, Clone)]
-pub struct ApiCaller(pub CurrentSession);
+pub enum Caller {
+    Session(CurrentSession),
+    Key(ApiKey),
+}
+
+/// An authenticated API caller. `Authorization: Bearer mcpk_…` with the `management` scope
+/// acts as an admin of the key's organization; otherwise the session cookie is used, and
+/// unsafe methods (anything but GET, HEAD, OPTIONS) also need the CSRF header, since a cookie
+/// alone does not prove the request came from our pages or a script.
+#[derive(Debug, Clone)]
+pub struct ApiCaller(pub Caller);
 
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = ApiError;
@@ -39,10 +55,55 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        if let Some(secret) = bearer {
+            let key = api_keys::authenticate(state, secret.trim(), ApiKeyScope::Management).await?;
+            return Ok(Self(Caller::Key(key)));
+        }
         let current = CurrentSession::from_request_parts(parts, state).await?;
         if !parts.method.is_safe() {
             verify_header(parts, state)?;
         }
-        Ok(Self(current))
+        Ok(Self(Caller::Session(current)))
+    }
+}
+
+impl ApiCaller {
+    /// The organization `org_id` as this caller may see it: a member's role, or admin for the
+    /// organization's own management key. `NotFound` for anything else.
+    pub async fn org_access(&self, state: &AppState, org_id: &str) -> Result<OrgAccess, ApiError> {
+        match &self.0 {
+            Caller::Session(current) => OrgAccess::load(state, current.user.id, org_id).await,
+            Caller::Key(key) => {
+                let org: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
+                if org != key.organization_id {
+                    return Err(ApiError::NotFound);
+                }
+                let org = state.store.get_organization(org).await?;
+                Ok(OrgAccess { org, role: Role::Admin })
+            }
+        }
+    }
+
+    /// For what only a person can do (their own account, joining or creating organizations).
+    pub fn session(&self) -> Result<&CurrentSession, ApiError> {
+        match &self.0 {
+            Caller::Session(current) => Ok(current),
+            Caller::Key(_) => Err(ApiError::Forbidden),
+        }
+    }
+
+    /// Who to name as the author of a change.
+    pub fn actor(&self) -> Actor {
+        match &self.0 {
+            Caller::Session(current) => Actor::from(current),
+            Caller::Key(key) => {
+                Actor { user_id: None, name: format!("API key \"{}\"", key.name), email: None }
+            }
+        }
     }
 }

@@ -7,9 +7,8 @@ use axum::routing::get;
 use mcplatform_core::org::{OrgName, Organization, Role};
 use serde::{Deserialize, Serialize};
 
-use super::ApiCaller;
+use super::{ApiCaller, Caller};
 use crate::AppState;
-use crate::access::OrgAccess;
 use crate::error::Result;
 use crate::extract::AppJson;
 
@@ -48,11 +47,16 @@ struct OrgList {
     items: Vec<OrgResponse>,
 }
 
-async fn list(
-    State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
-) -> Result<AppJson<OrgList>> {
-    let orgs = state.store.list_organizations_for_user(current.user.id).await?;
+async fn list(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJson<OrgList>> {
+    let orgs = match &caller.0 {
+        Caller::Session(current) => {
+            state.store.list_organizations_for_user(current.user.id).await?
+        }
+        // A management key sees the one organization it belongs to.
+        Caller::Key(key) => {
+            vec![(state.store.get_organization(key.organization_id).await?, Role::Admin)]
+        }
+    };
     Ok(AppJson(OrgList {
         items: orgs.iter().map(|(org, role)| OrgResponse::new(org, *role)).collect(),
     }))
@@ -66,30 +70,31 @@ struct OrgRequest {
 
 async fn create(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<(StatusCode, AppJson<OrgResponse>)> {
     let name = OrgName::parse(&body.name)?;
-    let org = state.store.create_organization(&name, current.user.id, state.clock.now()).await?;
+    let owner = caller.session()?.user.id;
+    let org = state.store.create_organization(&name, owner, state.clock.now()).await?;
     Ok((StatusCode::CREATED, AppJson(OrgResponse::new(&org, Role::Owner))))
 }
 
 async fn read(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
 ) -> Result<AppJson<OrgResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     Ok(AppJson(OrgResponse::new(&access.org, access.role)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<AppJson<OrgResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     let name = OrgName::parse(&body.name)?;
     let org = state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
@@ -98,10 +103,10 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
 ) -> Result<StatusCode> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Owner)?;
     state.store.delete_organization(access.org.id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -11,7 +11,6 @@ use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
 
 use super::ApiCaller;
-use crate::access::OrgAccess;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
 use crate::servers::{ServerUrls, SlugStatus, slug_status};
@@ -123,10 +122,10 @@ struct ServerList {
 
 async fn list(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
 ) -> Result<AppJson<ServerList>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let servers = state.store.list_mcp_servers(access.org.id).await?;
     Ok(AppJson(ServerList {
         items: servers.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
@@ -135,11 +134,11 @@ async fn list(
 
 async fn create(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path(org_id): Path<String>,
     AppJson(mut body): AppJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<(StatusCode, AppJson<ServerResponse>)> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     // `{"slug": …}` plus the settings; split by hand because serde cannot deny unknown fields
     // through `#[serde(flatten)]`.
@@ -158,21 +157,21 @@ async fn create(
 
 async fn read(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, server_id)): Path<(String, String)>,
 ) -> Result<AppJson<ServerResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
     Ok(AppJson(ServerResponse::new(&state, server)))
 }
 
 async fn update(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, server_id)): Path<(String, String)>,
     AppJson(patch): AppJson<SettingsPatch>,
 ) -> Result<AppJson<ServerResponse>> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
     access.require(Role::Admin)?;
     let settings = patch.apply(server.settings)?;
@@ -185,10 +184,10 @@ async fn update(
 
 async fn delete(
     State(state): State<AppState>,
-    ApiCaller(current): ApiCaller,
+    caller: ApiCaller,
     Path((org_id, server_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
     access.require(Role::Admin)?;
     state.store.delete_mcp_server(access.org.id, server.id).await?;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc2822;
 
 use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::access::OrgAccess;
+use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState, members};
 
@@ -175,7 +175,7 @@ async fn invite_post(
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     access.require(Role::Admin)?;
     let role = form.role.parse::<Role>().map_err(ApiError::from)?;
-    match members::invite(&state, &access, &current, &form.email, role).await {
+    match members::invite(&state, &access, &Actor::from(&current), &form.email, role).await {
         Ok(_) => Ok(back_to_members(&access, "invited")),
         Err(err @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
             let mut view = members_view(&state, &current, &access).await?;
@@ -243,7 +243,7 @@ async fn remove_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let target = user_id(&target)?;
-    match members::remove(&state, &access, &current, target).await {
+    match members::remove(&state, &access, Some(current.user.id), target).await {
         Ok(()) if target == current.user.id => Ok(Redirect::to("/orgs").into_response()),
         Ok(()) => Ok(back_to_members(&access, "removed")),
         Err(err) => members_problem(&state, &current, &access, err).await,
@@ -261,7 +261,7 @@ async fn resend_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    members::resend(&state, &access, &current, invitation_id(&invitation)?).await?;
+    members::resend(&state, &access, &Actor::from(&current), invitation_id(&invitation)?).await?;
     Ok(back_to_members(&access, "resent"))
 }
 

@@ -4,6 +4,7 @@
 mod account;
 mod auth;
 mod invitations;
+mod keys;
 mod members;
 mod orgs;
 mod servers;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(servers::router())
         .merge(members::router())
         .merge(invitations::router())
+        .merge(keys::router())
 }
 
 async fn stylesheet() -> impl IntoResponse {

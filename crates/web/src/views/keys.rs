@@ -1,0 +1,145 @@
+//! API keys in the dashboard: list, create (the secret shown once), revoke. Admins only.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use mcplatform_core::org::Role;
+use secrecy::ExposeSecret;
+use time::format_description::well_known::Rfc2822;
+
+use super::{Layout, PageForm, PageResult, PageSession, render};
+use crate::access::OrgAccess;
+use crate::api_keys::{self, key_id};
+use crate::auth::CurrentSession;
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/orgs/{org_id}/api-keys", get(view_keys_get).post(create_post))
+        .route("/orgs/{org_id}/api-keys/{key_id}/revoke", post(revoke_post))
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    prefix: String,
+    target: String,
+    scopes: String,
+    created_at: String,
+    last_used_at: String,
+    revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "keys/list.html")]
+struct KeysView {
+    layout: Layout,
+    org_id: String,
+    keys: Vec<KeyRow>,
+    /// `(id, slug)` of the organization's servers.
+    servers: Vec<(String, String)>,
+    new_secret: Option<String>,
+    name: String,
+    error: Option<String>,
+}
+
+fn date(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc2822).unwrap_or_default()
+}
+
+async fn keys_view(
+    state: &AppState,
+    current: &CurrentSession,
+    access: &OrgAccess,
+) -> Result<KeysView, ApiError> {
+    access.require(Role::Admin)?;
+    let servers = state.store.list_mcp_servers(access.org.id).await?;
+    let keys = state
+        .store
+        .list_api_keys(access.org.id)
+        .await?
+        .into_iter()
+        .map(|key| KeyRow {
+            id: key.id.to_string(),
+            name: key.name,
+            prefix: key.visible_prefix,
+            target: match key.mcp_server_id {
+                Some(id) => servers.iter().find(|s| s.id == id).map_or_else(
+                    || "an MCP server".to_owned(),
+                    |s| format!("MCP server {}", s.slug),
+                ),
+                None => "the organization".to_owned(),
+            },
+            scopes: key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            created_at: date(key.created_at),
+            last_used_at: key.last_used_at.map_or_else(|| "never".to_owned(), date),
+            revoked: key.revoked_at.is_some(),
+        })
+        .collect();
+    Ok(KeysView {
+        layout: Layout::for_session("API keys", current).in_org(access),
+        org_id: access.org.id.to_string(),
+        keys,
+        servers: servers.into_iter().map(|s| (s.id.to_string(), s.slug.to_string())).collect(),
+        new_secret: None,
+        name: String::new(),
+        error: None,
+    })
+}
+
+async fn view_keys_get(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path(org_id): Path<String>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    Ok(render(StatusCode::OK, &keys_view(&state, &current, &access).await?))
+}
+
+/// The create form as pairs: scopes repeat (`scope=a&scope=b`).
+async fn create_post(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path(org_id): Path<String>,
+    PageForm(fields): PageForm<Vec<(String, String)>>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    access.require(Role::Admin)?;
+    let field = |name: &str| {
+        fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    };
+    let scopes: Vec<String> =
+        fields.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect();
+    let target = Some(field("target")).filter(|t| !t.is_empty());
+    let created =
+        api_keys::create(&state, &access, Some(current.user.id), field("name"), target, &scopes)
+            .await;
+    let mut view = keys_view(&state, &current, &access).await?;
+    match created {
+        Ok(created) => {
+            view.new_secret = Some(created.secret.expose_secret().to_owned());
+            Ok(render(StatusCode::CREATED, &view))
+        }
+        Err(ApiError::Validation(err)) => {
+            view.name = field("name").to_owned();
+            view.error = Some(format!("{}: {}", err.field.replace('_', " "), err.message));
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn revoke_post(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path((org_id, key)): Path<(String, String)>,
+    PageForm(_): PageForm<serde::de::IgnoredAny>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    access.require(Role::Admin)?;
+    state.store.revoke_api_key(access.org.id, key_id(&key)?, state.clock.now()).await?;
+    Ok(Redirect::to(&format!("/orgs/{}/api-keys", access.org.id)).into_response())
+}
