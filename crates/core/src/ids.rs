@@ -85,6 +85,10 @@ define_id!(
     /// An API key.
     ApiKeyId
 );
+define_id!(
+    /// An entry of the audit log.
+    AuditEventId
+);
 
 #[cfg(test)]
 mod tests {

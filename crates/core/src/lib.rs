@@ -3,6 +3,7 @@
 //! Nothing here speaks HTTP or SQL: `store` persists these types and `web` renders them.
 
 pub mod api_key;
+pub mod audit;
 pub mod clock;
 pub mod crypto;
 pub mod ids;

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
+use mcplatform_core::audit::{AuditEvent, NewAuditEvent};
 use mcplatform_core::crypto::TokenHash;
 use mcplatform_core::ids::{
     ApiKeyId, InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId, UserId,
@@ -75,6 +76,7 @@ pub trait Store:
     + InvitationStore
     + OutboxStore
     + ApiKeyStore
+    + AuditStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -354,4 +356,29 @@ pub trait ApiKeyStore {
 
     /// Records when keys were last used, many at once (usage is batched in memory).
     async fn record_api_key_usage(&self, usage: &[(ApiKeyId, OffsetDateTime)]) -> Result<()>;
+}
+
+/// Which audit events to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only actions of this area (`member` matches `member.invited`, `member.removed`, …).
+    pub area: Option<String>,
+    pub actor: Option<UserId>,
+}
+
+#[async_trait]
+pub trait AuditStore {
+    async fn record_audit_event(&self, event: &NewAuditEvent, now: OffsetDateTime) -> Result<()>;
+
+    /// The organization's events, newest first.
+    async fn list_audit_events(
+        &self,
+        org: OrgId,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Vec<AuditEvent>>;
+
+    /// A person's own account events (logins and the like), newest first.
+    async fn list_account_events(&self, user: UserId, page: PageRequest)
+    -> Result<Vec<AuditEvent>>;
 }

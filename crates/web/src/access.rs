@@ -42,6 +42,7 @@ pub struct Actor {
     /// A person's display name, or `API key "name"`.
     pub name: String,
     pub email: Option<String>,
+    pub ip: Option<String>,
 }
 
 impl From<&crate::auth::CurrentSession> for Actor {
@@ -50,6 +51,17 @@ impl From<&crate::auth::CurrentSession> for Actor {
             user_id: Some(current.user.id),
             name: current.user.display_name.as_str().to_owned(),
             email: Some(current.user.email.as_str().to_owned()),
+            ip: current.client_ip.clone(),
+        }
+    }
+}
+
+impl Actor {
+    /// How the audit log shows the actor.
+    pub fn label(&self) -> String {
+        match &self.email {
+            Some(email) => format!("{} ({email})", self.name),
+            None => self.name.clone(),
         }
     }
 }

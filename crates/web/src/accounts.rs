@@ -9,7 +9,10 @@ use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
 use mcplatform_store::{NewPlatformUser, StoreError};
 use secrecy::SecretString;
 
-use crate::{ApiError, AppState};
+use mcplatform_core::audit::action;
+
+use crate::access::Actor;
+use crate::{ApiError, AppState, audit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -54,8 +57,16 @@ pub async fn login(
         .await
         .map_err(|join| LoginError::Failed(ApiError::Internal(Box::new(join))))?;
     match user {
-        Some(user) if matches => Ok(user),
-        _ => Err(LoginError::Incorrect),
+        Some(user) if matches => {
+            account_event(state, &user, ip, action::LOGIN).await;
+            Ok(user)
+        }
+        Some(user) => {
+            // Shown to the account's owner, who may want to know someone tried.
+            account_event(state, &user, ip, action::LOGIN_FAILED).await;
+            Err(LoginError::Incorrect)
+        }
+        None => Err(LoginError::Incorrect),
     }
 }
 
@@ -159,8 +170,22 @@ pub async fn signup(
         .map_err(|err| SignupError::Failed(ApiError::Internal(Box::new(err))))?;
     let new_user = NewPlatformUser { email, display_name, password_hash: Some(hash) };
     match state.store.create_user(&new_user, state.clock.now()).await {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            account_event(state, &user, ip, action::SIGNUP).await;
+            Ok(user)
+        }
         Err(StoreError::Conflict("email")) => Err(SignupError::EmailTaken),
         Err(err) => Err(SignupError::Failed(err.into())),
     }
+}
+
+/// Records an event of a person's own account (not of an organization).
+pub async fn account_event(state: &AppState, user: &PlatformUser, ip: IpAddr, what: &'static str) {
+    let actor = Actor {
+        user_id: Some(user.id),
+        name: user.display_name.as_str().to_owned(),
+        email: Some(user.email.as_str().to_owned()),
+        ip: Some(ip.to_string()),
+    };
+    audit::record(state, None, &actor, what, user.email.as_str(), serde_json::json!({})).await;
 }

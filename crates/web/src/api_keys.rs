@@ -8,14 +8,17 @@ use mcplatform_core::ValidationError;
 use mcplatform_core::api_key::{
     API_KEY_PREFIX, ApiKey, ApiKeyScope, VISIBLE_KEY_CHARS, parse_scopes,
 };
+use mcplatform_core::audit::action;
 use mcplatform_core::crypto::{NewSecretToken, TokenHash};
-use mcplatform_core::ids::{ApiKeyId, UserId};
+use mcplatform_core::ids::ApiKeyId;
 use mcplatform_store::NewApiKey;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 
-use crate::access::OrgAccess;
-use crate::{ApiError, AppState};
+use serde_json::json;
+
+use crate::access::{Actor, OrgAccess};
+use crate::{ApiError, AppState, audit};
 
 /// Last-use times not yet written to the database.
 #[derive(Debug, Default)]
@@ -60,7 +63,7 @@ pub struct CreatedKey {
 pub async fn create(
     state: &AppState,
     access: &OrgAccess,
-    created_by: Option<UserId>,
+    actor: &Actor,
     name: &str,
     server: Option<&str>,
     scopes: &[String],
@@ -90,10 +93,37 @@ pub async fn create(
         visible_prefix,
         token_hash: token.hash,
         scopes,
-        created_by,
+        created_by: actor.user_id,
     };
     let key = state.store.create_api_key(&new, state.clock.now()).await?;
+    let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
+    let detail = json!({ "scopes": scopes, "prefix": key.visible_prefix });
+    audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        action::API_KEY_CREATED,
+        format!("API key {}", key.name),
+        detail,
+    )
+    .await;
     Ok(CreatedKey { key, secret: token.secret })
+}
+
+/// Revokes a key of the organization; admins only.
+pub async fn revoke(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    key: ApiKeyId,
+) -> Result<(), ApiError> {
+    access.require(mcplatform_core::org::Role::Admin)?;
+    let existing = state.store.get_api_key(access.org.id, key).await?;
+    state.store.revoke_api_key(access.org.id, key, state.clock.now()).await?;
+    let target = format!("API key {}", existing.name);
+    audit::record(state, Some(access.org.id), actor, action::API_KEY_REVOKED, target, json!({}))
+        .await;
+    Ok(())
 }
 
 /// The active key a bearer secret belongs to, if it carries `scope`. Records the use.

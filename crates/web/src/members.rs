@@ -14,7 +14,10 @@ use secrecy::ExposeSecret;
 
 use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
-use crate::{ApiError, AppState};
+use mcplatform_core::audit::action;
+use serde_json::json;
+
+use crate::{ApiError, AppState, audit};
 
 /// Admins invite; only owners may invite another owner.
 pub async fn invite(
@@ -46,6 +49,16 @@ pub async fn invite(
     };
     let invitation = state.store.create_invitation(&new, now).await?;
     send_invitation(state, access, inviter, &invitation, token.secret.expose_secret()).await?;
+    let detail = json!({ "role": role.as_str() });
+    audit::record(
+        state,
+        Some(access.org.id),
+        inviter,
+        action::MEMBER_INVITED,
+        invitation.email.as_str(),
+        detail,
+    )
+    .await;
     Ok(invitation)
 }
 
@@ -62,16 +75,32 @@ pub async fn resend(
     let invitation =
         state.store.renew_invitation(access.org.id, invitation, &token.hash, expires_at).await?;
     send_invitation(state, access, inviter, &invitation, token.secret.expose_secret()).await?;
+    let target = invitation.email.as_str();
+    audit::record(
+        state,
+        Some(access.org.id),
+        inviter,
+        action::INVITATION_RESENT,
+        target,
+        json!({}),
+    )
+    .await;
     Ok(invitation)
 }
 
 pub async fn revoke(
     state: &AppState,
     access: &OrgAccess,
+    actor: &Actor,
     invitation: InvitationId,
 ) -> Result<(), ApiError> {
     access.require(Role::Admin)?;
-    Ok(state.store.revoke_invitation(access.org.id, invitation, state.clock.now()).await?)
+    let existing = state.store.get_invitation(access.org.id, invitation).await?;
+    state.store.revoke_invitation(access.org.id, invitation, state.clock.now()).await?;
+    let target = existing.email.as_str();
+    audit::record(state, Some(access.org.id), actor, action::INVITATION_REVOKED, target, json!({}))
+        .await;
+    Ok(())
 }
 
 async fn send_invitation(
@@ -114,6 +143,7 @@ async fn send_invitation(
 pub async fn change_role(
     state: &AppState,
     access: &OrgAccess,
+    actor: &Actor,
     target: UserId,
     role: Role,
 ) -> Result<Membership, ApiError> {
@@ -122,24 +152,42 @@ pub async fn change_role(
     if current.role == Role::Owner || role == Role::Owner {
         access.require(Role::Owner)?;
     }
-    state.store.set_member_role(access.org.id, target, role).await.map_err(last_owner)
+    let membership =
+        state.store.set_member_role(access.org.id, target, role).await.map_err(last_owner)?;
+    let who = state.store.get_user(target).await?;
+    let detail = json!({ "from": current.role.as_str(), "to": role.as_str() });
+    audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        action::MEMBER_ROLE_CHANGED,
+        who.email.as_str(),
+        detail,
+    )
+    .await;
+    Ok(membership)
 }
 
 /// Removes a member, or lets anyone leave. Removing an owner needs an owner.
 pub async fn remove(
     state: &AppState,
     access: &OrgAccess,
-    caller: Option<UserId>,
+    actor: &Actor,
     target: UserId,
 ) -> Result<(), ApiError> {
-    if Some(target) != caller {
+    let leaving = Some(target) == actor.user_id;
+    if !leaving {
         access.require(Role::Admin)?;
         let current = state.store.get_membership(access.org.id, target).await?;
         if current.role == Role::Owner {
             access.require(Role::Owner)?;
         }
     }
-    state.store.remove_member(access.org.id, target).await.map_err(last_owner)
+    let who = state.store.get_user(target).await?;
+    state.store.remove_member(access.org.id, target).await.map_err(last_owner)?;
+    let what = if leaving { action::MEMBER_LEFT } else { action::MEMBER_REMOVED };
+    audit::record(state, Some(access.org.id), actor, what, who.email.as_str(), json!({})).await;
+    Ok(())
 }
 
 fn last_owner(err: StoreError) -> ApiError {
@@ -187,7 +235,14 @@ pub async fn accept(
         return Err(AcceptError::OtherAddress(invitation.email));
     }
     match state.store.accept_invitation(invitation.id, current.user.id, state.clock.now()).await {
-        Ok(membership) => Ok(membership),
+        Ok(membership) => {
+            let detail = json!({ "role": membership.role.as_str() });
+            let target = current.user.email.as_str();
+            let actor = Actor::from(current);
+            let org = Some(membership.organization_id);
+            audit::record(state, org, &actor, action::INVITATION_ACCEPTED, target, detail).await;
+            Ok(membership)
+        }
         // Closed between our look and the accept (a concurrent accept or revoke).
         Err(StoreError::NotFound) => Err(AcceptError::Unknown),
         Err(err) => Err(AcceptError::Failed(err.into())),

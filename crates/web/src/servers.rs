@@ -9,7 +9,95 @@ use mcplatform_core::mcp_server::{AuthMode, McpServerSettings, Slug};
 use serde::Serialize;
 use url::Url;
 
-use crate::{ApiError, AppState};
+use mcplatform_core::audit::action;
+use mcplatform_core::mcp_server::McpServer;
+use mcplatform_core::org::Role;
+use serde_json::json;
+
+use crate::access::{Actor, OrgAccess};
+use crate::{ApiError, AppState, audit};
+
+/// Creates a server; admins only. `Conflict("slug")` when any organization has the slug.
+pub async fn create(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    slug: &Slug,
+    settings: &McpServerSettings,
+) -> Result<McpServer, ApiError> {
+    access.require(Role::Admin)?;
+    let server =
+        state.store.create_mcp_server(access.org.id, slug, settings, state.clock.now()).await?;
+    let target = format!("server {slug}");
+    audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        action::SERVER_CREATED,
+        target,
+        json!({ "name": settings.name }),
+    )
+    .await;
+    Ok(server)
+}
+
+/// Saves new settings; admins only. The audit entry names the fields that changed.
+pub async fn update(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    server: &McpServer,
+    settings: &McpServerSettings,
+) -> Result<McpServer, ApiError> {
+    access.require(Role::Admin)?;
+    let updated = state
+        .store
+        .update_mcp_server(access.org.id, server.id, settings, state.clock.now())
+        .await?;
+    let before = SettingsInput::from_settings(&server.settings);
+    let after = SettingsInput::from_settings(settings);
+    let mut changed = Vec::new();
+    macro_rules! diff {
+        ($($field:ident),*) => { $( if before.$field != after.$field { changed.push(stringify!($field)); } )* };
+    }
+    diff!(
+        name,
+        description,
+        product_name,
+        auth_mode,
+        support_tool_enabled,
+        walkthrough_tool_enabled,
+        telemetry_enabled,
+        access_token_ttl_minutes,
+        refresh_token_ttl_days
+    );
+    let target = format!("server {}", server.slug);
+    audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        action::SERVER_UPDATED,
+        target,
+        json!({ "changed": changed }),
+    )
+    .await;
+    Ok(updated)
+}
+
+/// Deletes a server; admins only.
+pub async fn delete(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    server: &McpServer,
+) -> Result<(), ApiError> {
+    access.require(Role::Admin)?;
+    state.store.delete_mcp_server(access.org.id, server.id).await?;
+    let target = format!("server {}", server.slug);
+    audit::record(state, Some(access.org.id), actor, action::SERVER_DELETED, target, json!({}))
+        .await;
+    Ok(())
+}
 
 /// Field name → what is wrong with it, in the form's order.
 pub type FieldErrors = BTreeMap<&'static str, String>;

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
+mod audit_api;
 mod auth_api;
 mod cli;
 mod dashboard;

@@ -3,6 +3,7 @@
 //! places where the dialects differ branch on [`Backend`] right here, never above this crate.
 
 mod api_keys;
+mod audit;
 mod invitations;
 mod mcp_servers;
 mod organizations;

@@ -601,3 +601,91 @@ mod api_keys {
         assert_eq!(remaining.iter().map(|k| k.mcp_server_id).collect::<Vec<_>>(), vec![None]);
     }
 }
+
+mod audit {
+    use mcplatform_core::audit::{NewAuditEvent, action};
+    use mcplatform_core::ids::OrgId;
+    use mcplatform_store::testing::TestDatabase;
+    use mcplatform_store::{AuditFilter, PageRequest};
+
+    use super::{org, t, user};
+
+    fn event(
+        org: Option<OrgId>,
+        actor: Option<mcplatform_core::ids::UserId>,
+        action: &'static str,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            organization_id: org,
+            actor_user_id: actor,
+            actor_label: "Ada (ada@example.com)".into(),
+            action,
+            target: "something".into(),
+            detail: "{}".into(),
+            ip_address: Some("127.0.0.1".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_are_listed_per_organization_filtered_by_area_and_actor() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let bob = user(&store, "bob@example.com").await;
+        let acme = org(&store, "Acme", ada).await;
+        let evil = org(&store, "Evil", bob).await;
+        let events = [
+            (Some(acme), Some(ada), action::SERVER_CREATED),
+            (Some(acme), Some(bob), action::MEMBER_INVITED),
+            (Some(acme), Some(ada), action::MEMBER_REMOVED),
+            (Some(evil), Some(bob), action::SERVER_CREATED),
+            (None, Some(ada), action::LOGIN),
+        ];
+        for (n, (org, actor, action)) in events.into_iter().enumerate() {
+            store.record_audit_event(&event(org, actor, action), t(n as i64)).await.unwrap();
+        }
+        let all = store
+            .list_audit_events(acme, &AuditFilter::default(), PageRequest::new(50, 0))
+            .await
+            .unwrap();
+        let actions: Vec<_> = all.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            vec![action::MEMBER_REMOVED, action::MEMBER_INVITED, action::SERVER_CREATED]
+        );
+
+        let members = AuditFilter { area: Some("member".into()), actor: None };
+        assert_eq!(
+            store.list_audit_events(acme, &members, PageRequest::new(50, 0)).await.unwrap().len(),
+            2
+        );
+        let by_ada = AuditFilter { area: Some("member".into()), actor: Some(ada) };
+        assert_eq!(
+            store.list_audit_events(acme, &by_ada, PageRequest::new(50, 0)).await.unwrap().len(),
+            1
+        );
+        let wildcard = AuditFilter { area: Some("%".into()), actor: None };
+        assert!(
+            store
+                .list_audit_events(acme, &wildcard, PageRequest::new(50, 0))
+                .await
+                .unwrap()
+                .is_empty(),
+            "areas match literally"
+        );
+        assert_eq!(
+            store
+                .list_audit_events(acme, &AuditFilter::default(), PageRequest::new(1, 2))
+                .await
+                .unwrap()[0]
+                .action,
+            action::SERVER_CREATED
+        );
+
+        let logins = store.list_account_events(ada, PageRequest::new(50, 0)).await.unwrap();
+        assert_eq!(
+            logins.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            vec![action::LOGIN]
+        );
+    }
+}

@@ -92,11 +92,10 @@ async fn create(
     AppJson(body): AppJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, AppJson<CreatedKeyResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
-    let created_by = caller.actor().user_id;
     let created = api_keys::create(
         &state,
         &access,
-        created_by,
+        &caller.actor(),
         &body.name,
         body.mcp_server_id.as_deref(),
         &body.scopes,
@@ -112,7 +111,6 @@ async fn revoke(
     Path((org_id, key)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(Role::Admin)?;
-    state.store.revoke_api_key(access.org.id, key_id(&key)?, state.clock.now()).await?;
+    api_keys::revoke(&state, &access, &caller.actor(), key_id(&key)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -89,7 +89,9 @@ async fn change_role(
     AppJson(body): AppJson<RoleRequest>,
 ) -> Result<AppJson<MembershipResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let membership = members::change_role(&state, &access, user_id(&target)?, body.role).await?;
+    let membership =
+        members::change_role(&state, &access, &caller.actor(), user_id(&target)?, body.role)
+            .await?;
     Ok(AppJson(membership.into()))
 }
 
@@ -99,7 +101,7 @@ async fn remove(
     Path((org_id, target)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    members::remove(&state, &access, caller.actor().user_id, user_id(&target)?).await?;
+    members::remove(&state, &access, &caller.actor(), user_id(&target)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -188,7 +190,7 @@ async fn revoke(
     Path((org_id, invitation)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    members::revoke(&state, &access, invitation_id(&invitation)?).await?;
+    members::revoke(&state, &access, &caller.actor(), invitation_id(&invitation)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,7 @@
 //! Callers authenticate with the dashboard session cookie; changes made that way must carry the
 //! session's CSRF token in an `x-csrf-token` header.
 
+mod audit;
 mod auth;
 mod keys;
 mod members;
@@ -20,6 +21,7 @@ use mcplatform_core::org::Role;
 use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::auth::csrf::verify_header;
+use crate::auth::session::client_ip;
 use crate::{ApiError, AppState, api_keys};
 
 pub fn router() -> Router<AppState> {
@@ -30,7 +32,8 @@ pub fn router() -> Router<AppState> {
             .merge(orgs::router())
             .merge(servers::router())
             .merge(members::router())
-            .merge(keys::router()),
+            .merge(keys::router())
+            .merge(audit::router()),
     )
 }
 
@@ -38,7 +41,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone)]
 pub enum Caller {
     Session(CurrentSession),
-    Key(ApiKey),
+    Key { key: ApiKey, ip: Option<String> },
 }
 
 /// An authenticated API caller. `Authorization: Bearer mcpk_…` with the `management` scope
@@ -62,7 +65,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .and_then(|value| value.strip_prefix("Bearer "));
         if let Some(secret) = bearer {
             let key = api_keys::authenticate(state, secret.trim(), ApiKeyScope::Management).await?;
-            return Ok(Self(Caller::Key(key)));
+            return Ok(Self(Caller::Key { key, ip: client_ip(&parts.extensions) }));
         }
         let current = CurrentSession::from_request_parts(parts, state).await?;
         if !parts.method.is_safe() {
@@ -78,7 +81,7 @@ impl ApiCaller {
     pub async fn org_access(&self, state: &AppState, org_id: &str) -> Result<OrgAccess, ApiError> {
         match &self.0 {
             Caller::Session(current) => OrgAccess::load(state, current.user.id, org_id).await,
-            Caller::Key(key) => {
+            Caller::Key { key, .. } => {
                 let org: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
                 if org != key.organization_id {
                     return Err(ApiError::NotFound);
@@ -93,7 +96,7 @@ impl ApiCaller {
     pub fn session(&self) -> Result<&CurrentSession, ApiError> {
         match &self.0 {
             Caller::Session(current) => Ok(current),
-            Caller::Key(_) => Err(ApiError::Forbidden),
+            Caller::Key { .. } => Err(ApiError::Forbidden),
         }
     }
 
@@ -101,9 +104,12 @@ impl ApiCaller {
     pub fn actor(&self) -> Actor {
         match &self.0 {
             Caller::Session(current) => Actor::from(current),
-            Caller::Key(key) => {
-                Actor { user_id: None, name: format!("API key \"{}\"", key.name), email: None }
-            }
+            Caller::Key { key, ip } => Actor {
+                user_id: None,
+                name: format!("API key \"{}\"", key.name),
+                email: None,
+                ip: ip.clone(),
+            },
         }
     }
 }

@@ -4,13 +4,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use mcplatform_core::org::{OrgName, Organization, Role};
+use mcplatform_core::org::{Organization, Role};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiCaller, Caller};
-use crate::AppState;
 use crate::error::Result;
 use crate::extract::AppJson;
+use crate::{AppState, organizations};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -53,7 +53,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJso
             state.store.list_organizations_for_user(current.user.id).await?
         }
         // A management key sees the one organization it belongs to.
-        Caller::Key(key) => {
+        Caller::Key { key, .. } => {
             vec![(state.store.get_organization(key.organization_id).await?, Role::Admin)]
         }
     };
@@ -73,9 +73,8 @@ async fn create(
     caller: ApiCaller,
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<(StatusCode, AppJson<OrgResponse>)> {
-    let name = OrgName::parse(&body.name)?;
     let owner = caller.session()?.user.id;
-    let org = state.store.create_organization(&name, owner, state.clock.now()).await?;
+    let org = organizations::create(&state, owner, &caller.actor(), &body.name).await?;
     Ok((StatusCode::CREATED, AppJson(OrgResponse::new(&org, Role::Owner))))
 }
 
@@ -95,9 +94,7 @@ async fn update(
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<AppJson<OrgResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(Role::Admin)?;
-    let name = OrgName::parse(&body.name)?;
-    let org = state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
+    let org = organizations::rename(&state, &access, &caller.actor(), &body.name).await?;
     Ok(AppJson(OrgResponse::new(&org, access.role)))
 }
 
@@ -107,7 +104,6 @@ async fn delete(
     Path(org_id): Path<String>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(Role::Owner)?;
-    state.store.delete_organization(access.org.id).await?;
+    organizations::delete(&state, &access, &caller.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

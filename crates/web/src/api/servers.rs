@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiCaller;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
-use crate::servers::{ServerUrls, SlugStatus, slug_status};
+use crate::servers::{self, ServerUrls, SlugStatus, slug_status};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -150,8 +150,7 @@ async fn create(
     let patch: SettingsPatch = serde_json::from_value(serde_json::Value::Object(body))
         .map_err(|err| ApiError::InvalidBody(err.to_string()))?;
     let settings = patch.apply(McpServerSettings::default())?;
-    let server =
-        state.store.create_mcp_server(access.org.id, &slug, &settings, state.clock.now()).await?;
+    let server = servers::create(&state, &access, &caller.actor(), &slug, &settings).await?;
     Ok((StatusCode::CREATED, AppJson(ServerResponse::new(&state, server))))
 }
 
@@ -174,11 +173,8 @@ async fn update(
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
     access.require(Role::Admin)?;
-    let settings = patch.apply(server.settings)?;
-    let updated = state
-        .store
-        .update_mcp_server(access.org.id, server.id, &settings, state.clock.now())
-        .await?;
+    let settings = patch.apply(server.settings.clone())?;
+    let updated = servers::update(&state, &access, &caller.actor(), &server, &settings).await?;
     Ok(AppJson(ServerResponse::new(&state, updated)))
 }
 
@@ -189,8 +185,7 @@ async fn delete(
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    access.require(Role::Admin)?;
-    state.store.delete_mcp_server(access.org.id, server.id).await?;
+    servers::delete(&state, &access, &caller.actor(), &server).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -53,6 +53,8 @@ pub struct CurrentSession {
     pub user: PlatformUser,
     /// Forms and `x-csrf-token` headers must carry this.
     pub csrf_token: String,
+    /// The address this request came from, for the audit log.
+    pub client_ip: Option<String>,
 }
 
 /// Looks up the session cookie once per request and keeps the result in the extensions.
@@ -65,7 +67,8 @@ pub(crate) async fn load_session(
     let cookie_name = session_cookie_name(state.config.is_https());
     if let Some(cookie) = jar.get(cookie_name) {
         match resolve(&state, cookie.value()).await {
-            Ok(Some(current)) => {
+            Ok(Some(mut current)) => {
+                current.client_ip = client_ip(request.extensions());
                 request.extensions_mut().insert(Arc::new(current));
             }
             Ok(None) => {}
@@ -91,7 +94,14 @@ async fn resolve(state: &AppState, secret: &str) -> Result<Option<CurrentSession
         session.expires_at = expires_at;
     }
     let user = state.store.get_user(session.user_id).await?;
-    Ok(Some(CurrentSession { session, user, csrf_token: csrf_token_for(secret) }))
+    Ok(Some(CurrentSession { session, user, csrf_token: csrf_token_for(secret), client_ip: None }))
+}
+
+/// The peer address axum recorded for the connection.
+pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<String> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(peer)| peer.ip().to_string())
 }
 
 fn sliding_expiry(

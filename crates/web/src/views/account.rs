@@ -8,9 +8,16 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 
+use mcplatform_store::PageRequest;
+
+use super::audit::when;
 use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::AppState;
+use mcplatform_core::audit::action;
+use serde_json::json;
+
+use crate::access::Actor;
 use crate::auth::session;
+use crate::{AppState, audit};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,12 +29,23 @@ pub fn router() -> Router<AppState> {
 #[template(path = "auth/account.html")]
 struct AccountView {
     layout: Layout,
+    /// `(when, action, address)`, newest first.
+    activity: Vec<(String, String, String)>,
     display_name: String,
     email: String,
 }
 
-async fn view_account_get(PageSession(current): PageSession) -> PageResult {
+async fn view_account_get(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+) -> PageResult {
+    let events = state.store.list_account_events(current.user.id, PageRequest::new(20, 0)).await?;
+    let activity = events
+        .into_iter()
+        .map(|e| (when(e.created_at), e.action, e.ip_address.unwrap_or_default()))
+        .collect();
     let view = AccountView {
+        activity,
         layout: Layout::for_session("Your account", &current),
         display_name: current.user.display_name.as_str().to_owned(),
         email: current.user.email.as_str().to_owned(),
@@ -42,6 +60,17 @@ async fn logout_everywhere(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let ended = state.store.delete_user_sessions(current.user.id).await?;
+    let actor = Actor::from(&current);
+    let target = current.user.email.as_str();
+    audit::record(
+        &state,
+        None,
+        &actor,
+        action::LOGOUT_EVERYWHERE,
+        target,
+        json!({ "sessions": ended }),
+    )
+    .await;
     tracing::info!(user_id = %current.user.id, ended, "logged out everywhere");
     Ok((jar.add(session::removal_cookie(&state)), Redirect::to("/login")).into_response())
 }

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use time::format_description::well_known::Rfc2822;
 
 use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::access::OrgAccess;
+use crate::access::{Actor, OrgAccess};
 use crate::api_keys::{self, key_id};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState};
@@ -115,7 +115,7 @@ async fn create_post(
         fields.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect();
     let target = Some(field("target")).filter(|t| !t.is_empty());
     let created =
-        api_keys::create(&state, &access, Some(current.user.id), field("name"), target, &scopes)
+        api_keys::create(&state, &access, &Actor::from(&current), field("name"), target, &scopes)
             .await;
     let mut view = keys_view(&state, &current, &access).await?;
     match created {
@@ -139,7 +139,6 @@ async fn revoke_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    access.require(Role::Admin)?;
-    state.store.revoke_api_key(access.org.id, key_id(&key)?, state.clock.now()).await?;
+    api_keys::revoke(&state, &access, &Actor::from(&current), key_id(&key)?).await?;
     Ok(Redirect::to(&format!("/orgs/{}/api-keys", access.org.id)).into_response())
 }

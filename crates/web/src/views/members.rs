@@ -229,7 +229,9 @@ async fn role_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let role = form.role.parse::<Role>().map_err(ApiError::from)?;
-    match members::change_role(&state, &access, user_id(&target)?, role).await {
+    match members::change_role(&state, &access, &Actor::from(&current), user_id(&target)?, role)
+        .await
+    {
         Ok(_) => Ok(back_to_members(&access, "role")),
         Err(err) => members_problem(&state, &current, &access, err).await,
     }
@@ -243,7 +245,7 @@ async fn remove_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let target = user_id(&target)?;
-    match members::remove(&state, &access, Some(current.user.id), target).await {
+    match members::remove(&state, &access, &Actor::from(&current), target).await {
         Ok(()) if target == current.user.id => Ok(Redirect::to("/orgs").into_response()),
         Ok(()) => Ok(back_to_members(&access, "removed")),
         Err(err) => members_problem(&state, &current, &access, err).await,
@@ -272,7 +274,7 @@ async fn revoke_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    members::revoke(&state, &access, invitation_id(&invitation)?).await?;
+    members::revoke(&state, &access, &Actor::from(&current), invitation_id(&invitation)?).await?;
     Ok(back_to_members(&access, "revoked"))
 }
 

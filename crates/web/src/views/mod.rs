@@ -2,6 +2,7 @@
 //! data without JavaScript.
 
 mod account;
+mod audit;
 mod auth;
 mod invitations;
 mod keys;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())
+        .merge(audit::router())
 }
 
 async fn stylesheet() -> impl IntoResponse {

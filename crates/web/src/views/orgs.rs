@@ -10,9 +10,9 @@ use mcplatform_core::org::{OrgName, Role};
 use serde::Deserialize;
 
 use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::AppState;
-use crate::access::OrgAccess;
+use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
+use crate::{ApiError, AppState, organizations};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,7 +104,8 @@ async fn view_new_org_post(
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
         }
     };
-    let org = state.store.create_organization(&name, current.user.id, state.clock.now()).await?;
+    let org = organizations::create(&state, current.user.id, &Actor::from(&current), name.as_str())
+        .await?;
     state.store.set_session_organization(current.session.id, Some(org.id)).await?;
     Ok(Redirect::to(&format!("/orgs/{}", org.id)).into_response())
 }
@@ -199,22 +200,20 @@ async fn view_settings_post(
     PageForm(form): PageForm<OrgNameForm>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    access.require(Role::Admin)?;
-    match OrgName::parse(&form.name) {
-        Ok(name) => {
-            let org =
-                state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
+    match organizations::rename(&state, &access, &Actor::from(&current), &form.name).await {
+        Ok(org) => {
             let renamed = OrgAccess { org, role: access.role };
             let mut view = SettingsView::new(&current, &renamed);
             view.layout = view.layout.with_notice(Some("Organization renamed.".into()));
             Ok(render(StatusCode::OK, &view))
         }
-        Err(err) => {
+        Err(ApiError::Validation(err)) => {
             let mut view = SettingsView::new(&current, &access);
             view.name = form.name;
             view.name_error = Some(err.message);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
         }
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -236,7 +235,6 @@ async fn view_delete_post(
         view.delete_error = Some("type the organization's exact name to confirm".into());
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
-    state.store.delete_organization(access.org.id).await?;
-    tracing::info!(org_id = %access.org.id, user_id = %current.user.id, "organization deleted");
+    organizations::delete(&state, &access, &Actor::from(&current)).await?;
     Ok(Redirect::to("/orgs").into_response())
 }

@@ -9,16 +9,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use mcplatform_core::mcp_server::{AuthMode, McpServer, Slug};
 use mcplatform_core::org::Role;
-use mcplatform_store::StoreError;
 use serde::Deserialize;
 
 use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::AppState;
-use crate::access::OrgAccess;
+use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::servers::{
-    FieldErrors, InstallSnippets, ServerUrls, SettingsInput, SlugStatus, slug_status,
+    self, FieldErrors, InstallSnippets, ServerUrls, SettingsInput, SlugStatus, slug_status,
 };
+use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -143,11 +142,7 @@ async fn view_new_post(
     view.input = input;
     match (slug, settings) {
         (Ok(slug), Ok(settings)) if errors.is_empty() => {
-            match state
-                .store
-                .create_mcp_server(access.org.id, &slug, &settings, state.clock.now())
-                .await
-            {
+            match servers::create(&state, &access, &Actor::from(&current), &slug, &settings).await {
                 Ok(server) => {
                     return Ok(Redirect::to(&format!(
                         "/orgs/{}/servers/{}",
@@ -155,7 +150,7 @@ async fn view_new_post(
                     ))
                     .into_response());
                 }
-                Err(StoreError::Conflict("slug")) => {
+                Err(ApiError::Conflict("slug")) => {
                     view.slug_error = Some(format!("{slug} is already taken: choose another"))
                 }
                 Err(err) => return Err(err.into()),
@@ -263,10 +258,9 @@ async fn view_server_post(
     let input = form.input(&mut errors);
     match input.validate() {
         Ok(settings) if errors.is_empty() => {
-            let updated = state
-                .store
-                .update_mcp_server(access.org.id, server.id, &settings, state.clock.now())
-                .await?;
+            let updated =
+                servers::update(&state, &access, &Actor::from(&current), &server, &settings)
+                    .await?;
             let mut view = ServerView::new(&state, &current, &access, &updated);
             view.layout = view.layout.with_notice(Some("Settings saved.".into()));
             Ok(render(StatusCode::OK, &view))
@@ -303,8 +297,7 @@ async fn view_delete_post(
         view.delete_error = Some("type the server's slug exactly to confirm".into());
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
-    state.store.delete_mcp_server(access.org.id, server.id).await?;
-    tracing::info!(org_id = %access.org.id, server_id = %server.id, user_id = %current.user.id, "mcp server deleted");
+    servers::delete(&state, &access, &Actor::from(&current), &server).await?;
     Ok(Redirect::to(&format!("/orgs/{}", access.org.id)).into_response())
 }
 

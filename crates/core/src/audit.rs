@@ -1,0 +1,58 @@
+//! The audit log: who did what, to what, and when.
+
+use time::OffsetDateTime;
+
+use crate::ids::{AuditEventId, OrgId, UserId};
+
+/// The kinds of event, named `area.verb`; the area is what the log filters on.
+pub mod action {
+    pub const LOGIN: &str = "account.login";
+    pub const LOGIN_FAILED: &str = "account.login_failed";
+    pub const LOGOUT_EVERYWHERE: &str = "account.logout_everywhere";
+    pub const SIGNUP: &str = "account.signup";
+    pub const ORG_CREATED: &str = "organization.created";
+    pub const ORG_RENAMED: &str = "organization.renamed";
+    pub const MEMBER_INVITED: &str = "member.invited";
+    pub const INVITATION_RESENT: &str = "member.invitation_resent";
+    pub const INVITATION_REVOKED: &str = "member.invitation_revoked";
+    pub const INVITATION_ACCEPTED: &str = "member.joined";
+    pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
+    pub const MEMBER_REMOVED: &str = "member.removed";
+    pub const MEMBER_LEFT: &str = "member.left";
+    pub const SERVER_CREATED: &str = "server.created";
+    pub const SERVER_UPDATED: &str = "server.updated";
+    pub const SERVER_DELETED: &str = "server.deleted";
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+}
+
+/// The areas the log can be filtered by.
+pub const AREAS: [&str; 5] = ["account", "organization", "member", "server", "api_key"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub organization_id: Option<OrgId>,
+    pub actor_user_id: Option<UserId>,
+    /// How the actor is shown: a name and email, or `API key "ci"`.
+    pub actor_label: String,
+    pub action: String,
+    /// What was acted on, in words (`server acme-docs`, `bob@example.com`).
+    pub target: String,
+    /// Facts worth keeping, as JSON text (`{"from":"member","to":"admin"}`).
+    pub detail: String,
+    pub ip_address: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    pub organization_id: Option<OrgId>,
+    pub actor_user_id: Option<UserId>,
+    pub actor_label: String,
+    pub action: &'static str,
+    pub target: String,
+    pub detail: String,
+    pub ip_address: Option<String>,
+}

@@ -1,0 +1,31 @@
+//! Writing the audit log. An event that cannot be written is logged as an error but does not
+//! undo or fail the change it describes.
+
+use mcplatform_core::audit::NewAuditEvent;
+use mcplatform_core::ids::OrgId;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::access::Actor;
+
+pub async fn record(
+    state: &AppState,
+    org: Option<OrgId>,
+    actor: &Actor,
+    action: &'static str,
+    target: impl Into<String>,
+    detail: Value,
+) {
+    let event = NewAuditEvent {
+        organization_id: org,
+        actor_user_id: actor.user_id,
+        actor_label: actor.label(),
+        action,
+        target: target.into(),
+        detail: detail.to_string(),
+        ip_address: actor.ip.clone(),
+    };
+    if let Err(err) = state.store.record_audit_event(&event, state.clock.now()).await {
+        tracing::error!(error = ?err, action, "could not write audit event");
+    }
+}

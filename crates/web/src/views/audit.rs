@@ -1,0 +1,111 @@
+//! The organization's audit log, for admins: filter by area and by person, newest first.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use mcplatform_core::audit::AREAS;
+use mcplatform_core::org::Role;
+use mcplatform_store::{AuditFilter, PageRequest};
+use serde::Deserialize;
+use time::format_description::well_known::Rfc2822;
+
+use super::{Layout, PageResult, PageSession, render};
+use crate::AppState;
+use crate::access::OrgAccess;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/orgs/{org_id}/audit", get(view_audit_get))
+}
+
+const PAGE: u32 = 50;
+
+pub(crate) struct EventRow {
+    when: String,
+    actor: String,
+    action: String,
+    target: String,
+    detail: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/audit.html")]
+struct AuditView {
+    layout: Layout,
+    org_id: String,
+    events: Vec<EventRow>,
+    areas: &'static [&'static str],
+    area: String,
+    /// `(user id, label)` of the organization's members.
+    actors: Vec<(String, String)>,
+    actor: String,
+    previous_offset: Option<u32>,
+    next_offset: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    area: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    offset: u32,
+}
+
+pub(crate) fn when(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc2822).unwrap_or_default()
+}
+
+async fn view_audit_get(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path(org_id): Path<String>,
+    Query(query): Query<AuditQuery>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    access.require(Role::Admin)?;
+    let filter = AuditFilter {
+        area: AREAS.contains(&query.area.as_str()).then(|| query.area.clone()),
+        actor: query.actor.parse().ok(),
+    };
+    let mut events = state
+        .store
+        .list_audit_events(access.org.id, &filter, PageRequest::new(PAGE + 1, query.offset))
+        .await?;
+    let has_more = events.len() > PAGE as usize;
+    events.truncate(PAGE as usize);
+    let actors = state
+        .store
+        .list_members(access.org.id)
+        .await?
+        .into_iter()
+        .map(|m| {
+            (m.user.id.to_string(), format!("{} ({})", m.user.display_name.as_str(), m.user.email))
+        })
+        .collect();
+    let view = AuditView {
+        layout: Layout::for_session("Audit log", &current).in_org(&access),
+        org_id: access.org.id.to_string(),
+        events: events
+            .into_iter()
+            .map(|e| EventRow {
+                when: when(e.created_at),
+                actor: e.actor_label,
+                action: e.action,
+                target: e.target,
+                detail: if e.detail == "{}" { String::new() } else { e.detail },
+                ip: e.ip_address.unwrap_or_default(),
+            })
+            .collect(),
+        areas: &AREAS,
+        area: filter.area.unwrap_or_default(),
+        actors,
+        actor: filter.actor.map(|a| a.to_string()).unwrap_or_default(),
+        previous_offset: (query.offset > 0).then(|| query.offset.saturating_sub(PAGE)),
+        next_offset: has_more.then_some(query.offset + PAGE),
+    };
+    Ok(render(StatusCode::OK, &view))
+}
