@@ -2,6 +2,7 @@
 //! `main.rs` only parses the command line and calls in here, so tests can start the real
 //! application in-process.
 
+pub mod admin;
 pub mod config;
 pub mod data_dir;
 pub mod startup;

@@ -31,6 +31,60 @@ enum Command {
     PrintDefaultConfig,
     /// Print the version.
     Version,
+    /// Set-up from the command line (prints JSON).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::enum_variant_names)] // they read as the commands: `admin create-user`, …
+enum AdminCommand {
+    /// Create a dashboard account (or set a new password on an existing one).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// When omitted, a password is generated and printed.
+        #[arg(long, env = "MCPLATFORM_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Create an organization owned by an existing account.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "EMAIL")]
+        owner: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Create an MCP server in an organization.
+    CreateServer {
+        #[arg(long, value_name = "ORG_ID")]
+        org: String,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Create an API key: an organization key (`--scope management`) or, with `--server`, a
+    /// server key (`--scope telemetry:write`, `--scope auth:introspect`).
+    CreateApiKey {
+        #[arg(long, value_name = "ORG_ID")]
+        org: String,
+        #[arg(long, value_name = "SERVER_ID")]
+        server: Option<String>,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -41,6 +95,9 @@ struct ServeArgs {
     /// Public URL of this server [env: MCPLATFORM_BASE_URL] [default: http://localhost:3000]
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// Seed a demo account, organization and MCP server, and print how to log in.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -67,13 +124,28 @@ fn main() -> ExitCode {
             Config::default_toml().map(|toml| print!("{toml}")).map_err(anyhow::Error::from)
         }
         Command::Serve(args) => {
+            let demo = args.demo;
             let overrides = Overrides {
                 bind: args.bind,
                 base_url: args.base_url,
                 data_dir: args.storage.data_dir,
                 database_url: args.storage.database_url,
             };
-            run(cli.config, overrides, serve)
+            run(cli.config, overrides, move |config| serve(config, demo))
+        }
+        Command::Admin(command) => {
+            let storage = match &command {
+                AdminCommand::CreateUser { storage, .. }
+                | AdminCommand::CreateOrg { storage, .. }
+                | AdminCommand::CreateServer { storage, .. }
+                | AdminCommand::CreateApiKey { storage, .. } => storage,
+            };
+            let overrides = Overrides {
+                data_dir: storage.data_dir.clone(),
+                database_url: storage.database_url.clone(),
+                ..Overrides::default()
+            };
+            run(cli.config, overrides, move |config| admin(config, command))
         }
         Command::Migrate(args) => {
             let overrides = Overrides {
@@ -109,8 +181,12 @@ fn run<F: Future<Output = anyhow::Result<()>>>(
     runtime.block_on(command(loaded.config))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let app = Application::build(&config, Arc::new(SystemClock)).await?;
+    if demo {
+        let how = mcplatform_app::admin::seed_demo(app.state()).await?;
+        println!("{how}");
+    }
     tracing::info!(
         address = %app.local_addr()?,
         base_url = %config.base_url,
@@ -128,5 +204,27 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
         .map_err(|err| anyhow::anyhow!("cannot migrate database {}: {err:?}", options.url))?;
     store.close().await;
     println!("database {} is up to date", options.url);
+    Ok(())
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    use mcplatform_app::admin;
+    let state = mcplatform_app::startup::build_state(&config, Arc::new(SystemClock)).await?;
+    let result = match command {
+        AdminCommand::CreateUser { email, name, password, .. } => {
+            admin::create_user(&state, &email, &name, password).await
+        }
+        AdminCommand::CreateOrg { name, owner, .. } => {
+            admin::create_org(&state, &name, &owner).await
+        }
+        AdminCommand::CreateServer { org, slug, name, .. } => {
+            admin::create_server(&state, &org, &slug, &name).await
+        }
+        AdminCommand::CreateApiKey { org, server, name, scopes, .. } => {
+            admin::create_api_key(&state, &org, server.as_deref(), &name, &scopes).await
+        }
+    };
+    state.store.close().await;
+    println!("{}", serde_json::to_string_pretty(&result?)?);
     Ok(())
 }

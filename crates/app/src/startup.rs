@@ -31,11 +31,11 @@ impl Application {
     /// Prepares the data directory and keys, opens and migrates the database, and binds the
     /// configured address. Each failure names what failed.
     pub async fn build(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let (store, master_key) = open_storage(config).await?;
+        let state = build_state(config, clock).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        Ok(Self::assemble(config, clock, store, master_key, listener))
+        Ok(Self::assemble(config, state, listener))
     }
 
     /// Like [`build`](Self::build), on a listener the caller already bound (tests bind port 0
@@ -45,35 +45,19 @@ impl Application {
         clock: Arc<dyn Clock>,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let (store, master_key) = open_storage(config).await?;
-        Ok(Self::assemble(config, clock, store, master_key, listener))
+        Ok(Self::assemble(config, build_state(config, clock).await?, listener))
     }
 
-    fn assemble(
-        config: &Config,
-        clock: Arc<dyn Clock>,
-        store: Arc<dyn Store>,
-        master_key: MasterKey,
-        listener: TcpListener,
-    ) -> Self {
-        let web = WebConfig {
-            max_body_bytes: config.http.max_body_bytes,
-            readiness_timeout: Duration::from_secs(config.http.readiness_timeout_secs),
-            sessions: SessionSettings {
-                idle_timeout: Duration::from_secs(config.auth.session_idle_timeout_hours * 3600),
-                absolute_lifetime: Duration::from_secs(config.auth.session_lifetime_days * 86_400),
-                ..SessionSettings::default()
-            },
-            login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
-            login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
-            ..WebConfig::new(config.base_url.clone())
-        };
-        let state = AppState::new(store, clock, web, master_key);
+    fn assemble(config: &Config, state: AppState, listener: TcpListener) -> Self {
         Self {
             listener,
             state,
             shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
         }
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -127,6 +111,25 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Everything the application runs on, without the HTTP listener: storage, keys, settings.
+/// The command line's `admin` commands use it too.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let (store, master_key) = open_storage(config).await?;
+    let web = WebConfig {
+        max_body_bytes: config.http.max_body_bytes,
+        readiness_timeout: Duration::from_secs(config.http.readiness_timeout_secs),
+        sessions: SessionSettings {
+            idle_timeout: Duration::from_secs(config.auth.session_idle_timeout_hours * 3600),
+            absolute_lifetime: Duration::from_secs(config.auth.session_lifetime_days * 86_400),
+            ..SessionSettings::default()
+        },
+        login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
+        login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
+        ..WebConfig::new(config.base_url.clone())
+    };
+    Ok(AppState::new(store, clock, web, master_key))
 }
 
 /// Data directory, master key and migrated database, in that order.

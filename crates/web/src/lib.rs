@@ -4,7 +4,7 @@
 //! Each resource module exposes `router()`; [`router::app`] only composes them and adds the
 //! cross-cutting layers.
 
-mod access;
+pub mod access;
 mod accounts;
 mod api;
 pub mod api_keys;
@@ -17,9 +17,9 @@ mod health;
 mod members;
 pub mod metrics;
 mod middleware;
-mod organizations;
+pub mod organizations;
 pub mod router;
-mod servers;
+pub mod servers;
 pub mod state;
 mod views;
 

@@ -172,3 +172,118 @@ async fn unknown_configuration_keys_are_warned_about_but_do_not_stop_the_server(
         "{stderr}"
     );
 }
+
+fn admin_json(cwd: &Path, args: &[&str]) -> serde_json::Value {
+    let output = mcplatform(cwd).arg("admin").args(args).output().unwrap();
+    assert!(output.status.success(), "admin {args:?}: {}", stderr_of(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn admin_commands_set_up_an_account_organization_server_and_key_that_work() {
+    let cwd = tempfile::tempdir().unwrap();
+    let user =
+        admin_json(cwd.path(), &["create-user", "--email", "ops@example.com", "--name", "Ops"]);
+    let password = user["generated_password"].as_str().unwrap().to_owned();
+    assert_eq!(password.len(), 24);
+    let org =
+        admin_json(cwd.path(), &["create-org", "--name", "Acme", "--owner", "ops@example.com"]);
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let server = admin_json(
+        cwd.path(),
+        &["create-server", "--org", &org_id, "--slug", "acme", "--name", "Acme"],
+    );
+    assert_eq!(server["mcp_url"], "http://acme.localhost:3000/mcp");
+    let key = admin_json(
+        cwd.path(),
+        &["create-api-key", "--org", &org_id, "--name", "ci", "--scope", "management"],
+    );
+    let secret = key["secret"].as_str().unwrap().to_owned();
+
+    let bad = mcplatform(cwd.path())
+        .args(["admin", "create-server", "--org", &org_id, "--slug", "acme", "--name", "Dup"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(stderr_of(&bad).contains("slug already taken"), "{}", stderr_of(&bad));
+    let bad = mcplatform(cwd.path())
+        .args(["admin", "create-org", "--name", "X", "--owner", "nobody@example.com"])
+        .output()
+        .unwrap();
+    assert!(stderr_of(&bad).contains("no account with email nobody@example.com"));
+
+    let port = free_port();
+    let mut child = start_serving(cwd.path(), port, &[]).await;
+    let base = format!("http://127.0.0.1:{port}");
+    let servers: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/orgs/{org_id}/servers"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(servers["items"][0]["slug"], "acme");
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ops@example.com", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "the generated password logs in");
+    assert!(terminate(&mut child).success());
+}
+
+#[tokio::test]
+async fn serve_demo_seeds_once_and_prints_a_working_login() {
+    let cwd = tempfile::tempdir().unwrap();
+    let mut last_password = String::new();
+    for _ in 0..2 {
+        let port = free_port();
+        let mut child = mcplatform(cwd.path())
+            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with(
+                "demo: log in at http://localhost:3000/login as demo@example.com with password "
+            ),
+            "{line}"
+        );
+        last_password =
+            line.split("with password ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let login = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "demo@example.com", "password": last_password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200);
+        let me: serde_json::Value =
+            client.get(format!("{base}/api/v1/me")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["organizations"].as_array().unwrap().len(), 1, "seeding is idempotent");
+        let org = me["organizations"][0]["id"].as_str().unwrap();
+        let servers: serde_json::Value = client
+            .get(format!("{base}/api/v1/orgs/{org}/servers"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(servers["items"].as_array().unwrap().len(), 1);
+        assert_eq!(servers["items"][0]["slug"], "demo");
+        assert!(terminate(&mut child).success());
+    }
+    assert!(!last_password.is_empty());
+}

@@ -1,0 +1,191 @@
+//! `mcplatform admin …` and `serve --demo`: set-up from the command line, through the same
+//! operations (and audit log) as the dashboard. Results are printed as JSON for scripts.
+
+use anyhow::{Context as _, bail};
+use mcplatform_core::crypto::NewSecretToken;
+use mcplatform_core::mcp_server::{McpServerSettings, Slug};
+use mcplatform_core::org::{OrgName, Role};
+use mcplatform_core::password::{check_policy, hash_password};
+use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
+use mcplatform_store::NewPlatformUser;
+use mcplatform_web::AppState;
+use mcplatform_web::access::{Actor, OrgAccess};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+/// The author the audit log shows for command-line changes.
+fn cli_actor() -> Actor {
+    Actor { user_id: None, name: "mcplatform admin (command line)".into(), email: None, ip: None }
+}
+
+/// A password for someone who did not choose one: 24 random characters, shown once.
+fn generated_password() -> SecretString {
+    let token = NewSecretToken::generate("");
+    SecretString::from(token.secret.expose_secret().chars().take(24).collect::<String>())
+}
+
+/// Creates a dashboard account, or sets a new password on an existing one.
+pub async fn upsert_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: Option<String>,
+) -> anyhow::Result<(PlatformUser, Option<SecretString>)> {
+    let email = EmailAddress::parse(email)?;
+    let display_name = DisplayName::parse(name)?;
+    let (password, generated) = match password {
+        Some(password) => (SecretString::from(password), None),
+        None => {
+            let password = generated_password();
+            (password.clone(), Some(password))
+        }
+    };
+    check_policy(&password, &email)?;
+    let hash = hash_password(&password)?;
+    let now = state.clock.now();
+    let user = match state.store.find_user_by_email(&email).await? {
+        Some(user) => {
+            state.store.set_password_hash(user.id, &hash, now).await?;
+            user
+        }
+        None => {
+            let new = NewPlatformUser { email, display_name, password_hash: Some(hash) };
+            state.store.create_user(&new, now).await?
+        }
+    };
+    Ok((user, generated))
+}
+
+/// An organization as the command line acts on it: with owner powers.
+async fn org_as_owner(state: &AppState, org_id: &str) -> anyhow::Result<OrgAccess> {
+    let id = org_id.parse().with_context(|| format!("{org_id:?} is not an organization id"))?;
+    let org = state
+        .store
+        .get_organization(id)
+        .await
+        .with_context(|| format!("no organization {org_id}"))?;
+    Ok(OrgAccess { org, role: Role::Owner })
+}
+
+pub async fn create_user(
+    state: &AppState,
+    email: &str,
+    name: &str,
+    password: Option<String>,
+) -> anyhow::Result<Value> {
+    let (user, generated) = upsert_user(state, email, name, password).await?;
+    Ok(json!({
+        "id": user.id.to_string(),
+        "email": user.email.as_str(),
+        "display_name": user.display_name.as_str(),
+        "generated_password": generated.map(|p| p.expose_secret().to_owned()),
+    }))
+}
+
+pub async fn create_org(state: &AppState, name: &str, owner_email: &str) -> anyhow::Result<Value> {
+    let email = EmailAddress::parse(owner_email)?;
+    let Some(owner) = state.store.find_user_by_email(&email).await? else {
+        bail!("no account with email {email}: create it first with `mcplatform admin create-user`");
+    };
+    let org = mcplatform_web::organizations::create(state, owner.id, &cli_actor(), name)
+        .await
+        .map_err(api)?;
+    Ok(json!({ "id": org.id.to_string(), "name": org.name.as_str(), "owner": email.as_str() }))
+}
+
+pub async fn create_server(
+    state: &AppState,
+    org_id: &str,
+    slug: &str,
+    name: &str,
+) -> anyhow::Result<Value> {
+    let access = org_as_owner(state, org_id).await?;
+    let slug = Slug::parse(slug)?;
+    let settings = McpServerSettings::new(name)?;
+    let server = mcplatform_web::servers::create(state, &access, &cli_actor(), &slug, &settings)
+        .await
+        .map_err(api)?;
+    let urls = mcplatform_web::servers::ServerUrls::new(&state.config.base_url, &server.slug);
+    Ok(json!({
+        "id": server.id.to_string(),
+        "slug": server.slug.as_str(),
+        "name": server.settings.name,
+        "mcp_url": urls.mcp_url,
+        "mcp_path_url": urls.mcp_path_url,
+    }))
+}
+
+pub async fn create_api_key(
+    state: &AppState,
+    org_id: &str,
+    server_id: Option<&str>,
+    name: &str,
+    scopes: &[String],
+) -> anyhow::Result<Value> {
+    let access = org_as_owner(state, org_id).await?;
+    let created =
+        mcplatform_web::api_keys::create(state, &access, &cli_actor(), name, server_id, scopes)
+            .await
+            .map_err(api)?;
+    let scopes: Vec<_> = created.key.scopes.iter().map(|s| s.as_str()).collect();
+    Ok(json!({
+        "id": created.key.id.to_string(),
+        "name": created.key.name,
+        "scopes": scopes,
+        "mcp_server_id": created.key.mcp_server_id.map(|id| id.to_string()),
+        "secret": created.secret.expose_secret(),
+    }))
+}
+
+/// Web-layer errors carry their message in `Display`; validation ones name their field.
+fn api(err: mcplatform_web::ApiError) -> anyhow::Error {
+    match err {
+        mcplatform_web::ApiError::Validation(err) => {
+            anyhow::anyhow!("invalid {}: {}", err.field, err.message)
+        }
+        mcplatform_web::ApiError::Conflict(what) => anyhow::anyhow!("{what} already taken"),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+pub const DEMO_EMAIL: &str = "demo@example.com";
+pub const DEMO_ORG: &str = "Demo Inc.";
+pub const DEMO_SLUG: &str = "demo";
+
+/// Seeds, idempotently, a demo login with a fresh password, its organization and the `demo`
+/// MCP server, and returns what to tell the person who started the server.
+pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
+    let (user, password) = upsert_user(state, DEMO_EMAIL, "Demo User", None).await?;
+    let password = password.context("a demo password is always generated")?;
+    let orgs = state.store.list_organizations_for_user(user.id).await?;
+    let org = match orgs.into_iter().find(|(org, _)| org.name.as_str() == DEMO_ORG) {
+        Some((org, _)) => org,
+        None => {
+            let name = OrgName::parse(DEMO_ORG)?;
+            state.store.create_organization(&name, user.id, state.clock.now()).await?
+        }
+    };
+    let slug = Slug::parse(DEMO_SLUG)?;
+    match state.store.find_mcp_server_by_slug(&slug).await? {
+        Some(server) if server.organization_id != org.id => {
+            tracing::warn!(
+                "the slug \"demo\" belongs to another organization: not creating the demo server"
+            );
+        }
+        Some(_) => {}
+        None => {
+            let mut settings = McpServerSettings::new("Demo Docs")?;
+            settings.description = "A demo MCP server created by `mcplatform serve --demo`.".into();
+            let access = OrgAccess { org: org.clone(), role: Role::Owner };
+            mcplatform_web::servers::create(state, &access, &cli_actor(), &slug, &settings)
+                .await
+                .map_err(api)?;
+        }
+    }
+    let mut login = state.config.base_url.clone();
+    login.set_path("/login");
+    Ok(format!(
+        "demo: log in at {login} as {DEMO_EMAIL} with password {} (organization \"{DEMO_ORG}\", MCP server \"{DEMO_SLUG}\"); the password changes on every --demo start",
+        password.expose_secret()
+    ))
+}
