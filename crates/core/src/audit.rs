@@ -10,6 +10,8 @@ pub mod action {
     pub const LOGIN_FAILED: &str = "account.login_failed";
     pub const LOGOUT_EVERYWHERE: &str = "account.logout_everywhere";
     pub const SIGNUP: &str = "account.signup";
+    pub const PASSWORD_RESET_REQUESTED: &str = "account.password_reset_requested";
+    pub const PASSWORD_RESET: &str = "account.password_reset";
     pub const ORG_CREATED: &str = "organization.created";
     pub const ORG_RENAMED: &str = "organization.renamed";
     pub const MEMBER_INVITED: &str = "member.invited";

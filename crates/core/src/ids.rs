@@ -89,6 +89,10 @@ define_id!(
     /// An entry of the audit log.
     AuditEventId
 );
+define_id!(
+    /// A password reset link.
+    PasswordResetId
+);
 
 #[cfg(test)]
 mod tests {

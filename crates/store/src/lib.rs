@@ -156,6 +156,31 @@ pub struct NewPlatformUser {
 
 #[async_trait]
 pub trait UserStore {
+    /// Stores a password reset link for `user`, valid until `expires_at`.
+    async fn create_password_reset(
+        &self,
+        user: UserId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Uses a reset link: sets the new password hash, marks the link used and ends every
+    /// session of the account, atomically. `NotFound` unless the link is unused and unexpired.
+    async fn complete_password_reset(
+        &self,
+        token: &TokenHash,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<PlatformUser>;
+
+    /// The account an unused, unexpired reset link belongs to.
+    async fn find_password_reset_user(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PlatformUser>>;
+
     /// Creates a user; `Conflict("email")` if the address is taken.
     async fn create_user(
         &self,

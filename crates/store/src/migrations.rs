@@ -12,12 +12,14 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (2, "invitations outbox", include_str!("../migrations/sqlite/0002_invitations_outbox.sql")),
     (3, "api keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
     (4, "audit events", include_str!("../migrations/sqlite/0004_audit_events.sql")),
+    (5, "password resets", include_str!("../migrations/sqlite/0005_password_resets.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "invitations outbox", include_str!("../migrations/postgres/0002_invitations_outbox.sql")),
     (3, "api keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
     (4, "audit events", include_str!("../migrations/postgres/0004_audit_events.sql")),
+    (5, "password resets", include_str!("../migrations/postgres/0005_password_resets.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -189,3 +189,68 @@ pub async fn account_event(state: &AppState, user: &PlatformUser, ip: IpAddr, wh
     };
     audit::record(state, None, &actor, what, user.email.as_str(), serde_json::json!({})).await;
 }
+
+/// How long a password reset link works.
+pub const PASSWORD_RESET_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Sends a reset link when `email` has an account. Says nothing either way, so the answer does
+/// not reveal which addresses have accounts; throttled like logins.
+pub async fn request_password_reset(
+    state: &AppState,
+    ip: IpAddr,
+    email: &str,
+) -> Result<(), ApiError> {
+    state
+        .login_limiter
+        .check(ip, email.trim())
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let Ok(email) = EmailAddress::parse(email) else { return Ok(()) };
+    let Some(user) = state.store.find_user_by_email(&email).await? else { return Ok(()) };
+    let now = state.clock.now();
+    let token = mcplatform_core::crypto::NewSecretToken::generate("mcpr_");
+    state
+        .store
+        .create_password_reset(user.id, &token.hash, now, now + PASSWORD_RESET_LIFETIME)
+        .await?;
+    let mut link = state.config.base_url.clone();
+    link.set_path(&format!(
+        "/password/reset/{}",
+        secrecy::ExposeSecret::expose_secret(&token.secret)
+    ));
+    let message = mcplatform_core::outbox::NewEmail {
+        organization_id: None,
+        to: user.email.clone(),
+        subject: "Reset your MCPlatform password".into(),
+        body_text: format!(
+            "Someone asked to reset the password of the MCPlatform account {}.\n\n\
+             Choose a new password here (the link works for one hour, once):\n{link}\n\n\
+             If it was not you, ignore this message: your password stays as it is.\n",
+            user.email
+        ),
+    };
+    crate::mail::queue(state, message).await?;
+    account_event(state, &user, ip, action::PASSWORD_RESET_REQUESTED).await;
+    Ok(())
+}
+
+/// Sets a new password through a reset link; every session of the account ends.
+pub async fn complete_password_reset(
+    state: &AppState,
+    ip: IpAddr,
+    token: &str,
+    password: String,
+) -> Result<PlatformUser, ApiError> {
+    let token = mcplatform_core::crypto::TokenHash::of(token);
+    let now = state.clock.now();
+    let user =
+        state.store.find_password_reset_user(&token, now).await?.ok_or(ApiError::NotFound)?;
+    let password = SecretString::from(password);
+    check_policy(&password, &user.email)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|join| ApiError::Internal(Box::new(join)))?
+        .map_err(|err| ApiError::Internal(Box::new(err)))?;
+    let user = state.store.complete_password_reset(&token, &hash, now).await?;
+    account_event(state, &user, ip, action::PASSWORD_RESET).await;
+    Ok(user)
+}

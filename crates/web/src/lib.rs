@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod health;
+mod mail;
 mod members;
 pub mod metrics;
 mod middleware;

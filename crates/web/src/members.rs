@@ -134,7 +134,7 @@ async fn send_invitation(
             invitation.role,
         ),
     };
-    state.store.enqueue_email(&email, state.clock.now()).await?;
+    crate::mail::queue(state, email).await?;
     Ok(())
 }
 

@@ -333,3 +333,98 @@ async fn repeated_attempts_from_one_address_are_throttled() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["code"], "too_many_requests");
 }
+
+/// The newest reset link queued for `email`, read from the outbox as an operator would.
+async fn reset_link(app: &TestApp, email: &str) -> Option<String> {
+    let queued = app.store.due_emails(app.clock_now(), 100).await.unwrap();
+    let mail =
+        queued.iter().rev().find(|m| m.to.as_str() == email && m.subject.contains("Reset"))?;
+    let start = mail.body_text.find("/password/reset/")? + "/password/reset/".len();
+    Some(mail.body_text[start..].split_whitespace().next()?.to_owned())
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_once_by_emailed_link_which_ends_every_session() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let client = new_client();
+    for email in ["ada@example.com", "nobody@example.com", "not an email"] {
+        let (status, _) =
+            post_json(&client, &app, "/api/v1/auth/password-reset", json!({"email": email})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "same answer for {email}");
+    }
+    assert!(
+        reset_link(&app, "nobody@example.com").await.is_none(),
+        "no mail for unknown addresses"
+    );
+    let token = reset_link(&app, "ada@example.com").await.expect("a reset email");
+
+    let (status, error) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/password-reset/confirm",
+        json!({"token": token, "password": "short"}),
+    )
+    .await;
+    assert_eq!(
+        (status, error["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
+    let (status, _) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/password-reset/confirm",
+        json!({"token": token, "password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        ada.request(&app, Method::GET, "/api/v1/me").send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "old sessions ended"
+    );
+    let (status, _) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/password-reset/confirm",
+        json!({"token": token, "password": "yet another passphrase"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a link works once");
+
+    let (old, _) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(old, StatusCode::UNAUTHORIZED);
+    let (new, _) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/login",
+        json!({"email": "ada@example.com", "password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(new, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_reset_link_expires_after_an_hour() {
+    let app = spawn_app().await;
+    app.signup("ada@example.com").await;
+    let client = new_client();
+    post_json(&client, &app, "/api/v1/auth/password-reset", json!({"email": "ada@example.com"}))
+        .await;
+    let token = reset_link(&app, "ada@example.com").await.unwrap();
+    app.clock.advance(Duration::from_secs(3601));
+    let (status, _) = post_json(
+        &client,
+        &app,
+        "/api/v1/auth/password-reset/confirm",
+        json!({"token": token, "password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

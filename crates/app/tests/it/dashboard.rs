@@ -694,3 +694,49 @@ async fn api_keys_page_shows_a_new_key_once_and_revokes_it() {
         .unwrap();
     assert_eq!(page(&eve, &app, &format!("{org}/api-keys")).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_password_reset_pages_lead_from_the_login_page_to_a_new_password() {
+    let app = spawn_app().await;
+    signup_in_browser(&app, "ada@example.com").await;
+    let client = new_client();
+    let (_, login) = page(&client, &app, "/login").await;
+    assert!(login.contains(r#"href="/password/forgot""#));
+    let (_, html) = page(&client, &app, "/password/forgot").await;
+    let sent = post_form(
+        &client,
+        &app,
+        "/password/forgot",
+        &[("csrf_token", &csrf_in(&html)), ("email", "ada@example.com")],
+    )
+    .await;
+    assert!(sent.text().await.unwrap().contains("Check your email"));
+
+    let queued = app.store.due_emails(app.clock_now(), 10).await.unwrap();
+    let body = &queued.iter().find(|m| m.subject.contains("Reset")).unwrap().body_text;
+    let path = format!(
+        "/password/reset/{}",
+        body.split("/password/reset/").nth(1).unwrap().split_whitespace().next().unwrap()
+    );
+    let (status, html) = page(&client, &app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("For ada@example.com"));
+    let csrf = csrf_in(&html);
+    let weak =
+        post_form(&client, &app, &path, &[("csrf_token", &csrf), ("password", "short")]).await;
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let done = post_form(
+        &client,
+        &app,
+        &path,
+        &[("csrf_token", &csrf), ("password", "a brand new passphrase")],
+    )
+    .await;
+    assert_eq!(
+        (done.status(), location(&done)),
+        (StatusCode::SEE_OTHER, "/login?reset=done".to_owned())
+    );
+    let (_, login) = page(&client, &app, "/login?reset=done").await;
+    assert!(login.contains("Password changed."));
+    assert_eq!(page(&client, &app, &path).await.0, StatusCode::NOT_FOUND, "used up");
+}

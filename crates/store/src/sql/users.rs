@@ -1,5 +1,6 @@
 use async_trait::async_trait;
-use mcplatform_core::ids::UserId;
+use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::ids::{PasswordResetId, UserId};
 use mcplatform_core::user::{DisplayName, EmailAddress, PasswordHash, PlatformUser};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -25,6 +26,91 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<PlatformUser> {
 
 #[async_trait]
 impl UserStore for SqlStore {
+    async fn create_password_reset(
+        &self,
+        user: UserId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO password_resets (id, user_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(PasswordResetId::new().to_string())
+        .bind(user.to_string())
+        .bind(token.to_hex())
+        .bind(millis(now))
+        .bind(millis(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(write_error("password_reset"))?;
+        Ok(())
+    }
+
+    async fn complete_password_reset(
+        &self,
+        token: &TokenHash,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<PlatformUser> {
+        let mut tx = self.pool.begin().await?;
+        // Marking the link used first makes a second use (even a concurrent one) find nothing.
+        let user_id: Option<String> = sqlx::query_scalar(
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+             AND expires_at > $2 RETURNING user_id",
+        )
+        .bind(token.to_hex())
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let user_id = user_id.ok_or(StoreError::NotFound)?;
+        sqlx::query("UPDATE platform_users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(&user_id)
+            .bind(hash.as_phc())
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM platform_sessions WHERE user_id = $1")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+        // Any other outstanding link of the account dies with this one.
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(&user_id)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        let row =
+            sqlx::query(&format!("SELECT {USER_COLUMNS} FROM platform_users u WHERE u.id = $1"))
+                .bind(&user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let user = user_from_row(&row)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn find_password_reset_user(
+        &self,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<PlatformUser>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM password_resets r JOIN platform_users u ON u.id = r.user_id \
+             WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2"
+        ))
+        .bind(token.to_hex())
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
     async fn create_user(
         &self,
         user: &NewPlatformUser,

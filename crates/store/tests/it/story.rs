@@ -689,3 +689,62 @@ mod audit {
         );
     }
 }
+
+mod password_resets {
+    use mcplatform_core::crypto::NewSecretToken;
+    use mcplatform_core::user::PasswordHash;
+    use mcplatform_store::StoreError;
+    use mcplatform_store::testing::TestDatabase;
+
+    use super::{session, t, user};
+
+    #[tokio::test]
+    async fn a_reset_link_works_once_before_it_expires_and_ends_every_session() {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let ada = user(&store, "ada@example.com").await;
+        let (live, live_token) = session(ada, t(10_000));
+        store.create_session(&live).await.unwrap();
+        let first = NewSecretToken::generate("mcpr_");
+        let second = NewSecretToken::generate("mcpr_");
+        let expiring = NewSecretToken::generate("mcpr_");
+        store.create_password_reset(ada, &first.hash, t(0), t(3600)).await.unwrap();
+        store.create_password_reset(ada, &second.hash, t(0), t(3600)).await.unwrap();
+        store.create_password_reset(ada, &expiring.hash, t(0), t(10)).await.unwrap();
+
+        assert!(matches!(
+            store
+                .complete_password_reset(&expiring.hash, &PasswordHash::from_phc("x".into()), t(10))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.find_password_reset_user(&first.hash, t(5)).await.unwrap().unwrap().id,
+            ada
+        );
+
+        let new_hash = PasswordHash::from_phc("$argon2id$new".into());
+        let user = store.complete_password_reset(&first.hash, &new_hash, t(20)).await.unwrap();
+        assert_eq!(user.password_hash, Some(new_hash.clone()));
+        assert_eq!(
+            store.find_session(&live_token.hash, t(21)).await.unwrap(),
+            None,
+            "sessions ended"
+        );
+        assert!(
+            matches!(
+                store.complete_password_reset(&first.hash, &new_hash, t(21)).await,
+                Err(StoreError::NotFound)
+            ),
+            "once"
+        );
+        assert!(
+            matches!(
+                store.complete_password_reset(&second.hash, &new_hash, t(21)).await,
+                Err(StoreError::NotFound)
+            ),
+            "other links died too"
+        );
+        assert_eq!(store.find_password_reset_user(&second.hash, t(21)).await.unwrap(), None);
+    }
+}

@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/auth/signup", post(signup))
         .route("/auth/login", post(login))
         .route("/auth/logout", post(logout))
+        .route("/auth/password-reset", post(password_reset))
+        .route("/auth/password-reset/confirm", post(password_reset_confirm))
         .route("/me", get(me))
 }
 
@@ -146,4 +148,36 @@ async fn me(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJson<
         csrf_token: current.csrf_token,
         organizations,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordResetRequest {
+    email: String,
+}
+
+/// Always 202: the answer does not tell whether the address has an account.
+async fn password_reset(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    AppJson(body): AppJson<PasswordResetRequest>,
+) -> Result<StatusCode> {
+    accounts::request_password_reset(&state, peer.ip(), &body.email).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordResetConfirm {
+    token: String,
+    password: String,
+}
+
+async fn password_reset_confirm(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    AppJson(body): AppJson<PasswordResetConfirm>,
+) -> Result<StatusCode> {
+    accounts::complete_password_reset(&state, peer.ip(), &body.token, body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

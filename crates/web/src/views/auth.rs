@@ -35,6 +35,8 @@ async fn home(MaybeSession(current): MaybeSession) -> Redirect {
 #[derive(Debug, Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// `done` after a password reset.
+    reset: Option<String>,
 }
 
 /// Only same-site paths: `next` must never send someone to another site after login.
@@ -60,8 +62,12 @@ async fn login_get(
     if current.is_some() {
         return Redirect::to("/orgs").into_response();
     }
+    let notice = query
+        .reset
+        .is_some()
+        .then(|| "Password changed. Log in with your new password.".to_owned());
     let view = LoginView {
-        layout: Layout::anonymous("Log in", csrf.token.0),
+        layout: Layout::anonymous("Log in", csrf.token.0).with_notice(notice),
         email: String::new(),
         error: None,
         next: safe_next(query.next),

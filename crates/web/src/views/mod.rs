@@ -8,6 +8,7 @@ mod invitations;
 mod keys;
 mod members;
 mod orgs;
+mod password;
 mod servers;
 
 pub(crate) use auth::client_details;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(invitations::router())
         .merge(keys::router())
         .merge(audit::router())
+        .merge(password::router())
 }
 
 async fn stylesheet() -> impl IntoResponse {
