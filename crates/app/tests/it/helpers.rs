@@ -244,3 +244,20 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// A JSON API call as `user` (CSRF header included for changes): the status and the body.
+pub async fn call(
+    app: &TestApp,
+    user: &TestUser,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, serde_json::Value) {
+    let mut request = user.request(app, method, path);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("send API request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -5,23 +5,7 @@ use mcplatform_core::org::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, spawn_app};
-
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = user.request(app, method, path);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::helpers::{TestApp, TestUser, call, spawn_app};
 
 async fn add_member(app: &TestApp, org: &str, user: &TestUser, role: Role) {
     let org: OrgId = org.parse().unwrap();
