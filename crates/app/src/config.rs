@@ -34,7 +34,32 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
+    pub email: EmailConfig,
     pub log: LogConfig,
+}
+
+/// Outgoing email. Without `smtp_url`, messages stay in the outbox (and the log).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailConfig {
+    /// `smtps://user:pass@smtp.example.com:465`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://localhost:25` (no TLS).
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
+    /// The sender of every message.
+    pub from: String,
+    /// How often the outbox is checked for messages to send.
+    pub send_interval_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "MCPlatform <noreply@localhost>".into(),
+            send_interval_secs: 5,
+        }
+    }
 }
 
 /// Dashboard login: session lifetimes and attempt throttling.
@@ -108,6 +133,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
+            email: EmailConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -210,6 +236,12 @@ impl Config {
             || self.auth.login_attempts_per_minute_per_account == 0
         {
             return invalid("auth", "login attempt limits must be at least 1");
+        }
+        if self.email.send_interval_secs == 0 {
+            return invalid("email.send_interval_secs", "must be at least 1");
+        }
+        if let Err(err) = self.email.from.parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError::Invalid { key: "email.from", message: err.to_string() });
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

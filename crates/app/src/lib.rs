@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod config;
 pub mod data_dir;
+pub mod email;
 pub mod startup;
 pub mod telemetry;
 

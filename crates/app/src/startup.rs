@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::data_dir;
+use crate::email::EmailSender;
 
 /// How often API key last-use times are written (they are collected in memory between).
 const KEY_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
@@ -25,6 +26,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_grace: Duration,
+    email: Option<(EmailSender, Duration)>,
 }
 
 impl Application {
@@ -35,7 +37,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        Ok(Self::assemble(config, state, listener))
+        Self::assemble(config, state, listener)
     }
 
     /// Like [`build`](Self::build), on a listener the caller already bound (tests bind port 0
@@ -45,15 +47,18 @@ impl Application {
         clock: Arc<dyn Clock>,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        Ok(Self::assemble(config, build_state(config, clock).await?, listener))
+        Self::assemble(config, build_state(config, clock).await?, listener)
     }
 
-    fn assemble(config: &Config, state: AppState, listener: TcpListener) -> Self {
-        Self {
+    fn assemble(config: &Config, state: AppState, listener: TcpListener) -> anyhow::Result<Self> {
+        let email = EmailSender::from_config(&config.email)?
+            .map(|sender| (sender, Duration::from_secs(config.email.send_interval_secs)));
+        Ok(Self {
             listener,
             state,
             shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
-        }
+            email,
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -74,7 +79,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self { listener, state, shutdown_grace } = self;
+        let Self { listener, state, shutdown_grace, email } = self;
         let store = state.store.clone();
         let background = state.clone();
         let flusher = tokio::spawn(async move {
@@ -90,6 +95,16 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = stopping_tx.send(true);
         };
+        let mailer = email.map(|(sender, every)| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(every);
+                loop {
+                    ticks.tick().await;
+                    sender.send_due(&state).await;
+                }
+            })
+        });
         let final_state = state.clone();
         let app = mcplatform_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(signal);
@@ -105,6 +120,9 @@ impl Application {
             ),
         }
         flusher.abort();
+        if let Some(mailer) = mailer {
+            mailer.abort();
+        }
         // What the last interval collected must not be lost.
         final_state.key_usage.flush(&final_state).await;
         store.close().await;
@@ -127,6 +145,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         },
         login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
         login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
+        email_delivery: config.email.smtp_url.is_some(),
         ..WebConfig::new(config.base_url.clone())
     };
     Ok(AppState::new(store, clock, web, master_key))

@@ -18,6 +18,8 @@ pub struct WebConfig {
     /// Login and signup attempts allowed per minute from one address, and for one account.
     pub login_attempts_per_ip: u32,
     pub login_attempts_per_account: u32,
+    /// Whether queued email is delivered to a mail server (else it stays in the outbox).
+    pub email_delivery: bool,
 }
 
 impl WebConfig {
@@ -29,6 +31,7 @@ impl WebConfig {
             sessions: SessionSettings::default(),
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
+            email_delivery: false,
         }
     }
 

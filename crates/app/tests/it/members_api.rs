@@ -293,3 +293,141 @@ async fn another_organization_cannot_see_or_touch_members_invitations_or_mail() 
         call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{acme}/outbox?limit=abc"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A real SMTP server (Python's aiosmtpd) that files every message it receives in a maildir.
+struct SmtpSink {
+    port: u16,
+    maildir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl SmtpSink {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("mail"))
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd) runs the test mail server");
+        // Built first, so that its Drop stops the server even if it never comes up.
+        let sink = Self { port, maildir, child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return sink;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("aiosmtpd did not start");
+    }
+
+    /// Every delivered message, raw.
+    fn messages(&self) -> Vec<String> {
+        let new = self.maildir.path().join("mail/new");
+        std::fs::read_dir(new)
+            .map(|entries| {
+                entries.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn with_a_mail_server_configured_invitations_are_delivered_by_smtp() {
+    let sink = SmtpSink::start().await;
+    let url = format!("smtp://127.0.0.1:{}", sink.port);
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.email.smtp_url = Some(secrecy::SecretString::from(url));
+        config.email.from = "Acme via MCPlatform <noreply@mcp.example.com>".into();
+        config.email.send_interval_secs = 1;
+    })
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = app.create_org(&ada, "Acme").await;
+    invite(&app, &ada, &acme, "bob@example.com", "member").await;
+
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = sink.messages();
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered.len(), 1, "one message reached the mail server");
+    let message = &delivered[0];
+    assert!(message.contains("To: bob@example.com"), "{message}");
+    assert!(
+        message.contains("From: \"Acme via MCPlatform\" <noreply@mcp.example.com>"),
+        "{message}"
+    );
+    assert!(message.contains("/invitations/mcpi_"), "{message}");
+
+    let mut sent = Value::Null;
+    for _ in 0..50 {
+        let (_, outbox) =
+            call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{acme}/outbox"), None).await;
+        sent = outbox["items"][0]["sent_at"].clone();
+        if sent.is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sent.is_string(), "the outbox records the delivery");
+}
+
+#[tokio::test]
+async fn an_unreachable_mail_server_leaves_the_message_queued_for_a_retry() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.email.smtp_url =
+            Some(secrecy::SecretString::from(format!("smtp://127.0.0.1:{closed}")));
+        config.email.send_interval_secs = 1;
+    })
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = app.create_org(&ada, "Acme").await;
+    invite(&app, &ada, &acme, "bob@example.com", "member").await;
+    let org = acme.parse().unwrap();
+    let mut failed = None;
+    for _ in 0..100 {
+        let outbox =
+            app.store.list_outbox(org, mcplatform_store::PageRequest::new(10, 0)).await.unwrap();
+        if outbox[0].attempts > 0 {
+            failed = Some(outbox[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = failed.expect("a delivery was attempted");
+    assert_eq!(failed.sent_at, None);
+    assert!(failed.last_error.is_some());
+    assert!(app.store.due_emails(app.clock_now(), 10).await.unwrap().is_empty(), "the retry waits");
+    app.clock.advance(Duration::from_secs(61));
+    let mut retried = false;
+    for _ in 0..50 {
+        let outbox =
+            app.store.list_outbox(org, mcplatform_store::PageRequest::new(10, 0)).await.unwrap();
+        if outbox[0].attempts >= 2 {
+            retried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(retried, "a minute later the sender tries again");
+}

@@ -294,6 +294,7 @@ struct OutboxView {
     emails: Vec<EmailRow>,
     previous_offset: Option<u32>,
     next_offset: Option<u32>,
+    delivery: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -328,6 +329,7 @@ async fn view_outbox_get(
             delivery: match (email.sent_at, email.last_error) {
                 (Some(_), _) => "delivered".to_owned(),
                 (None, Some(error)) => format!("not delivered yet: {error}"),
+                (None, None) if state.config.email_delivery => "waiting to be sent".to_owned(),
                 (None, None) => "not delivered (no mail server)".to_owned(),
             },
             body: email.body_text,
@@ -339,6 +341,7 @@ async fn view_outbox_get(
         emails,
         previous_offset: (query.offset > 0).then(|| query.offset.saturating_sub(OUTBOX_PAGE)),
         next_offset: has_more.then_some(query.offset + OUTBOX_PAGE),
+        delivery: state.config.email_delivery,
     };
     Ok(render(StatusCode::OK, &view))
 }
