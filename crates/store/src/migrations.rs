@@ -6,20 +6,21 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::Backend;
 
-/// `(version, description, sql)` for each backend, in order.
+/// `(version, description, sql)` for each backend, in order. A migration whose SQL is the
+/// same for both dialects lives in `migrations/shared/` and is listed for both.
 const SQLITE: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
-    (2, "invitations outbox", include_str!("../migrations/sqlite/0002_invitations_outbox.sql")),
-    (3, "api keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
-    (4, "audit events", include_str!("../migrations/sqlite/0004_audit_events.sql")),
-    (5, "password resets", include_str!("../migrations/sqlite/0005_password_resets.sql")),
+    (2, "invitations outbox", include_str!("../migrations/shared/0002_invitations_outbox.sql")),
+    (3, "api keys", include_str!("../migrations/shared/0003_api_keys.sql")),
+    (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
+    (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
-    (2, "invitations outbox", include_str!("../migrations/postgres/0002_invitations_outbox.sql")),
-    (3, "api keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
-    (4, "audit events", include_str!("../migrations/postgres/0004_audit_events.sql")),
-    (5, "password resets", include_str!("../migrations/postgres/0005_password_resets.sql")),
+    (2, "invitations outbox", include_str!("../migrations/shared/0002_invitations_outbox.sql")),
+    (3, "api keys", include_str!("../migrations/shared/0003_api_keys.sql")),
+    (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
+    (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {
