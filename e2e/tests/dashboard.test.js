@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { launchBrowser, screenshot } from './browser.js';
 import { startServer, tempDir } from './harness.js';
 
-test('sign up, create an organization and an MCP server (taken slug explained), invite a member who accepts', async (t) => {
+test('sign up, create an organization, an MCP server (taken slug explained) and an API key, invite a member who accepts', async (t) => {
   const work = tempDir();
   t.after(work.remove);
   const server = await startServer({ cwd: work.dir });
@@ -61,23 +61,37 @@ test('sign up, create an organization and an MCP server (taken slug explained), 
   await page.getByRole('button', { name: 'Create MCP server' }).click();
   assert.match(await page.locator('#slug-status').innerText(), /already taken: choose another/);
 
+  // An API key for CI: its secret is shown once, then only its prefix.
+  await page.getByRole('link', { name: 'API keys' }).click();
+  await page.getByLabel('Name').fill('ci');
+  await page.getByRole('checkbox', { name: /management/ }).check();
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const secret = (await page.locator('#new-key').innerText()).trim();
+  assert.match(secret, /^mcpk_[A-Za-z0-9_-]{43}$/);
+  await screenshot(page, '07-api-key-created');
+  await page.reload();
+  assert.equal(await page.locator('#new-key').count(), 0, 'the secret is not shown again');
+  assert.ok((await page.content()).includes(secret.slice(0, 9)), 'its prefix identifies it');
+  const viaKey = await fetch(`${server.base}/api/v1/orgs`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(viaKey.status, 200, 'the key works against the API');
+
   // Invite a colleague; with no mail server the invitation waits in the outbox.
   await page.getByRole('link', { name: 'Members' }).click();
   await page.getByLabel('Email').fill('bob@example.com');
   await page.getByRole('button', { name: 'Send invitation' }).click();
   await page.getByText('Invitation sent.').waitFor();
-  await screenshot(page, '07-members');
+  await screenshot(page, '08-members');
   await page.getByRole('link', { name: 'Outbox' }).first().click();
   const mail = await page.locator('pre.mail').first().innerText();
   const link = mail.match(/http\S+\/invitations\/mcpi_\S+/)[0];
-  await screenshot(page, '08-outbox');
+  await screenshot(page, '09-outbox');
 
   // The colleague opens the link in their own browser, signs up and accepts.
   const bobContext = await browser.newContext({ baseURL: server.publicBase });
   const bob = await bobContext.newPage();
   await bob.goto(link);
   await bob.getByRole('heading', { name: 'Join Acme Inc.' }).waitFor();
-  await screenshot(bob, '09-invitation');
+  await screenshot(bob, '10-invitation');
   await bob.getByRole('link', { name: 'Create an account' }).click();
   await bob.getByLabel('Your name').fill('Bob Builder');
   await bob.getByLabel('Work email').fill('bob@example.com');
@@ -91,7 +105,7 @@ test('sign up, create an organization and an MCP server (taken slug explained), 
   assert.match(choices[0], /Acme Inc\./);
   await bob.goto('/orgs/' + new URL(page.url()).pathname.split('/')[2] + '/members');
   assert.equal(await bob.getByText('Invite someone').count(), 0, 'members cannot invite');
-  await screenshot(bob, '10-member-view');
+  await screenshot(bob, '11-member-view');
   await bobContext.close();
 
   assert.deepEqual(consoleErrors, [], 'no script or CSP errors in the console');

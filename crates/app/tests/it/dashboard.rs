@@ -648,8 +648,11 @@ async fn api_keys_page_shows_a_new_key_once_and_revokes_it() {
         &[("csrf_token", &csrf), ("name", "ci"), ("target", ""), ("scope", "management")],
     )
     .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let html = created.text().await.unwrap();
+    assert_eq!(
+        (created.status(), location(&created)),
+        (StatusCode::SEE_OTHER, format!("{org}/api-keys"))
+    );
+    let (_, html) = page(&ada, &app, &format!("{org}/api-keys")).await;
     let secret =
         html.split(r#"<code id="new-key">"#).nth(1).unwrap().split('<').next().unwrap().to_owned();
     assert!(secret.starts_with("mcpk_"));

@@ -6,6 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::org::Role;
 use secrecy::ExposeSecret;
 use time::format_description::well_known::Rfc2822;
@@ -90,13 +94,47 @@ async fn keys_view(
     })
 }
 
+/// A key created a moment ago travels from the POST to the page that shows it in a cookie
+/// sealed with the master key and bound to this session and organization (post/redirect/get:
+/// reloading the page neither creates a second key nor shows this one again).
+const NEW_KEY_COOKIE: &str = "mcplatform_new_key";
+
+fn new_key_context(current: &CurrentSession, access: &OrgAccess) -> String {
+    format!("new-api-key:{}:{}", current.session.id, access.org.id)
+}
+
+fn new_key_cookie(path: String, value: String, https: bool) -> Cookie<'static> {
+    Cookie::build((NEW_KEY_COOKIE, value))
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
+        .path(path)
+        .max_age(time::Duration::minutes(2))
+        .build()
+}
+
 async fn view_keys_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
     Path(org_id): Path<String>,
+    jar: CookieJar,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    Ok(render(StatusCode::OK, &keys_view(&state, &current, &access).await?))
+    let mut view = keys_view(&state, &current, &access).await?;
+    let path = format!("/orgs/{}/api-keys", access.org.id);
+    let Some(cookie) = jar.get(NEW_KEY_COOKIE) else {
+        return Ok(render(StatusCode::OK, &view));
+    };
+    view.new_secret = URL_SAFE_NO_PAD
+        .decode(cookie.value())
+        .ok()
+        .and_then(|sealed| {
+            state.master_key.open(&sealed, new_key_context(&current, &access).as_bytes()).ok()
+        })
+        .and_then(|secret| String::from_utf8(secret).ok());
+    let mut removal = new_key_cookie(path, String::new(), state.config.is_https());
+    removal.make_removal();
+    Ok((jar.add(removal), render(StatusCode::OK, &view)).into_response())
 }
 
 /// The create form as pairs: scopes repeat (`scope=a&scope=b`).
@@ -104,6 +142,7 @@ async fn create_post(
     State(state): State<AppState>,
     PageSession(current): PageSession,
     Path(org_id): Path<String>,
+    jar: CookieJar,
     PageForm(fields): PageForm<Vec<(String, String)>>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
@@ -120,8 +159,17 @@ async fn create_post(
     let mut view = keys_view(&state, &current, &access).await?;
     match created {
         Ok(created) => {
-            view.new_secret = Some(created.secret.expose_secret().to_owned());
-            Ok(render(StatusCode::CREATED, &view))
+            let context = new_key_context(&current, &access);
+            let sealed = state
+                .master_key
+                .seal(created.secret.expose_secret().as_bytes(), context.as_bytes());
+            let path = format!("/orgs/{}/api-keys", access.org.id);
+            let cookie = new_key_cookie(
+                path.clone(),
+                URL_SAFE_NO_PAD.encode(sealed),
+                state.config.is_https(),
+            );
+            Ok((jar.add(cookie), Redirect::to(&path)).into_response())
         }
         Err(ApiError::Validation(err)) => {
             view.name = field("name").to_owned();
