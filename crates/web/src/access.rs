@@ -7,6 +7,11 @@ use mcplatform_core::org::{Organization, Role};
 
 use crate::{ApiError, AppState};
 
+/// An id taken from a URL path. A malformed id is as unknown as a missing one: 404.
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
 /// An organization the caller belongs to, and the role they hold in it.
 #[derive(Debug, Clone)]
 pub struct OrgAccess {
@@ -17,7 +22,7 @@ pub struct OrgAccess {
 impl OrgAccess {
     /// Loads `org_id` for `user`; `NotFound` when it does not exist or `user` is not a member.
     pub async fn load(state: &AppState, user: UserId, org_id: &str) -> Result<Self, ApiError> {
-        let org_id: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
+        let org_id: OrgId = path_id(org_id)?;
         let membership = state.store.get_membership(org_id, user).await?;
         let org = state.store.get_organization(org_id).await?;
         Ok(Self { org, role: membership.role })
@@ -25,7 +30,7 @@ impl OrgAccess {
 
     /// The organization's server named `server_id`; `NotFound` for another organization's.
     pub async fn server(&self, state: &AppState, server_id: &str) -> Result<McpServer, ApiError> {
-        let id: McpServerId = server_id.parse().map_err(|_| ApiError::NotFound)?;
+        let id: McpServerId = path_id(server_id)?;
         Ok(state.store.get_mcp_server(self.org.id, id).await?)
     }
 

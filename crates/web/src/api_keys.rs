@@ -146,8 +146,3 @@ pub async fn authenticate(
     state.key_usage.record(key.id, state.clock.now());
     Ok(key)
 }
-
-/// Parses a key id from a path segment (404 when malformed).
-pub fn key_id(raw: &str) -> Result<ApiKeyId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}

@@ -133,16 +133,7 @@ async fn management_keys_appear_as_themselves_and_members_cannot_read_the_log() 
         call(&app, &eve, Method::GET, &format!("{base}/audit-events"), None).await.0,
         StatusCode::NOT_FOUND
     );
-    let org = acme.parse().unwrap();
-    app.store
-        .add_member(
-            org,
-            eve.id.parse().unwrap(),
-            mcplatform_core::org::Role::Member,
-            app.clock_now(),
-        )
-        .await
-        .unwrap();
+    app.add_member(&acme, "eve@example.com", mcplatform_core::org::Role::Member).await;
     assert_eq!(
         call(&app, &eve, Method::GET, &format!("{base}/audit-events"), None).await.0,
         StatusCode::FORBIDDEN

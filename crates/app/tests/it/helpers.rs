@@ -200,6 +200,15 @@ impl TestApp {
         }
     }
 
+    /// Makes the account with `email` a member of `org` (an id, or an `/orgs/{id}` path)
+    /// directly in the store, without the invitation round trip.
+    pub async fn add_member(&self, org: &str, email: &str, role: mcplatform_core::org::Role) {
+        let org = org.trim_start_matches("/orgs/").parse().expect("an organization id");
+        let email = mcplatform_core::user::EmailAddress::parse(email).expect("an email address");
+        let user = self.store.find_user_by_email(&email).await.expect("query").expect("an account");
+        self.store.add_member(org, user.id, role, self.clock_now()).await.expect("add member");
+    }
+
     /// Creates an organization owned by `user` through the API; returns its id.
     pub async fn create_org(&self, user: &TestUser, name: &str) -> String {
         let response = user

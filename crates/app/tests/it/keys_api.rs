@@ -183,12 +183,7 @@ async fn bad_key_requests_are_refused_and_members_cannot_manage_keys() {
     let (_, list) = call(&app, &ada, Method::GET, &path, None).await;
     assert_eq!(list["items"], json!([]));
 
-    let org: OrgId = acme.parse().unwrap();
-    let eve_id = eve.id.parse().unwrap();
-    app.store
-        .add_member(org, eve_id, mcplatform_core::org::Role::Member, app.clock_now())
-        .await
-        .unwrap();
+    app.add_member(&acme, "eve@example.com", mcplatform_core::org::Role::Member).await;
     assert_eq!(call(&app, &eve, Method::GET, &path, None).await.0, StatusCode::FORBIDDEN);
     assert_eq!(
         call(&app, &eve, Method::POST, &path, Some(json!({"name": "x", "scopes": ["management"]})))

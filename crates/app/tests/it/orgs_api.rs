@@ -1,17 +1,10 @@
 //! Organizations through the JSON API: lifecycle, roles, isolation between tenants.
 
-use mcplatform_core::ids::{OrgId, UserId};
 use mcplatform_core::org::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, call, spawn_app};
-
-async fn add_member(app: &TestApp, org: &str, user: &TestUser, role: Role) {
-    let org: OrgId = org.parse().unwrap();
-    let user: UserId = user.id.parse().unwrap();
-    app.store.add_member(org, user, role, app.clock_now()).await.unwrap();
-}
+use crate::helpers::{call, spawn_app};
 
 #[tokio::test]
 async fn an_owner_creates_renames_and_deletes_an_organization() {
@@ -101,8 +94,8 @@ async fn members_cannot_rename_and_admins_cannot_delete() {
     let mia = app.signup("mia@example.com").await;
     let adam = app.signup("adam@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
-    add_member(&app, &acme, &mia, Role::Member).await;
-    add_member(&app, &acme, &adam, Role::Admin).await;
+    app.add_member(&acme, "mia@example.com", Role::Member).await;
+    app.add_member(&acme, "adam@example.com", Role::Admin).await;
     let path = format!("/api/v1/orgs/{acme}");
 
     let (status, org) = call(&app, &mia, Method::GET, &path, None).await;

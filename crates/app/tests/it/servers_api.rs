@@ -1,6 +1,5 @@
 //! MCP servers through the JSON API.
 
-use mcplatform_core::ids::{OrgId, UserId};
 use mcplatform_core::org::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -162,9 +161,7 @@ async fn members_can_read_servers_but_not_change_them() {
     let ada = app.signup("ada@example.com").await;
     let mia = app.signup("mia@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
-    let org_id: OrgId = acme.parse().unwrap();
-    let mia_id: UserId = mia.id.parse().unwrap();
-    app.store.add_member(org_id, mia_id, Role::Member, app.clock_now()).await.unwrap();
+    app.add_member(&acme, "mia@example.com", Role::Member).await;
     let server = create_server(&app, &ada, &acme, "acme").await;
     let path = format!("/api/v1/orgs/{acme}/servers/{}", server["id"].as_str().unwrap());
 

@@ -8,7 +8,7 @@ use mcplatform_core::org::Role;
 use mcplatform_store::{AuditFilter, PageRequest};
 use serde::{Deserialize, Serialize};
 
-use super::ApiCaller;
+use super::{ApiCaller, Items};
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
 use crate::{ApiError, AppState};
@@ -60,17 +60,12 @@ fn default_limit() -> u32 {
     50
 }
 
-#[derive(Debug, Serialize)]
-struct EventList {
-    items: Vec<EventResponse>,
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
     AppQuery(query): AppQuery<AuditQuery>,
-) -> Result<AppJson<EventList>> {
+) -> Result<AppJson<Items<EventResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     if let Some(area) = query.area.as_deref().filter(|a| !AREAS.contains(a)) {
@@ -90,5 +85,5 @@ async fn list(
         .store
         .list_audit_events(access.org.id, &filter, PageRequest::new(query.limit, query.offset))
         .await?;
-    Ok(AppJson(EventList { items: events.into_iter().map(EventResponse::from).collect() }))
+    Ok(AppJson(Items { items: events.into_iter().map(EventResponse::from).collect() }))
 }

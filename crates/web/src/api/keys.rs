@@ -9,9 +9,12 @@ use mcplatform_core::org::Role;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::ApiCaller;
+use mcplatform_core::ids::ApiKeyId;
+
+use super::{ApiCaller, Items};
 use crate::AppState;
-use crate::api_keys::{self, key_id};
+use crate::access::path_id;
+use crate::api_keys;
 use crate::error::Result;
 use crate::extract::AppJson;
 
@@ -52,20 +55,15 @@ impl From<ApiKey> for KeyResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct KeyList {
-    items: Vec<KeyResponse>,
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-) -> Result<AppJson<KeyList>> {
+) -> Result<AppJson<Items<KeyResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     let keys = state.store.list_api_keys(access.org.id).await?;
-    Ok(AppJson(KeyList { items: keys.into_iter().map(KeyResponse::from).collect() }))
+    Ok(AppJson(Items { items: keys.into_iter().map(KeyResponse::from).collect() }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +109,6 @@ async fn revoke(
     Path((org_id, key)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    api_keys::revoke(&state, &access, &caller.actor(), key_id(&key)?).await?;
+    api_keys::revoke(&state, &access, &caller.actor(), path_id::<ApiKeyId>(&key)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

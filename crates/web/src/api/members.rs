@@ -11,11 +11,12 @@ use mcplatform_core::outbox::OutboxEmail;
 use mcplatform_store::PageRequest;
 use serde::{Deserialize, Serialize};
 
-use super::ApiCaller;
 use super::auth::UserResponse;
+use super::{ApiCaller, Items};
+use crate::access::path_id;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
-use crate::{ApiError, AppState, members};
+use crate::{AppState, members};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,11 +37,6 @@ struct MemberResponse {
     since: time::OffsetDateTime,
 }
 
-#[derive(Debug, Serialize)]
-struct Items<T> {
-    items: Vec<T>,
-}
-
 async fn list_members(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -53,10 +49,6 @@ async fn list_members(
         .map(|m| MemberResponse { user: (&m.user).into(), role: m.role, since: m.since })
         .collect();
     Ok(AppJson(Items { items }))
-}
-
-fn user_id(raw: &str) -> Result<UserId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 #[derive(Debug, Serialize)]
@@ -89,9 +81,14 @@ async fn change_role(
     AppJson(body): AppJson<RoleRequest>,
 ) -> Result<AppJson<MembershipResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let membership =
-        members::change_role(&state, &access, &caller.actor(), user_id(&target)?, body.role)
-            .await?;
+    let membership = members::change_role(
+        &state,
+        &access,
+        &caller.actor(),
+        path_id::<UserId>(&target)?,
+        body.role,
+    )
+    .await?;
     Ok(AppJson(membership.into()))
 }
 
@@ -101,7 +98,7 @@ async fn remove(
     Path((org_id, target)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    members::remove(&state, &access, &caller.actor(), user_id(&target)?).await?;
+    members::remove(&state, &access, &caller.actor(), path_id::<UserId>(&target)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -169,10 +166,6 @@ async fn invite(
     Ok((StatusCode::CREATED, AppJson(InvitationResponse::new(&invitation, state.clock.now()))))
 }
 
-fn invitation_id(raw: &str) -> Result<InvitationId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 async fn resend(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -180,7 +173,8 @@ async fn resend(
 ) -> Result<AppJson<InvitationResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let invitation =
-        members::resend(&state, &access, &caller.actor(), invitation_id(&invitation)?).await?;
+        members::resend(&state, &access, &caller.actor(), path_id::<InvitationId>(&invitation)?)
+            .await?;
     Ok(AppJson(InvitationResponse::new(&invitation, state.clock.now())))
 }
 
@@ -190,7 +184,8 @@ async fn revoke(
     Path((org_id, invitation)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    members::revoke(&state, &access, &caller.actor(), invitation_id(&invitation)?).await?;
+    members::revoke(&state, &access, &caller.actor(), path_id::<InvitationId>(&invitation)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,7 +18,7 @@ use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::ids::OrgId;
 use mcplatform_core::org::Role;
 
-use crate::access::{Actor, OrgAccess};
+use crate::access::{Actor, OrgAccess, path_id};
 use crate::auth::CurrentSession;
 use crate::auth::csrf::verify_header;
 use crate::auth::session::client_ip;
@@ -35,6 +35,12 @@ pub fn router() -> Router<AppState> {
             .merge(keys::router())
             .merge(audit::router()),
     )
+}
+
+/// Every list answer: `{"items": [...]}`, so a field can be added beside `items` later.
+#[derive(Debug, serde::Serialize)]
+pub struct Items<T> {
+    pub items: Vec<T>,
 }
 
 /// Who is calling the API: a dashboard session, or an organization's management key.
@@ -82,7 +88,7 @@ impl ApiCaller {
         match &self.0 {
             Caller::Session(current) => OrgAccess::load(state, current.user.id, org_id).await,
             Caller::Key { key, .. } => {
-                let org: OrgId = org_id.parse().map_err(|_| ApiError::NotFound)?;
+                let org: OrgId = path_id(org_id)?;
                 if org != key.organization_id {
                     return Err(ApiError::NotFound);
                 }

@@ -7,7 +7,7 @@ use axum::routing::get;
 use mcplatform_core::org::{Organization, Role};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiCaller, Caller};
+use super::{ApiCaller, Caller, Items};
 use crate::error::Result;
 use crate::extract::AppJson;
 use crate::{AppState, organizations};
@@ -42,12 +42,10 @@ impl OrgResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct OrgList {
-    items: Vec<OrgResponse>,
-}
-
-async fn list(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJson<OrgList>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> Result<AppJson<Items<OrgResponse>>> {
     let orgs = match &caller.0 {
         Caller::Session(current) => {
             state.store.list_organizations_for_user(current.user.id).await?
@@ -57,7 +55,7 @@ async fn list(State(state): State<AppState>, caller: ApiCaller) -> Result<AppJso
             vec![(state.store.get_organization(key.organization_id).await?, Role::Admin)]
         }
     };
-    Ok(AppJson(OrgList {
+    Ok(AppJson(Items {
         items: orgs.iter().map(|(org, role)| OrgResponse::new(org, *role)).collect(),
     }))
 }

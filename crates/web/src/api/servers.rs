@@ -10,7 +10,7 @@ use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
 
-use super::ApiCaller;
+use super::{ApiCaller, Items};
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
 use crate::servers::{self, ServerUrls, SlugStatus, slug_status};
@@ -115,19 +115,14 @@ impl SettingsPatch {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ServerList {
-    items: Vec<ServerResponse>,
-}
-
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-) -> Result<AppJson<ServerList>> {
+) -> Result<AppJson<Items<ServerResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     let servers = state.store.list_mcp_servers(access.org.id).await?;
-    Ok(AppJson(ServerList {
+    Ok(AppJson(Items {
         items: servers.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
     }))
 }

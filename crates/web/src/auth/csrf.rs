@@ -62,6 +62,16 @@ impl FromRequestParts<AppState> for AnonymousCsrf {
     }
 }
 
+impl AnonymousCsrf {
+    /// `jar` plus the anonymous cookie when this response must set it.
+    pub fn set_cookie(new_cookie: Option<Cookie<'static>>, jar: CookieJar) -> CookieJar {
+        match new_cookie {
+            Some(cookie) => jar.add(cookie),
+            None => jar,
+        }
+    }
+}
+
 /// The token this request must present: from its session, else from its anonymous cookie.
 fn expected_token(parts: &Parts) -> Option<String> {
     if let Some(current) = parts.extensions.get::<Arc<CurrentSession>>() {

@@ -10,8 +10,7 @@ use axum_extra::extract::CookieJar;
 
 use mcplatform_store::PageRequest;
 
-use super::audit::when;
-use super::{Layout, PageForm, PageResult, PageSession, render};
+use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
 use mcplatform_core::audit::action;
 use serde_json::json;
 
@@ -42,7 +41,7 @@ async fn view_account_get(
     let events = state.store.list_account_events(current.user.id, PageRequest::new(20, 0)).await?;
     let activity = events
         .into_iter()
-        .map(|e| (when(e.created_at), e.action, e.ip_address.unwrap_or_default()))
+        .map(|e| (format_time(e.created_at), e.action, e.ip_address.unwrap_or_default()))
         .collect();
     let view = AccountView {
         activity,

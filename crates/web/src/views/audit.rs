@@ -9,9 +9,8 @@ use mcplatform_core::audit::AREAS;
 use mcplatform_core::org::Role;
 use mcplatform_store::{AuditFilter, PageRequest};
 use serde::Deserialize;
-use time::format_description::well_known::Rfc2822;
 
-use super::{Layout, PageResult, PageSession, render};
+use super::{Layout, PageResult, PageSession, format_time, page_links, render};
 use crate::AppState;
 use crate::access::OrgAccess;
 
@@ -55,10 +54,6 @@ struct AuditQuery {
     offset: u32,
 }
 
-pub(crate) fn when(at: time::OffsetDateTime) -> String {
-    at.format(&Rfc2822).unwrap_or_default()
-}
-
 async fn view_audit_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
@@ -86,13 +81,14 @@ async fn view_audit_get(
             (m.user.id.to_string(), format!("{} ({})", m.user.display_name.as_str(), m.user.email))
         })
         .collect();
+    let (newer, older) = page_links(query.offset, PAGE, has_more);
     let view = AuditView {
         layout: Layout::for_session("Audit log", &current).in_org(&access),
         org_id: access.org.id.to_string(),
         events: events
             .into_iter()
             .map(|e| EventRow {
-                when: when(e.created_at),
+                when: format_time(e.created_at),
                 actor: e.actor_label,
                 action: e.action,
                 target: e.target,
@@ -104,8 +100,8 @@ async fn view_audit_get(
         area: filter.area.unwrap_or_default(),
         actors,
         actor: filter.actor.map(|a| a.to_string()).unwrap_or_default(),
-        previous_offset: (query.offset > 0).then(|| query.offset.saturating_sub(PAGE)),
-        next_offset: has_more.then_some(query.offset + PAGE),
+        previous_offset: newer,
+        next_offset: older,
     };
     Ok(render(StatusCode::OK, &view))
 }

@@ -72,17 +72,7 @@ async fn login_get(
         error: None,
         next: safe_next(query.next),
     };
-    (with_cookie(jar, csrf.new_cookie), render(StatusCode::OK, &view)).into_response()
-}
-
-fn with_cookie(
-    jar: CookieJar,
-    cookie: Option<axum_extra::extract::cookie::Cookie<'static>>,
-) -> CookieJar {
-    match cookie {
-        Some(cookie) => jar.add(cookie),
-        None => jar,
-    }
+    (AnonymousCsrf::set_cookie(csrf.new_cookie, jar), render(StatusCode::OK, &view)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,7 +150,7 @@ async fn signup_get(
         form: SignupFormState::default(),
         next: safe_next(query.next),
     };
-    (with_cookie(jar, csrf.new_cookie), render(StatusCode::OK, &view)).into_response()
+    (AnonymousCsrf::set_cookie(csrf.new_cookie, jar), render(StatusCode::OK, &view)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -73,10 +73,7 @@ async fn view_invitation_get(
             StatusCode::NOT_FOUND
         }
     };
-    let jar = match csrf.new_cookie {
-        Some(cookie) if current.is_none() => jar.add(cookie),
-        _ => jar,
-    };
+    let jar = AnonymousCsrf::set_cookie(csrf.new_cookie, jar);
     Ok((jar, render(status, &view)).into_response())
 }
 

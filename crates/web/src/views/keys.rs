@@ -12,13 +12,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::org::Role;
 use secrecy::ExposeSecret;
-use time::format_description::well_known::Rfc2822;
 
-use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::access::{Actor, OrgAccess};
-use crate::api_keys::{self, key_id};
+use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
+use crate::access::{Actor, OrgAccess, path_id};
+use crate::api_keys;
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState};
+use mcplatform_core::ids::ApiKeyId;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,10 +50,6 @@ struct KeysView {
     error: Option<String>,
 }
 
-fn date(at: time::OffsetDateTime) -> String {
-    at.format(&Rfc2822).unwrap_or_default()
-}
-
 async fn keys_view(
     state: &AppState,
     current: &CurrentSession,
@@ -78,8 +74,8 @@ async fn keys_view(
                 None => "the organization".to_owned(),
             },
             scopes: key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-            created_at: date(key.created_at),
-            last_used_at: key.last_used_at.map_or_else(|| "never".to_owned(), date),
+            created_at: format_time(key.created_at),
+            last_used_at: key.last_used_at.map_or_else(|| "never".to_owned(), format_time),
             revoked: key.revoked_at.is_some(),
         })
         .collect();
@@ -187,6 +183,6 @@ async fn revoke_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    api_keys::revoke(&state, &access, &Actor::from(&current), key_id(&key)?).await?;
+    api_keys::revoke(&state, &access, &Actor::from(&current), path_id::<ApiKeyId>(&key)?).await?;
     Ok(Redirect::to(&format!("/orgs/{}/api-keys", access.org.id)).into_response())
 }

@@ -10,10 +10,9 @@ use mcplatform_core::ids::{InvitationId, UserId};
 use mcplatform_core::org::Role;
 use mcplatform_store::PageRequest;
 use serde::Deserialize;
-use time::format_description::well_known::Rfc2822;
 
-use super::{Layout, PageForm, PageResult, PageSession, render};
-use crate::access::{Actor, OrgAccess};
+use super::{Layout, PageForm, PageResult, PageSession, format_time, page_links, render};
+use crate::access::{Actor, OrgAccess, path_id};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState, members};
 
@@ -200,10 +199,6 @@ struct RoleForm {
     role: String,
 }
 
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 /// Re-renders the members page with a problem that is not about a single field.
 async fn members_problem(
     state: &AppState,
@@ -229,8 +224,14 @@ async fn role_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let role = form.role.parse::<Role>().map_err(ApiError::from)?;
-    match members::change_role(&state, &access, &Actor::from(&current), user_id(&target)?, role)
-        .await
+    match members::change_role(
+        &state,
+        &access,
+        &Actor::from(&current),
+        path_id::<UserId>(&target)?,
+        role,
+    )
+    .await
     {
         Ok(_) => Ok(back_to_members(&access, "role")),
         Err(err) => members_problem(&state, &current, &access, err).await,
@@ -244,16 +245,12 @@ async fn remove_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    let target = user_id(&target)?;
+    let target = path_id::<UserId>(&target)?;
     match members::remove(&state, &access, &Actor::from(&current), target).await {
         Ok(()) if target == current.user.id => Ok(Redirect::to("/orgs").into_response()),
         Ok(()) => Ok(back_to_members(&access, "removed")),
         Err(err) => members_problem(&state, &current, &access, err).await,
     }
-}
-
-fn invitation_id(raw: &str) -> Result<InvitationId, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 async fn resend_post(
@@ -263,7 +260,8 @@ async fn resend_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    members::resend(&state, &access, &Actor::from(&current), invitation_id(&invitation)?).await?;
+    members::resend(&state, &access, &Actor::from(&current), path_id::<InvitationId>(&invitation)?)
+        .await?;
     Ok(back_to_members(&access, "resent"))
 }
 
@@ -274,7 +272,8 @@ async fn revoke_post(
     PageForm(_): PageForm<serde::de::IgnoredAny>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    members::revoke(&state, &access, &Actor::from(&current), invitation_id(&invitation)?).await?;
+    members::revoke(&state, &access, &Actor::from(&current), path_id::<InvitationId>(&invitation)?)
+        .await?;
     Ok(back_to_members(&access, "revoked"))
 }
 
@@ -325,7 +324,7 @@ async fn view_outbox_get(
         .map(|email| EmailRow {
             subject: email.subject,
             to: email.to.as_str().to_owned(),
-            created_at: email.created_at.format(&Rfc2822).unwrap_or_default(),
+            created_at: format_time(email.created_at),
             delivery: match (email.sent_at, email.last_error) {
                 (Some(_), _) => "delivered".to_owned(),
                 (None, Some(error)) => format!("not delivered yet: {error}"),
@@ -335,12 +334,13 @@ async fn view_outbox_get(
             body: email.body_text,
         })
         .collect();
+    let (newer, older) = page_links(query.offset, OUTBOX_PAGE, has_more);
     let view = OutboxView {
         layout: Layout::for_session("Outbox", &current).in_org(&access),
         org_id: access.org.id.to_string(),
         emails,
-        previous_offset: (query.offset > 0).then(|| query.offset.saturating_sub(OUTBOX_PAGE)),
-        next_offset: has_more.then_some(query.offset + OUTBOX_PAGE),
+        previous_offset: newer,
+        next_offset: older,
         delivery: state.config.email_delivery,
     };
     Ok(render(StatusCode::OK, &view))

@@ -176,6 +176,19 @@ impl IntoResponse for PageError {
 
 pub type PageResult<T = Response> = Result<T, PageError>;
 
+/// A moment as pages show it (RFC 2822, UTC).
+pub(crate) fn format_time(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc2822).unwrap_or_default()
+}
+
+/// The offsets of the newer and older pages around a page of `size` rows at `offset`; the
+/// older one exists when the query found a row beyond this page.
+pub(crate) fn page_links(offset: u32, size: u32, has_more: bool) -> (Option<u32>, Option<u32>) {
+    let newer = (offset > 0).then(|| offset.saturating_sub(size));
+    let older = has_more.then(|| offset.saturating_add(size));
+    (newer, older)
+}
+
 /// The logged-in session, for pages: anonymous visitors are sent to the login page.
 #[derive(Debug, Clone)]
 pub struct PageSession(pub CurrentSession);

@@ -36,10 +36,7 @@ async fn view_forgot_get(csrf: AnonymousCsrf, jar: CookieJar) -> PageResult {
         sent: false,
         error: None,
     };
-    let jar = match csrf.new_cookie {
-        Some(cookie) => jar.add(cookie),
-        None => jar,
-    };
+    let jar = AnonymousCsrf::set_cookie(csrf.new_cookie, jar);
     Ok((jar, render(StatusCode::OK, &view)).into_response())
 }
 
@@ -101,10 +98,7 @@ async fn view_reset_get(
 ) -> PageResult {
     let view = reset_view(&state, csrf.token.0, token).await?;
     let status = if view.valid { StatusCode::OK } else { StatusCode::NOT_FOUND };
-    let jar = match csrf.new_cookie {
-        Some(cookie) => jar.add(cookie),
-        None => jar,
-    };
+    let jar = AnonymousCsrf::set_cookie(csrf.new_cookie, jar);
     Ok((jar, render(status, &view)).into_response())
 }
 
