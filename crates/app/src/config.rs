@@ -105,6 +105,10 @@ pub struct HttpConfig {
     /// After SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub shutdown_grace_secs: u64,
     pub readiness_timeout_secs: u64,
+    /// Let requests to URLs users configure (identity providers) reach `http://` and loopback,
+    /// private and link-local addresses. Off by default: an org admin could otherwise make the
+    /// platform probe its own network. Turn on for development or an IdP inside your network.
+    pub outbound_allow_private_networks: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +151,12 @@ impl Default for DatabaseConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, shutdown_grace_secs: 30, readiness_timeout_secs: 2 }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 30,
+            readiness_timeout_secs: 2,
+            outbound_allow_private_networks: false,
+        }
     }
 }
 

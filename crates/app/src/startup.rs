@@ -10,6 +10,7 @@ use mcplatform_core::clock::Clock;
 use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
 use mcplatform_web::auth::SessionSettings;
+use mcplatform_web::outbound::OutboundPolicy;
 use mcplatform_web::{AppState, WebConfig};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -146,9 +147,12 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
         login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
         email_delivery: config.email.smtp_url.is_some(),
+        outbound: OutboundPolicy {
+            allow_private_networks: config.http.outbound_allow_private_networks,
+        },
         ..WebConfig::new(config.base_url.clone())
     };
-    Ok(AppState::new(store, clock, web, master_key))
+    AppState::new(store, clock, web, master_key).context("cannot set up the outbound HTTP client")
 }
 
 /// Data directory, master key and migrated database, in that order.

@@ -26,10 +26,14 @@ pub mod action {
     pub const SERVER_DELETED: &str = "server.deleted";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    pub const IDP_CREATED: &str = "identity_provider.created";
+    pub const IDP_UPDATED: &str = "identity_provider.updated";
+    pub const IDP_DELETED: &str = "identity_provider.deleted";
 }
 
 /// The areas the log can be filtered by.
-pub const AREAS: [&str; 5] = ["account", "organization", "member", "server", "api_key"];
+pub const AREAS: [&str; 6] =
+    ["account", "organization", "member", "server", "api_key", "identity_provider"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {

@@ -93,6 +93,10 @@ define_id!(
     /// A password reset link.
     PasswordResetId
 );
+define_id!(
+    /// An organization's upstream identity provider (GitHub, Google, OIDC, OAuth 2.0).
+    IdentityProviderId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,8 +18,10 @@ use async_trait::async_trait;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::audit::{AuditEvent, NewAuditEvent};
 use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
-    ApiKeyId, InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId, UserId,
+    ApiKeyId, IdentityProviderId, InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId,
+    UserId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
@@ -76,6 +78,7 @@ pub trait Store:
     + InvitationStore
     + OutboxStore
     + ApiKeyStore
+    + IdentityProviderStore
     + AuditStore
     + Send
     + Sync
@@ -381,6 +384,38 @@ pub trait ApiKeyStore {
 
     /// Records when keys were last used, many at once (usage is batched in memory).
     async fn record_api_key_usage(&self, usage: &[(ApiKeyId, OffsetDateTime)]) -> Result<()>;
+}
+
+#[async_trait]
+pub trait IdentityProviderStore {
+    /// Stores a new provider, its id and sealed secret chosen by the caller (the secret is
+    /// sealed for the id). `Conflict("name")` when the organization has one of that name.
+    async fn create_identity_provider(&self, provider: &IdentityProvider) -> Result<()>;
+
+    /// The organization's providers, by name.
+    async fn list_identity_providers(&self, org: OrgId) -> Result<Vec<IdentityProvider>>;
+
+    async fn get_identity_provider(
+        &self,
+        org: OrgId,
+        provider: IdentityProviderId,
+    ) -> Result<IdentityProvider>;
+
+    /// Replaces the settings; the client secret only when a new sealed one is given.
+    async fn update_identity_provider(
+        &self,
+        org: OrgId,
+        provider: IdentityProviderId,
+        settings: &ProviderSettings,
+        sealed_client_secret: Option<&[u8]>,
+        now: OffsetDateTime,
+    ) -> Result<IdentityProvider>;
+
+    async fn delete_identity_provider(
+        &self,
+        org: OrgId,
+        provider: IdentityProviderId,
+    ) -> Result<()>;
 }
 
 /// Which audit events to list.

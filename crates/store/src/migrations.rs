@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (3, "api keys", include_str!("../migrations/shared/0003_api_keys.sql")),
     (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
+    (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -21,6 +22,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (3, "api keys", include_str!("../migrations/shared/0003_api_keys.sql")),
     (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
+    (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

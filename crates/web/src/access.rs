@@ -1,7 +1,8 @@
 //! Who may do what in an organization: membership is checked on every request that names an
 //! organization, and a non-member gets 404, exactly as if the organization did not exist.
 
-use mcplatform_core::ids::{McpServerId, OrgId, UserId};
+use mcplatform_core::identity_provider::IdentityProvider;
+use mcplatform_core::ids::{IdentityProviderId, McpServerId, OrgId, UserId};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::{Organization, Role};
 
@@ -32,6 +33,16 @@ impl OrgAccess {
     pub async fn server(&self, state: &AppState, server_id: &str) -> Result<McpServer, ApiError> {
         let id: McpServerId = path_id(server_id)?;
         Ok(state.store.get_mcp_server(self.org.id, id).await?)
+    }
+
+    /// One of the organization's identity providers; `NotFound` for anyone else's.
+    pub async fn identity_provider(
+        &self,
+        state: &AppState,
+        provider_id: &str,
+    ) -> Result<IdentityProvider, ApiError> {
+        let id: IdentityProviderId = path_id(provider_id)?;
+        Ok(state.store.get_identity_provider(self.org.id, id).await?)
     }
 
     /// `Forbidden` unless the caller's role includes `needed`.

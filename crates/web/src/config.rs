@@ -5,6 +5,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::SessionSettings;
+use crate::outbound::OutboundPolicy;
 
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -20,6 +21,8 @@ pub struct WebConfig {
     pub login_attempts_per_account: u32,
     /// Whether queued email is delivered to a mail server (else it stays in the outbox).
     pub email_delivery: bool,
+    /// What requests to user-chosen URLs (identity providers) may reach.
+    pub outbound: OutboundPolicy,
 }
 
 impl WebConfig {
@@ -32,6 +35,7 @@ impl WebConfig {
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
             email_delivery: false,
+            outbound: OutboundPolicy::default(),
         }
     }
 

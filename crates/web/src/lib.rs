@@ -14,14 +14,17 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod identity_providers;
 mod mail;
 mod members;
 pub mod metrics;
 mod middleware;
 pub mod organizations;
+pub mod outbound;
 pub mod router;
 pub mod servers;
 pub mod state;
+pub mod upstream;
 mod views;
 
 pub use config::WebConfig;

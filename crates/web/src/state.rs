@@ -8,6 +8,7 @@ use crate::WebConfig;
 use crate::api_keys::KeyUsage;
 use crate::auth::LoginLimiter;
 use crate::metrics::Metrics;
+use crate::outbound::OutboundClient;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// API key last-use times waiting to be written.
     pub key_usage: Arc<KeyUsage>,
+    /// For requests to addresses users chose (identity providers).
+    pub outbound: OutboundClient,
 }
 
 impl AppState {
@@ -29,13 +32,14 @@ impl AppState {
         clock: Arc<dyn Clock>,
         config: WebConfig,
         master_key: MasterKey,
-    ) -> Self {
+    ) -> Result<Self, reqwest::Error> {
+        let outbound = OutboundClient::new(config.outbound)?;
         let metrics = Arc::new(Metrics::new());
         let login_limiter = Arc::new(LoginLimiter::new(
             config.login_attempts_per_ip,
             config.login_attempts_per_account,
         ));
-        Self {
+        Ok(Self {
             store,
             clock,
             config: Arc::new(config),
@@ -43,6 +47,7 @@ impl AppState {
             master_key: Arc::new(master_key),
             login_limiter,
             key_usage: Arc::new(KeyUsage::default()),
-        }
+            outbound,
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod identity_providers;
 mod invitations;
 mod mcp_servers;
 mod organizations;

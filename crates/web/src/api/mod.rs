@@ -8,6 +8,7 @@ mod auth;
 mod keys;
 mod members;
 mod orgs;
+mod providers;
 mod servers;
 
 use axum::Router;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
             .merge(servers::router())
             .merge(members::router())
             .merge(keys::router())
+            .merge(providers::router())
             .merge(audit::router()),
     )
 }
