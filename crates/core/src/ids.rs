@@ -97,6 +97,10 @@ define_id!(
     /// An organization's upstream identity provider (GitHub, Google, OIDC, OAuth 2.0).
     IdentityProviderId
 );
+define_id!(
+    /// A round trip to an upstream identity provider, from redirect to callback.
+    UpstreamLoginId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod mcp_server;
 pub mod org;
 pub mod outbox;
 pub mod password;
+pub mod upstream_login;
 pub mod user;
 pub mod validation;
 

@@ -27,6 +27,7 @@ use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
+use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, PasswordHash, PlatformSession, PlatformUser,
 };
@@ -79,6 +80,7 @@ pub trait Store:
     + OutboxStore
     + ApiKeyStore
     + IdentityProviderStore
+    + UpstreamLoginStore
     + AuditStore
     + Send
     + Sync
@@ -416,6 +418,20 @@ pub trait IdentityProviderStore {
         org: OrgId,
         provider: IdentityProviderId,
     ) -> Result<()>;
+}
+
+#[async_trait]
+pub trait UpstreamLoginStore {
+    /// Remembers a login about to be sent upstream (and forgets long-expired ones).
+    async fn create_upstream_login(&self, login: &UpstreamLogin) -> Result<()>;
+
+    /// The unexpired, unused login with this state, marked used: a second call with the same
+    /// state finds nothing.
+    async fn consume_upstream_login(
+        &self,
+        state_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UpstreamLogin>>;
 }
 
 /// Which audit events to list.

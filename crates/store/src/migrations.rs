@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
+    (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -23,6 +24,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (4, "audit events", include_str!("../migrations/shared/0004_audit_events.sql")),
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
+    (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

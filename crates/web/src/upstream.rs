@@ -1,17 +1,29 @@
 //! Talking to upstream identity providers: OpenID Connect discovery (and, with the
 //! authorization server, the login round trip).
 
-use mcplatform_core::error_chain;
+use mcplatform_core::crypto::NewSecretToken;
+use mcplatform_core::identity_provider::{Endpoints, IdentityProvider, ProviderKind};
+use mcplatform_core::ids::{UpstreamLoginId, UserId};
+use mcplatform_core::upstream_login::{LoginPurpose, UPSTREAM_LOGIN_TTL, UpstreamLogin};
+use mcplatform_core::{ValidationError, error_chain};
+use oauth2::basic::BasicClient;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
-use openidconnect::{AdditionalProviderMetadata, IssuerUrl, ResponseTypes};
+use openidconnect::{
+    AdditionalProviderMetadata, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    ResponseTypes, Scope, TokenResponse as _, TokenUrl,
+};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use url::Url;
 
 use crate::outbound::OutboundClient;
+use crate::{ApiError, AppState};
 
 /// Discovery fields the core metadata type leaves out.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,4 +95,280 @@ pub async fn discover(outbound: &OutboundClient, issuer: &str) -> Result<Provide
         outbound.check_url(url).map_err(|e| format!("the provider's {name} {e}"))?;
     }
     Ok(metadata)
+}
+
+/// Who the provider says signed in, with the claims it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamIdentity {
+    /// The provider's stable id for the user (never reassigned, unlike an email).
+    pub subject: String,
+    pub email: Option<String>,
+    /// Whether the provider vouches for the email (OIDC `email_verified`, GitHub's verified
+    /// flag); an email from a plain OAuth 2.0 profile is not taken as verified.
+    pub email_verified: bool,
+    pub name: Option<String>,
+    /// Everything the ID token and userinfo answer said, for display and mapping checks.
+    pub claims: Value,
+}
+
+/// Why a round trip to a provider failed, in words for the person who tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UpstreamError(pub String);
+
+impl UpstreamError {
+    fn new(context: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self(format!("{context}: {}", error_chain(err)))
+    }
+}
+
+/// Starts a round trip: remembers it (state hash, sealed PKCE verifier, nonce) and returns
+/// the provider URL to send the browser to (RFC 6749 §4.1.1 with RFC 7636 S256).
+pub async fn begin(
+    state: &AppState,
+    provider: &IdentityProvider,
+    purpose: LoginPurpose,
+    user_id: Option<UserId>,
+) -> Result<Url, ApiError> {
+    let id = UpstreamLoginId::new();
+    let login_state = NewSecretToken::generate("");
+    let csrf = CsrfToken::new(login_state.secret.expose_secret().to_owned());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let redirect = redirect_url(state)?;
+    let scopes = provider.settings.scopes.iter().map(|s| Scope::new(s.clone()));
+    let (url, nonce) = match &provider.settings.endpoints {
+        Endpoints::Discovered { issuer } => {
+            let metadata = discover(&state.outbound, issuer)
+                .await
+                .map_err(|e| upstream_failed(&format!("OpenID Connect discovery failed: {e}")))?;
+            let client = CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(provider.settings.client_id.clone()),
+                None,
+            )
+            .set_redirect_uri(redirect);
+            let (url, _, nonce) = client
+                .authorize_url(
+                    CoreAuthenticationFlow::AuthorizationCode,
+                    move || csrf,
+                    Nonce::new_random,
+                )
+                .add_scopes(scopes.filter(|s| s.as_str() != "openid"))
+                .set_pkce_challenge(challenge)
+                .url();
+            (url, Some(nonce.secret().clone()))
+        }
+        Endpoints::Configured { authorization, .. } => {
+            let client = BasicClient::new(ClientId::new(provider.settings.client_id.clone()))
+                .set_auth_uri(AuthUrl::from_url(authorization.clone()))
+                .set_redirect_uri(redirect);
+            let (url, _) = client
+                .authorize_url(move || csrf)
+                .add_scopes(scopes)
+                .set_pkce_challenge(challenge)
+                .url();
+            (url, None)
+        }
+    };
+    let now = state.clock.now();
+    let login = UpstreamLogin {
+        id,
+        state_hash: login_state.hash,
+        purpose,
+        organization_id: provider.organization_id,
+        provider_id: provider.id,
+        user_id,
+        sealed_pkce_verifier: state
+            .master_key
+            .seal(verifier.secret().as_bytes(), &UpstreamLogin::verifier_context(id)),
+        nonce,
+        created_at: now,
+        expires_at: now + UPSTREAM_LOGIN_TTL,
+    };
+    state.store.create_upstream_login(&login).await?;
+    Ok(url)
+}
+
+fn upstream_failed(message: &str) -> ApiError {
+    ApiError::Validation(ValidationError::new("provider", message))
+}
+
+fn redirect_url(state: &AppState) -> Result<RedirectUrl, ApiError> {
+    RedirectUrl::new(callback_url(&state.config.base_url).to_string())
+        .map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
+/// Finishes a round trip whose callback carried `code`: exchanges it (with the PKCE
+/// verifier and the client secret) and reads who signed in. For OpenID Connect the ID token
+/// is validated (signature, issuer, audience, expiry, nonce) and the `iss` of the callback, when
+/// present, must be the provider's (RFC 9207 mix-up defence).
+pub async fn finish(
+    state: &AppState,
+    login: &UpstreamLogin,
+    provider: &IdentityProvider,
+    code: &str,
+    callback_iss: Option<&str>,
+) -> Result<UpstreamIdentity, UpstreamError> {
+    let verifier = state
+        .master_key
+        .open(&login.sealed_pkce_verifier, &UpstreamLogin::verifier_context(login.id))
+        .map_err(|e| UpstreamError::new("cannot open the login's PKCE verifier", &e))?;
+    let verifier = PkceCodeVerifier::new(String::from_utf8_lossy(&verifier).into_owned());
+    let secret = state
+        .master_key
+        .open(&provider.sealed_client_secret, &IdentityProvider::secret_context(provider.id))
+        .map_err(|e| UpstreamError::new("cannot open the provider's client secret", &e))?;
+    let secret = ClientSecret::new(String::from_utf8_lossy(&secret).into_owned());
+    let client_id = ClientId::new(provider.settings.client_id.clone());
+    let redirect = redirect_url(state).map_err(|e| UpstreamError(e.to_string()))?;
+    let http = state.outbound.http();
+    let code = AuthorizationCode::new(code.to_owned());
+    let claims = &provider.settings.claims;
+
+    let (mut identity_claims, access_token, userinfo_url) = match &provider.settings.endpoints {
+        Endpoints::Discovered { issuer } => {
+            if let Some(iss) = callback_iss
+                && iss != issuer
+            {
+                return Err(UpstreamError(format!(
+                    "the callback came from issuer {iss:?}, not {issuer:?}"
+                )));
+            }
+            let metadata = discover(&state.outbound, issuer).await.map_err(UpstreamError)?;
+            let userinfo = metadata.userinfo_endpoint().map(|u| u.url().clone());
+            let client = CoreClient::from_provider_metadata(metadata, client_id, Some(secret))
+                .set_redirect_uri(redirect);
+            let token = client
+                .exchange_code(code)
+                .map_err(|e| UpstreamError::new("the provider has no token endpoint", &e))?
+                .set_pkce_verifier(verifier)
+                .request_async(http)
+                .await
+                .map_err(|e| UpstreamError::new("the token request failed", &e))?;
+            let id_token = token
+                .id_token()
+                .ok_or_else(|| UpstreamError("the token response has no ID token".to_owned()))?;
+            let nonce = Nonce::new(login.nonce.clone().unwrap_or_default());
+            let verified = id_token
+                .claims(&client.id_token_verifier(), &nonce)
+                .map_err(|e| UpstreamError::new("the ID token is not valid", &e))?;
+            let claims = serde_json::to_value(verified)
+                .map_err(|e| UpstreamError::new("cannot read the ID token", &e))?;
+            (claims, token.access_token().secret().clone(), userinfo)
+        }
+        Endpoints::Configured { token, userinfo, .. } => {
+            let client = BasicClient::new(client_id)
+                .set_client_secret(secret)
+                .set_token_uri(TokenUrl::from_url(token.clone()))
+                .set_redirect_uri(redirect);
+            let token = client
+                .exchange_code(code)
+                .set_pkce_verifier(verifier)
+                .request_async(http)
+                .await
+                .map_err(|e| UpstreamError::new("the token request failed", &e))?;
+            (json!({}), token.access_token().secret().clone(), Some(userinfo.clone()))
+        }
+    };
+
+    if let Some(url) = userinfo_url {
+        let userinfo = fetch_json(state, &url, &access_token).await?;
+        // OpenID Connect Core §5.3.2: the userinfo `sub` must be the ID token's.
+        if let (Some(a), Some(b)) = (identity_claims.get("sub"), userinfo.get("sub"))
+            && a != b
+        {
+            return Err(UpstreamError("the userinfo answer is about another user".to_owned()));
+        }
+        merge(&mut identity_claims, userinfo);
+    }
+    let mut email_verified = identity_claims
+        .get("email_verified")
+        .is_some_and(|v| v == &Value::Bool(true) || v == "true");
+    if provider.kind == ProviderKind::Github {
+        // GitHub's profile email is optional and public; `GET /user/emails` (scope
+        // `user:email`) says which address is primary and verified.
+        let emails_url = Url::parse("https://api.github.com/user/emails")
+            .map_err(|e| UpstreamError::new("bad GitHub URL", &e))?;
+        if let Ok(Value::Array(emails)) = fetch_json(state, &emails_url, &access_token).await
+            && let Some(primary) = emails.iter().find(|e| e["primary"] == true)
+        {
+            identity_claims["email"] = primary["email"].clone();
+            email_verified = primary["verified"] == true;
+        }
+    } else if provider.kind == ProviderKind::Oauth2 {
+        email_verified = false;
+    }
+    let subject = claim_text(&identity_claims, &claims.subject).ok_or_else(|| {
+        UpstreamError(format!(
+            "the provider's answer has no {:?} claim to identify the user",
+            claims.subject
+        ))
+    })?;
+    Ok(UpstreamIdentity {
+        subject,
+        email: claim_text(&identity_claims, &claims.email),
+        email_verified,
+        name: claim_text(&identity_claims, &claims.name),
+        claims: identity_claims,
+    })
+}
+
+/// `GET url` with the upstream access token, expecting a JSON answer.
+async fn fetch_json(state: &AppState, url: &Url, token: &str) -> Result<Value, UpstreamError> {
+    state.outbound.check_url(url).map_err(|e| UpstreamError(format!("{url} {e}")))?;
+    let response = state
+        .outbound
+        .http()
+        .get(url.clone())
+        .bearer_auth(token)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| UpstreamError::new(&format!("GET {url} failed"), &e))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(UpstreamError(format!("GET {url} answered {status}")));
+    }
+    response.json().await.map_err(|e| UpstreamError::new(&format!("GET {url}: not JSON"), &e))
+}
+
+/// Adds the fields of `extra` to `base` (both JSON objects); `extra` wins.
+fn merge(base: &mut Value, extra: Value) {
+    if let (Value::Object(base), Value::Object(extra)) = (base, extra) {
+        base.extend(extra);
+    }
+}
+
+/// The claim at a dotted `path` as text: strings as they are, numbers and booleans printed
+/// (GitHub's ids are numbers); absent, null, empty or structured values are `None`.
+pub fn claim_text(claims: &Value, path: &str) -> Option<String> {
+    let value = path.split('.').try_fold(claims, |value, key| value.get(key))?;
+    match value {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_are_found_by_dotted_paths() {
+        let claims = json!({"id": 583231, "data": {"mail": " ada@x.test ", "tags": ["a"]}, "n": null, "e": ""});
+        assert_eq!(claim_text(&claims, "id").as_deref(), Some("583231"));
+        assert_eq!(claim_text(&claims, "data.mail").as_deref(), Some("ada@x.test"));
+        assert_eq!(claim_text(&claims, "data.tags"), None);
+        assert_eq!(claim_text(&claims, "n"), None);
+        assert_eq!(claim_text(&claims, "e"), None);
+        assert_eq!(claim_text(&claims, "missing.deeper"), None);
+    }
+
+    #[test]
+    fn the_callback_is_one_fixed_path_on_the_base_url() {
+        let base = Url::parse("https://mcp.example.com/some/path?x=1").unwrap();
+        assert_eq!(callback_url(&base).as_str(), "https://mcp.example.com/oauth/upstream/callback");
+    }
 }

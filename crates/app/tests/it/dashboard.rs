@@ -5,22 +5,26 @@ use reqwest::StatusCode;
 use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app};
 
 /// The CSRF token a page embeds in its forms.
-fn csrf_in(html: &str) -> String {
+pub(crate) fn csrf_in(html: &str) -> String {
     let marker = r#"name="csrf_token" value=""#;
     let start = html.find(marker).expect("page has a form with a CSRF token") + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+pub(crate) async fn page(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+) -> (StatusCode, String) {
     let response = client.get(app.url(path)).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     client: &reqwest::Client,
     app: &TestApp,
     path: &str,
@@ -30,7 +34,7 @@ async fn post_form(
 }
 
 /// Signs up through the pages; returns the client, now logged in.
-async fn signup_in_browser(app: &TestApp, email: &str) -> reqwest::Client {
+pub(crate) async fn signup_in_browser(app: &TestApp, email: &str) -> reqwest::Client {
     let client = new_client();
     let (status, html) = page(&client, app, "/signup").await;
     assert_eq!(status, StatusCode::OK);

@@ -55,7 +55,6 @@ impl FakeIdp {
         *self.shared.issuer.lock().unwrap() = issuer.to_owned();
     }
 
-    #[allow(dead_code)]
     pub fn set_userinfo(&self, userinfo: Value) {
         *self.shared.userinfo.lock().unwrap() = userinfo;
     }

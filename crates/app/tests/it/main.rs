@@ -11,4 +11,5 @@ mod keys_api;
 mod members_api;
 mod orgs_api;
 mod providers_api;
+mod providers_pages;
 mod servers_api;

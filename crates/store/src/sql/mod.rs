@@ -10,6 +10,7 @@ mod mcp_servers;
 mod organizations;
 mod outbox;
 mod sessions;
+mod upstream_logins;
 mod users;
 
 use std::str::FromStr;

@@ -9,7 +9,9 @@ mod keys;
 mod members;
 mod orgs;
 mod password;
+mod providers;
 mod servers;
+mod upstream;
 
 pub(crate) use auth::client_details;
 
@@ -38,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())
+        .merge(providers::router())
+        .merge(upstream::router())
         .merge(audit::router())
         .merge(password::router())
 }

@@ -1,0 +1,164 @@
+//! Identity providers in the dashboard: forms with field errors, and a test sign-in that makes
+//! the full round trip to a provider (authorize, callback, code exchange with PKCE, userinfo).
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::dashboard::{csrf_in, location, page, post_form, signup_in_browser};
+use crate::fake_idp::FakeIdp;
+use crate::helpers::{TestApp, new_client, spawn_app_with};
+
+async fn create_org_in_browser(client: &reqwest::Client, app: &TestApp) -> String {
+    let (_, html) = page(client, app, "/orgs/new").await;
+    let response =
+        post_form(client, app, "/orgs/new", &[("csrf_token", &csrf_in(&html)), ("name", "Acme")])
+            .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response).trim_start_matches("/orgs/").to_owned()
+}
+
+/// Adds an OAuth 2.0 provider on the fake IdP through the form; returns its page path.
+async fn add_oauth2_provider(
+    client: &reqwest::Client,
+    app: &TestApp,
+    org: &str,
+    idp: &FakeIdp,
+    secret: &str,
+) -> String {
+    let new = format!("/orgs/{org}/identity-providers/new?kind=oauth2");
+    let (status, html) = page(client, app, &new).await;
+    assert_eq!(status, StatusCode::OK);
+    let authorize = format!("{}/authorize", idp.base);
+    let token = format!("{}/token", idp.base);
+    let userinfo = format!("{}/userinfo", idp.base);
+    let response = post_form(
+        client,
+        app,
+        &new,
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("name", "Legacy"),
+            ("client_id", "client-1"),
+            ("client_secret", secret),
+            ("authorization_endpoint", &authorize),
+            ("token_endpoint", &token),
+            ("userinfo_endpoint", &userinfo),
+            ("scopes", "profile"),
+            ("subject_claim", "data.id"),
+            ("email_claim", "data.mail"),
+            ("name_claim", "display"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    location(&response).split('?').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_provider_and_a_test_sign_in_shows_who_the_provider_says_they_are() {
+    let idp = FakeIdp::start().await;
+    idp.set_userinfo(json!({"data": {"id": 42, "mail": "ada@idp.test"}, "display": "Ada L."}));
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+
+    let (status, html) = page(&client, &app, &format!("/orgs/{org}/identity-providers")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No identity providers yet"), "{html}");
+    assert!(html.contains("/oauth/upstream/callback"), "the redirect URI to register is shown");
+
+    // A missing endpoint is reported next to its field; nothing is saved.
+    let new = format!("/orgs/{org}/identity-providers/new?kind=oauth2");
+    let (_, html) = page(&client, &app, &new).await;
+    let response = post_form(
+        &client,
+        &app,
+        &new,
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("name", "Legacy"),
+            ("client_id", "c"),
+            ("client_secret", "s"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"id="authorization_endpoint-error">must not be empty"#), "{html}");
+
+    let provider = add_oauth2_provider(&client, &app, &org, &idp, "secret-1").await;
+    let (status, html) = page(&client, &app, &format!("{provider}?saved=1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Identity provider saved."));
+    assert!(!html.contains("secret-1"), "the secret is never shown again");
+
+    // The test sign-in sends the admin to the provider with PKCE S256 and a fresh state.
+    let (_, html) = page(&client, &app, &provider).await;
+    let response =
+        post_form(&client, &app, &format!("{provider}/test"), &[("csrf_token", &csrf_in(&html))])
+            .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let authorize = url::Url::parse(&location(&response)).unwrap();
+    assert!(authorize.as_str().starts_with(&format!("{}/authorize?", idp.base)), "{authorize}");
+    let params: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(params["response_type"], "code");
+    assert_eq!(params["client_id"], "client-1");
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["scope"], "profile");
+    assert!(params["redirect_uri"].ends_with("/oauth/upstream/callback"));
+    assert!(params["state"].len() >= 43);
+
+    // The provider approves and sends the browser back with a code.
+    let response = new_client().get(authorize.as_str()).send().await.unwrap();
+    let callback = url::Url::parse(&location(&response)).unwrap();
+    let callback = app.url(&format!("{}?{}", callback.path(), callback.query().unwrap()));
+    let response = client.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("It works"), "{html}");
+    assert!(html.contains(r#"<code id="test-subject">42</code>"#), "{html}");
+    assert!(html.contains("ada@idp.test") && html.contains("not verified by the provider"));
+    assert!(html.contains("Ada L."));
+
+    // A state works once.
+    let response = client.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("expired or was already completed"));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_another_users_callback_fails_the_test_sign_in_clearly() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+    let provider = add_oauth2_provider(&client, &app, &org, &idp, "wrong-secret").await;
+
+    let begin = |client: reqwest::Client| {
+        let (app, provider) = (&app, provider.clone());
+        async move {
+            let (_, html) = page(&client, app, &provider).await;
+            let test = format!("{provider}/test");
+            let response = post_form(&client, app, &test, &[("csrf_token", &csrf_in(&html))]).await;
+            let response = new_client().get(location(&response)).send().await.unwrap();
+            let callback = url::Url::parse(&location(&response)).unwrap();
+            app.url(&format!("{}?{}", callback.path(), callback.query().unwrap()))
+        }
+    };
+
+    let callback = begin(client.clone()).await;
+    let response = client.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("The test sign-in failed") && html.contains("token request failed"),
+        "{html}"
+    );
+
+    // Someone else, logged in, cannot complete (or read) Ada's test.
+    let callback = begin(client.clone()).await;
+    let mallory = signup_in_browser(&app, "mallory@example.com").await;
+    let response = mallory.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(!response.text().await.unwrap().contains("client-1"));
+}

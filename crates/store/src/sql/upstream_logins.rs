@@ -1,0 +1,90 @@
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::upstream_login::UpstreamLogin;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+
+use super::{Columns, SqlStore, millis};
+use crate::error::write_error;
+use crate::{Result, StoreError, UpstreamLoginStore};
+
+const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, user_id, \
+     pkce_verifier_sealed, nonce, created_at, expires_at";
+
+/// Expired logins are kept this long (milliseconds) before they are deleted.
+const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
+
+fn login_from_row(row: &AnyRow, state_hash: &TokenHash) -> Result<UpstreamLogin> {
+    let c = Columns::new(row, "upstream_logins");
+    let sealed = STANDARD.decode(c.text("pkce_verifier_sealed")?).map_err(|e| {
+        StoreError::Corrupt { table: "upstream_logins", detail: format!("verifier: {e}") }
+    })?;
+    Ok(UpstreamLogin {
+        id: c.parsed("id")?,
+        state_hash: state_hash.clone(),
+        purpose: c.parsed("purpose")?,
+        organization_id: c.parsed("organization_id")?,
+        provider_id: c.parsed("provider_id")?,
+        user_id: c.opt_parsed("user_id")?,
+        sealed_pkce_verifier: sealed,
+        nonce: c.opt_text("nonce")?,
+        created_at: c.time("created_at")?,
+        expires_at: c.time("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl UpstreamLoginStore for SqlStore {
+    async fn create_upstream_login(&self, login: &UpstreamLogin) -> Result<()> {
+        sqlx::query("DELETE FROM upstream_logins WHERE expires_at < $1")
+            .bind(millis(login.created_at) - KEEP_EXPIRED_MS)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO upstream_logins ({LOGIN_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(login.id.to_string())
+        .bind(login.state_hash.to_hex())
+        .bind(login.purpose.as_str())
+        .bind(login.organization_id.to_string())
+        .bind(login.provider_id.to_string())
+        .bind(login.user_id.map(|id| id.to_string()))
+        .bind(STANDARD.encode(&login.sealed_pkce_verifier))
+        .bind(login.nonce.as_deref())
+        .bind(millis(login.created_at))
+        .bind(millis(login.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(write_error("state"))?;
+        Ok(())
+    }
+
+    async fn consume_upstream_login(
+        &self,
+        state_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<UpstreamLogin>> {
+        // The update decides who wins when the same callback arrives twice at once.
+        let claimed = sqlx::query(
+            "UPDATE upstream_logins SET consumed_at = $2 \
+             WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2",
+        )
+        .bind(state_hash.to_hex())
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {LOGIN_COLUMNS} FROM upstream_logins WHERE state_hash = $1"
+        ))
+        .bind(state_hash.to_hex())
+        .fetch_one(&self.pool)
+        .await?;
+        login_from_row(&row, state_hash).map(Some)
+    }
+}
