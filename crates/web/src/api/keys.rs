@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::org::Role;
+use mcplatform_store::PageRequest;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -62,8 +63,8 @@ async fn list(
 ) -> Result<AppJson<Items<KeyResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
-    let keys = state.store.list_api_keys(access.org.id).await?;
-    Ok(AppJson(Items { items: keys.into_iter().map(KeyResponse::from).collect() }))
+    let keys = state.store.list_api_keys(access.org.id, PageRequest::ALL).await?;
+    Ok(AppJson(Items { items: keys.items.into_iter().map(KeyResponse::from).collect() }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -43,8 +43,9 @@ async fn list_members(
     Path(org_id): Path<String>,
 ) -> Result<AppJson<Items<MemberResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let members = state.store.list_members(access.org.id).await?;
+    let members = state.store.list_members(access.org.id, PageRequest::ALL).await?;
     let items = members
+        .items
         .iter()
         .map(|m| MemberResponse { user: (&m.user).into(), role: m.role, since: m.since })
         .collect();

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
+use mcplatform_store::PageRequest;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiCaller, Items};
@@ -121,9 +122,9 @@ async fn list(
     Path(org_id): Path<String>,
 ) -> Result<AppJson<Items<ServerResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let servers = state.store.list_mcp_servers(access.org.id).await?;
+    let servers = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?;
     Ok(AppJson(Items {
-        items: servers.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
+        items: servers.items.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
     }))
 }
 

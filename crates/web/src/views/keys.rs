@@ -11,6 +11,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::org::Role;
+use mcplatform_store::PageRequest;
 use secrecy::ExposeSecret;
 
 use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
@@ -56,11 +57,12 @@ async fn keys_view(
     access: &OrgAccess,
 ) -> Result<KeysView, ApiError> {
     access.require(Role::Admin)?;
-    let servers = state.store.list_mcp_servers(access.org.id).await?;
+    let servers = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?.items;
     let keys = state
         .store
-        .list_api_keys(access.org.id)
+        .list_api_keys(access.org.id, PageRequest::ALL)
         .await?
+        .items
         .into_iter()
         .map(|key| KeyRow {
             id: key.id.to_string(),

@@ -89,8 +89,9 @@ async fn members_view(
     let is_admin = access.role.at_least(Role::Admin);
     let members = state
         .store
-        .list_members(access.org.id)
+        .list_members(access.org.id, PageRequest::ALL)
         .await?
+        .items
         .into_iter()
         .map(|member| {
             let is_you = member.user.id == current.user.id;

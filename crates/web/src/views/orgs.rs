@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use mcplatform_core::org::{OrgName, Role};
+use mcplatform_store::PageRequest;
 use serde::Deserialize;
 
 use super::{Layout, PageForm, PageResult, PageSession, render};
@@ -138,8 +139,9 @@ async fn view_org_get(
     }
     let servers = state
         .store
-        .list_mcp_servers(access.org.id)
+        .list_mcp_servers(access.org.id, PageRequest::ALL)
         .await?
+        .items
         .into_iter()
         .map(|s| ServerRow {
             id: s.id.to_string(),
