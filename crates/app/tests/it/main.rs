@@ -9,4 +9,5 @@ mod helpers;
 mod keys_api;
 mod members_api;
 mod orgs_api;
+mod pagination;
 mod servers_api;
