@@ -142,7 +142,8 @@ pub trait OrganizationStore {
 
     async fn get_membership(&self, org: OrgId, user: UserId) -> Result<Membership>;
 
-    async fn list_members(&self, org: OrgId) -> Result<Vec<Member>>;
+    /// The organization's members, longest-standing first (ties by user id).
+    async fn list_members(&self, org: OrgId, page: PageRequest) -> Result<Page<Member>>;
 
     /// Changes a member's role. `Conflict("last_owner")` if it would leave no owner.
     async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<Membership>;
@@ -247,7 +248,8 @@ pub trait McpServerStore {
 
     async fn get_mcp_server(&self, org: OrgId, server: McpServerId) -> Result<McpServer>;
 
-    async fn list_mcp_servers(&self, org: OrgId) -> Result<Vec<McpServer>>;
+    /// The organization's servers by name (ties by id).
+    async fn list_mcp_servers(&self, org: OrgId, page: PageRequest) -> Result<Page<McpServer>>;
 
     async fn update_mcp_server(
         &self,
@@ -274,8 +276,39 @@ pub struct PageRequest {
 impl PageRequest {
     pub const MAX_LIMIT: u32 = 200;
 
+    /// Every row at once: for the choices of a form, never for a page a caller asked for.
+    pub const ALL: Self = Self { limit: u32::MAX, offset: 0 };
+
     pub fn new(limit: u32, offset: u32) -> Self {
         Self { limit: limit.clamp(1, Self::MAX_LIMIT), offset }
+    }
+
+    /// How many rows to fetch: one more than the page, which tells whether another follows.
+    pub(crate) fn probe_limit(self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+}
+
+/// One page of a list, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The offset of the next page; `None` on the last one.
+    pub next_offset: Option<u32>,
+}
+
+impl<T> Page<T> {
+    /// Cuts rows fetched with [`PageRequest::probe_limit`] down to the page.
+    pub(crate) fn from_probe(mut rows: Vec<T>, page: PageRequest) -> Self {
+        let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        let next_offset = if rows.len() > limit {
+            rows.truncate(limit);
+            // Past u32::MAX there is no next page to name (and no such list).
+            page.offset.checked_add(page.limit)
+        } else {
+            None
+        };
+        Self { items: rows, next_offset }
     }
 }
 
@@ -373,8 +406,8 @@ pub trait ApiKeyStore {
     /// `NotFound` if the server is not the organization's.
     async fn create_api_key(&self, key: &NewApiKey, now: OffsetDateTime) -> Result<ApiKey>;
 
-    /// The organization's keys (server and organization keys), newest first.
-    async fn list_api_keys(&self, org: OrgId) -> Result<Vec<ApiKey>>;
+    /// The organization's keys (server and organization keys), newest first (ties by id).
+    async fn list_api_keys(&self, org: OrgId, page: PageRequest) -> Result<Page<ApiKey>>;
 
     async fn get_api_key(&self, org: OrgId, key: ApiKeyId) -> Result<ApiKey>;
 
@@ -457,4 +490,23 @@ pub trait AuditStore {
     /// A person's own account events (logins and the like), newest first.
     async fn list_account_events(&self, user: UserId, page: PageRequest)
     -> Result<Vec<AuditEvent>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_cut_to_its_limit_and_names_the_next_offset() {
+        let page = Page::from_probe(vec![1, 2, 3], PageRequest::new(2, 4));
+        assert_eq!(page, Page { items: vec![1, 2], next_offset: Some(6) });
+        let last = Page::from_probe(vec![1, 2], PageRequest::new(2, 4));
+        assert_eq!(last, Page { items: vec![1, 2], next_offset: None });
+    }
+
+    #[test]
+    fn no_next_page_is_named_past_the_largest_offset() {
+        let page = Page::from_probe(vec![1, 2, 3], PageRequest::new(2, u32::MAX - 1));
+        assert_eq!(page.next_offset, None);
+    }
 }

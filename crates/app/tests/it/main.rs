@@ -10,6 +10,7 @@ mod helpers;
 mod keys_api;
 mod members_api;
 mod orgs_api;
+mod pagination;
 mod providers_api;
 mod providers_pages;
 mod servers_api;

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, expect_rows, millis};
-use crate::{ApiKeyStore, NewApiKey, Result, StoreError};
+use crate::{ApiKeyStore, NewApiKey, Page, PageRequest, Result, StoreError};
 
 const KEY_COLUMNS: &str = "id, organization_id, mcp_server_id, name, visible_prefix, scopes, created_by, \
      created_at, last_used_at, revoked_at";
@@ -61,16 +61,20 @@ impl ApiKeyStore for SqlStore {
         self.get_api_key(key.organization_id, id).await
     }
 
-    async fn list_api_keys(&self, org: OrgId) -> Result<Vec<ApiKey>> {
-        sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 ORDER BY created_at DESC, id DESC"
+    async fn list_api_keys(&self, org: OrgId, page: PageRequest) -> Result<Page<ApiKey>> {
+        let keys = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE organization_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(org.to_string())
+        .bind(page.probe_limit())
+        .bind(i64::from(page.offset))
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(key_from_row)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_probe(keys, page))
     }
 
     async fn get_api_key(&self, org: OrgId, key: ApiKeyId) -> Result<ApiKey> {

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
-use crate::{McpServerStore, Result, StoreError};
+use crate::{McpServerStore, Page, PageRequest, Result, StoreError};
 
 const SERVER_COLUMNS: &str = "id, organization_id, slug, name, description, product_name, auth_mode, \
      support_tool_enabled, walkthrough_tool_enabled, access_token_ttl_secs, refresh_token_ttl_secs, \
@@ -102,16 +102,20 @@ impl McpServerStore for SqlStore {
         server_from_row(&row)
     }
 
-    async fn list_mcp_servers(&self, org: OrgId) -> Result<Vec<McpServer>> {
-        sqlx::query(&format!(
-            "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE organization_id = $1 ORDER BY name, id"
+    async fn list_mcp_servers(&self, org: OrgId, page: PageRequest) -> Result<Page<McpServer>> {
+        let servers = sqlx::query(&format!(
+            "SELECT {SERVER_COLUMNS} FROM mcp_servers WHERE organization_id = $1 \
+             ORDER BY name, id LIMIT $2 OFFSET $3"
         ))
         .bind(org.to_string())
+        .bind(page.probe_limit())
+        .bind(i64::from(page.offset))
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(server_from_row)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_probe(servers, page))
     }
 
     async fn update_mcp_server(

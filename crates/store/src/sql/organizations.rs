@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::users::user_from_row;
 use super::{Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
-use crate::{Member, OrganizationStore, Result, StoreError};
+use crate::{Member, OrganizationStore, Page, PageRequest, Result, StoreError};
 
 const ORG_COLUMNS: &str = "o.id, o.name, o.created_at, o.updated_at";
 
@@ -191,17 +191,20 @@ impl OrganizationStore for SqlStore {
         membership_from_row(&row)
     }
 
-    async fn list_members(&self, org: OrgId) -> Result<Vec<Member>> {
+    async fn list_members(&self, org: OrgId, page: PageRequest) -> Result<Page<Member>> {
         let rows = sqlx::query(
             "SELECT u.id, u.email, u.display_name, u.password_hash, u.email_verified_at, \
                     u.created_at, u.updated_at, m.role, m.created_at AS member_since \
              FROM memberships m JOIN platform_users u ON u.id = m.user_id \
-             WHERE m.organization_id = $1 ORDER BY m.created_at, u.id",
+             WHERE m.organization_id = $1 ORDER BY m.created_at, u.id LIMIT $2 OFFSET $3",
         )
         .bind(org.to_string())
+        .bind(page.probe_limit())
+        .bind(i64::from(page.offset))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let members = rows
+            .iter()
             .map(|row| {
                 let c = Columns::new(row, "memberships");
                 Ok(Member {
@@ -210,7 +213,8 @@ impl OrganizationStore for SqlStore {
                     since: c.time("member_since")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_probe(members, page))
     }
 
     async fn set_member_role(&self, org: OrgId, user: UserId, role: Role) -> Result<Membership> {

@@ -10,7 +10,7 @@ use mcplatform_core::mcp_server::{AuthMode, McpServerSettings, Slug};
 use mcplatform_core::org::{OrgName, Role};
 use mcplatform_core::user::{DisplayName, EmailAddress, PasswordHash, PlatformSession};
 use mcplatform_store::testing::TestDatabase;
-use mcplatform_store::{NewPlatformUser, Store, StoreError};
+use mcplatform_store::{NewPlatformUser, PageRequest, Store, StoreError};
 use time::OffsetDateTime;
 
 fn t(secs: i64) -> OffsetDateTime {
@@ -82,7 +82,7 @@ async fn an_organization_starts_with_its_creator_as_owner_and_members_can_be_man
     let twice = store.add_member(acme.id, bob, Role::Admin, t(7)).await;
     assert!(matches!(twice, Err(StoreError::Conflict("membership"))), "{twice:?}");
 
-    let members = store.list_members(acme.id).await.unwrap();
+    let members = store.list_members(acme.id, PageRequest::ALL).await.unwrap().items;
     let summary: Vec<_> = members.iter().map(|m| (m.user.email.as_str(), m.role)).collect();
     assert_eq!(summary, vec![("ada@example.com", Role::Owner), ("bob@example.com", Role::Member)]);
 
@@ -136,7 +136,7 @@ async fn two_owners_leaving_at_once_still_leave_one_owner() {
     let outcomes = [first, second];
     assert_eq!(outcomes.iter().filter(|r| r.is_ok()).count(), 1, "{outcomes:?}");
     assert!(outcomes.iter().any(|r| matches!(r, Err(StoreError::Conflict("last_owner")))));
-    let owners = store.list_members(acme).await.unwrap();
+    let owners = store.list_members(acme, PageRequest::ALL).await.unwrap().items;
     assert_eq!(owners.len(), 1);
     assert_eq!(owners[0].role, Role::Owner);
 }
@@ -183,7 +183,7 @@ async fn mcp_servers_belong_to_one_organization_and_are_invisible_to_others() {
 
     // Another organization cannot see, change or delete it, and cannot take its slug.
     assert!(matches!(store.get_mcp_server(evil, server.id).await, Err(StoreError::NotFound)));
-    assert!(store.list_mcp_servers(evil).await.unwrap().is_empty());
+    assert!(store.list_mcp_servers(evil, PageRequest::ALL).await.unwrap().items.is_empty());
     let hijack = store.update_mcp_server(evil, server.id, &settings("Pwned"), t(2)).await;
     assert!(matches!(hijack, Err(StoreError::NotFound)), "{hijack:?}");
     assert!(matches!(store.delete_mcp_server(evil, server.id).await, Err(StoreError::NotFound)));
@@ -200,7 +200,7 @@ async fn mcp_servers_belong_to_one_organization_and_are_invisible_to_others() {
     assert_eq!(updated.settings, changed);
     assert_eq!(updated.updated_at, t(3));
     assert_eq!(store.find_mcp_server_by_slug(&slug).await.unwrap(), Some(updated.clone()));
-    assert_eq!(store.list_mcp_servers(acme).await.unwrap(), vec![updated]);
+    assert_eq!(store.list_mcp_servers(acme, PageRequest::ALL).await.unwrap().items, vec![updated]);
 
     store.delete_mcp_server(acme, server.id).await.unwrap();
     assert_eq!(store.find_mcp_server_by_slug(&slug).await.unwrap(), None);
@@ -234,7 +234,11 @@ async fn deleting_an_organization_takes_its_servers_and_memberships_with_it() {
         .map(|(o, _)| o.id)
         .collect();
     assert_eq!(remaining, vec![other]);
-    assert_eq!(store.list_mcp_servers(other).await.unwrap().len(), 1, "other tenant untouched");
+    assert_eq!(
+        store.list_mcp_servers(other, PageRequest::ALL).await.unwrap().items.len(),
+        1,
+        "other tenant untouched"
+    );
     assert!(matches!(store.delete_organization(acme).await, Err(StoreError::NotFound)));
     // The slug is free again.
     store.create_mcp_server(other, &slug, &settings("Docs"), t(2)).await.unwrap();
@@ -254,6 +258,56 @@ fn session(user: UserId, expires_at: OffsetDateTime) -> (PlatformSession, NewSec
         expires_at,
     };
     (session, token)
+}
+
+/// Walks a list a page at a time, checking each page's continuation.
+async fn walk<T, F, Fut>(size: u32, mut list: F) -> Vec<T>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = mcplatform_store::Result<mcplatform_store::Page<T>>>,
+{
+    let mut offset = Some(0);
+    let mut all = Vec::new();
+    while let Some(at) = offset {
+        let page = list(PageRequest::new(size, at)).await.unwrap();
+        assert!(page.items.len() <= size as usize);
+        offset = page.next_offset;
+        if offset.is_some() {
+            assert_eq!(page.items.len(), size as usize, "only the last page is short");
+        }
+        all.extend(page.items);
+    }
+    all
+}
+
+#[tokio::test]
+async fn members_and_servers_come_a_page_at_a_time_in_a_total_order() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let ada = user(&store, "ada@example.com").await;
+    let acme = org(&store, "Acme", ada).await;
+    // Same join time and same names: only the id tells them apart.
+    for n in 0..4 {
+        let member = user(&store, &format!("m{n}@example.com")).await;
+        store.add_member(acme, member, Role::Member, t(0)).await.unwrap();
+        let slug = Slug::parse(&format!("docs-{n}")).unwrap();
+        store.create_mcp_server(acme, &slug, &settings("Docs"), t(0)).await.unwrap();
+    }
+
+    let members = walk(2, |page| store.list_members(acme, page)).await;
+    let everyone = store.list_members(acme, PageRequest::ALL).await.unwrap();
+    assert_eq!(everyone.next_offset, None);
+    assert_eq!(members, everyone.items);
+    assert_eq!(members.len(), 5);
+    let servers = walk(3, |page| store.list_mcp_servers(acme, page)).await;
+    let mut ids: Vec<_> = servers.iter().map(|s| s.id.to_string()).collect();
+    assert_eq!(ids.len(), 4);
+    let listed = ids.clone();
+    ids.sort();
+    assert_eq!(listed, ids, "equal names are ordered by id");
+
+    let beyond = store.list_mcp_servers(acme, PageRequest::new(2, 10)).await.unwrap();
+    assert_eq!((beyond.items.len(), beyond.next_offset), (0, None));
 }
 
 #[tokio::test]
@@ -516,7 +570,7 @@ mod api_keys {
     use mcplatform_core::ids::{McpServerId, OrgId};
     use mcplatform_core::mcp_server::{McpServerSettings, Slug};
     use mcplatform_store::testing::TestDatabase;
-    use mcplatform_store::{NewApiKey, StoreError};
+    use mcplatform_store::{NewApiKey, PageRequest, StoreError};
 
     use super::{org, t, user};
 
@@ -574,7 +628,7 @@ mod api_keys {
             store.revoke_api_key(evil, key.id, t(2)).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.list_api_keys(evil).await.unwrap().is_empty());
+        assert!(store.list_api_keys(evil, PageRequest::ALL).await.unwrap().items.is_empty());
 
         store.record_api_key_usage(&[(key.id, t(5)), (key.id, t(3))]).await.unwrap();
         assert_eq!(
@@ -589,7 +643,7 @@ mod api_keys {
             store.revoke_api_key(acme, key.id, t(7)).await,
             Err(StoreError::NotFound)
         ));
-        let listed = store.list_api_keys(acme).await.unwrap();
+        let listed = store.list_api_keys(acme, PageRequest::ALL).await.unwrap().items;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].revoked_at, Some(t(6)));
 
@@ -597,7 +651,7 @@ mod api_keys {
         let (org_key, _) = new_key(acme, None, vec![ApiKeyScope::Management]);
         store.create_api_key(&org_key, t(8)).await.unwrap();
         store.delete_mcp_server(acme, server.id).await.unwrap();
-        let remaining = store.list_api_keys(acme).await.unwrap();
+        let remaining = store.list_api_keys(acme, PageRequest::ALL).await.unwrap().items;
         assert_eq!(remaining.iter().map(|k| k.mcp_server_id).collect::<Vec<_>>(), vec![None]);
     }
 }

@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use mcplatform_core::ids::ApiKeyId;
 
-use super::{ApiCaller, Items};
+use super::{ApiCaller, PageQuery, Paged};
 use crate::AppState;
 use crate::access::path_id;
 use crate::api_keys;
 use crate::error::Result;
-use crate::extract::AppJson;
+use crate::extract::{AppJson, AppQuery};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,11 +59,12 @@ async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-) -> Result<AppJson<Items<KeyResponse>>> {
+    AppQuery(page): AppQuery<PageQuery>,
+) -> Result<AppJson<Paged<KeyResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
-    let keys = state.store.list_api_keys(access.org.id).await?;
-    Ok(AppJson(Items { items: keys.into_iter().map(KeyResponse::from).collect() }))
+    let keys = state.store.list_api_keys(access.org.id, page.request()).await?;
+    Ok(AppJson(Paged::new(keys, KeyResponse::from)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use mcplatform_store::PageRequest;
 use serde::{Deserialize, Serialize};
 
 use super::auth::UserResponse;
-use super::{ApiCaller, Items};
+use super::{ApiCaller, Items, PageQuery, Paged};
 use crate::access::path_id;
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
@@ -41,14 +41,15 @@ async fn list_members(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-) -> Result<AppJson<Items<MemberResponse>>> {
+    AppQuery(page): AppQuery<PageQuery>,
+) -> Result<AppJson<Paged<MemberResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let members = state.store.list_members(access.org.id).await?;
-    let items = members
-        .iter()
-        .map(|m| MemberResponse { user: (&m.user).into(), role: m.role, since: m.since })
-        .collect();
-    Ok(AppJson(Items { items }))
+    let members = state.store.list_members(access.org.id, page.request()).await?;
+    Ok(AppJson(Paged::new(members, |m| MemberResponse {
+        user: (&m.user).into(),
+        role: m.role,
+        since: m.since,
+    })))
 }
 
 #[derive(Debug, Serialize)]
@@ -230,7 +231,7 @@ impl From<OutboxEmail> for EmailResponse {
 }
 
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+struct OutboxQuery {
     #[serde(default = "default_limit")]
     limit: u32,
     #[serde(default)]
@@ -245,7 +246,7 @@ async fn outbox(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-    AppQuery(page): AppQuery<PageQuery>,
+    AppQuery(page): AppQuery<OutboxQuery>,
 ) -> Result<AppJson<Items<EmailResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;

@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::ids::OrgId;
 use mcplatform_core::org::Role;
+use mcplatform_store::{Page, PageRequest};
 
 use crate::access::{Actor, OrgAccess, path_id};
 use crate::auth::CurrentSession;
@@ -43,6 +44,64 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, serde::Serialize)]
 pub struct Items<T> {
     pub items: Vec<T>,
+}
+
+/// A list answered a page at a time: `{"items": [...], "next_offset": 50}`. Ask again with
+/// `offset=next_offset` for the next page; it is null on the last one.
+#[derive(Debug, serde::Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next_offset: Option<u32>,
+}
+
+impl<T> Paged<T> {
+    pub fn new<U>(page: Page<U>, item: impl FnMut(U) -> T) -> Self {
+        Self { items: page.items.into_iter().map(item).collect(), next_offset: page.next_offset }
+    }
+}
+
+/// `?limit=&offset=` of a paged list.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[serde(default)]
+    limit: Limit,
+    #[serde(default)]
+    offset: u32,
+}
+
+impl PageQuery {
+    pub fn request(self) -> PageRequest {
+        PageRequest::new(self.limit.0, self.offset)
+    }
+}
+
+/// How many items a page holds: 1 to [`PageRequest::MAX_LIMIT`], 50 when not said. Out of
+/// range is a 400, not quietly clamped, so a caller learns the bound.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(try_from = "u32")]
+struct Limit(u32);
+
+impl Limit {
+    const DEFAULT: u32 = 50;
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
+impl TryFrom<u32> for Limit {
+    type Error = String;
+
+    fn try_from(limit: u32) -> Result<Self, Self::Error> {
+        if (1..=PageRequest::MAX_LIMIT).contains(&limit) {
+            Ok(Self(limit))
+        } else {
+            Err(format!("must be between 1 and {}", PageRequest::MAX_LIMIT))
+        }
+    }
 }
 
 /// Who is calling the API: a dashboard session, or an organization's management key.

@@ -10,7 +10,7 @@ use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiCaller, Items};
+use super::{ApiCaller, PageQuery, Paged};
 use crate::error::Result;
 use crate::extract::{AppJson, AppQuery};
 use crate::servers::{self, ServerUrls, SlugStatus, slug_status};
@@ -119,12 +119,11 @@ async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-) -> Result<AppJson<Items<ServerResponse>>> {
+    AppQuery(page): AppQuery<PageQuery>,
+) -> Result<AppJson<Paged<ServerResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let servers = state.store.list_mcp_servers(access.org.id).await?;
-    Ok(AppJson(Items {
-        items: servers.into_iter().map(|s| ServerResponse::new(&state, s)).collect(),
-    }))
+    let servers = state.store.list_mcp_servers(access.org.id, page.request()).await?;
+    Ok(AppJson(Paged::new(servers, |s| ServerResponse::new(&state, s))))
 }
 
 async fn create(

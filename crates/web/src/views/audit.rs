@@ -74,8 +74,9 @@ async fn view_audit_get(
     events.truncate(PAGE as usize);
     let actors = state
         .store
-        .list_members(access.org.id)
+        .list_members(access.org.id, PageRequest::ALL)
         .await?
+        .items
         .into_iter()
         .map(|m| {
             (m.user.id.to_string(), format!("{} ({})", m.user.display_name.as_str(), m.user.email))

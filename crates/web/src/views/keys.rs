@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -11,9 +11,12 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::org::Role;
+use mcplatform_store::PageRequest;
 use secrecy::ExposeSecret;
 
-use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
+use super::{
+    Layout, OffsetQuery, PageForm, PageResult, PageSession, format_time, page_links, render,
+};
 use crate::access::{Actor, OrgAccess, path_id};
 use crate::api_keys;
 use crate::auth::CurrentSession;
@@ -48,19 +51,28 @@ struct KeysView {
     new_secret: Option<String>,
     name: String,
     error: Option<String>,
+    previous_offset: Option<u32>,
+    next_offset: Option<u32>,
 }
 
+/// Keys shown on one page.
+const KEYS_PAGE: u32 = 50;
+
+/// The API keys page showing the keys from `offset` on, newest first.
 async fn keys_view(
     state: &AppState,
     current: &CurrentSession,
     access: &OrgAccess,
+    offset: u32,
 ) -> Result<KeysView, ApiError> {
     access.require(Role::Admin)?;
-    let servers = state.store.list_mcp_servers(access.org.id).await?;
-    let keys = state
-        .store
-        .list_api_keys(access.org.id)
-        .await?
+    // Every server: the create form offers each, and a key names the server it is for.
+    let servers = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?.items;
+    let page =
+        state.store.list_api_keys(access.org.id, PageRequest::new(KEYS_PAGE, offset)).await?;
+    let (previous_offset, next_offset) = page_links(offset, KEYS_PAGE, page.next_offset.is_some());
+    let keys = page
+        .items
         .into_iter()
         .map(|key| KeyRow {
             id: key.id.to_string(),
@@ -87,6 +99,8 @@ async fn keys_view(
         new_secret: None,
         name: String::new(),
         error: None,
+        previous_offset,
+        next_offset,
     })
 }
 
@@ -113,10 +127,11 @@ async fn view_keys_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
     Path(org_id): Path<String>,
+    Query(query): Query<OffsetQuery>,
     jar: CookieJar,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    let mut view = keys_view(&state, &current, &access).await?;
+    let mut view = keys_view(&state, &current, &access, query.offset).await?;
     let path = format!("/orgs/{}/api-keys", access.org.id);
     let Some(cookie) = jar.get(NEW_KEY_COOKIE) else {
         return Ok(render(StatusCode::OK, &view));
@@ -152,7 +167,7 @@ async fn create_post(
     let created =
         api_keys::create(&state, &access, &Actor::from(&current), field("name"), target, &scopes)
             .await;
-    let mut view = keys_view(&state, &current, &access).await?;
+    let mut view = keys_view(&state, &current, &access, 0).await?;
     match created {
         Ok(created) => {
             let context = new_key_context(&current, &access);

@@ -11,7 +11,9 @@ use mcplatform_core::org::Role;
 use mcplatform_store::PageRequest;
 use serde::Deserialize;
 
-use super::{Layout, PageForm, PageResult, PageSession, format_time, page_links, render};
+use super::{
+    Layout, OffsetQuery, PageForm, PageResult, PageSession, format_time, page_links, render,
+};
 use crate::access::{Actor, OrgAccess, path_id};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState, members};
@@ -60,13 +62,21 @@ struct MembersView {
     invite_email: String,
     invite_error: Option<String>,
     error: Option<String>,
+    previous_offset: Option<u32>,
+    next_offset: Option<u32>,
 }
 
-/// What the page says after a change it redirected from (fixed texts, never reflected input).
 #[derive(Debug, Deserialize)]
-struct Done {
+struct MembersQuery {
+    /// What the page says after a change it redirected from (fixed texts, never reflected
+    /// input).
     done: Option<String>,
+    #[serde(default)]
+    offset: u32,
 }
+
+/// Members shown on one page.
+const MEMBERS_PAGE: u32 = 50;
 
 fn notice(done: Option<&str>) -> Option<String> {
     let text = match done? {
@@ -80,17 +90,21 @@ fn notice(done: Option<&str>) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// The members page showing the members from `offset` on.
 async fn members_view(
     state: &AppState,
     current: &CurrentSession,
     access: &OrgAccess,
+    offset: u32,
 ) -> Result<MembersView, ApiError> {
     let is_owner = access.role.at_least(Role::Owner);
     let is_admin = access.role.at_least(Role::Admin);
-    let members = state
-        .store
-        .list_members(access.org.id)
-        .await?
+    let page =
+        state.store.list_members(access.org.id, PageRequest::new(MEMBERS_PAGE, offset)).await?;
+    let (previous_offset, next_offset) =
+        page_links(offset, MEMBERS_PAGE, page.next_offset.is_some());
+    let members = page
+        .items
         .into_iter()
         .map(|member| {
             let is_you = member.user.id == current.user.id;
@@ -138,6 +152,8 @@ async fn members_view(
         invite_email: String::new(),
         invite_error: None,
         error: None,
+        previous_offset,
+        next_offset,
     })
 }
 
@@ -145,11 +161,11 @@ async fn view_members_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
     Path(org_id): Path<String>,
-    Query(done): Query<Done>,
+    Query(query): Query<MembersQuery>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    let mut view = members_view(&state, &current, &access).await?;
-    view.layout = view.layout.with_notice(notice(done.done.as_deref()));
+    let mut view = members_view(&state, &current, &access, query.offset).await?;
+    view.layout = view.layout.with_notice(notice(query.done.as_deref()));
     Ok(render(StatusCode::OK, &view))
 }
 
@@ -177,7 +193,7 @@ async fn invite_post(
     match members::invite(&state, &access, &Actor::from(&current), &form.email, role).await {
         Ok(_) => Ok(back_to_members(&access, "invited")),
         Err(err @ (ApiError::Validation(_) | ApiError::Conflict(_))) => {
-            let mut view = members_view(&state, &current, &access).await?;
+            let mut view = members_view(&state, &current, &access, 0).await?;
             view.invite_email = form.email;
             view.invite_error = Some(match err {
                 ApiError::Conflict("member") => "this person is already a member".to_owned(),
@@ -208,7 +224,7 @@ async fn members_problem(
 ) -> PageResult {
     match err {
         ApiError::BadRequest(message) => {
-            let mut view = members_view(state, current, access).await?;
+            let mut view = members_view(state, current, access, 0).await?;
             view.error = Some(message);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
         }
@@ -294,12 +310,6 @@ struct OutboxView {
     previous_offset: Option<u32>,
     next_offset: Option<u32>,
     delivery: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct OffsetQuery {
-    #[serde(default)]
-    offset: u32,
 }
 
 const OUTBOX_PAGE: u32 = 20;

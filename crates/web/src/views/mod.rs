@@ -185,6 +185,13 @@ pub(crate) fn format_time(at: time::OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc2822).unwrap_or_default()
 }
 
+/// `?offset=` of a page that lists a page at a time.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct OffsetQuery {
+    #[serde(default)]
+    pub offset: u32,
+}
+
 /// The offsets of the newer and older pages around a page of `size` rows at `offset`; the
 /// older one exists when the query found a row beyond this page.
 pub(crate) fn page_links(offset: u32, size: u32, has_more: bool) -> (Option<u32>, Option<u32>) {

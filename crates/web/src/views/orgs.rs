@@ -2,14 +2,15 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use mcplatform_core::org::{OrgName, Role};
+use mcplatform_store::PageRequest;
 use serde::Deserialize;
 
-use super::{Layout, PageForm, PageResult, PageSession, render};
+use super::{Layout, OffsetQuery, PageForm, PageResult, PageSession, page_links, render};
 use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState, organizations};
@@ -125,21 +126,31 @@ struct OverviewView {
     org_name: String,
     can_create: bool,
     servers: Vec<ServerRow>,
+    previous_offset: Option<u32>,
+    next_offset: Option<u32>,
 }
+
+/// Servers shown on one page of the overview.
+const SERVERS_PAGE: u32 = 50;
 
 async fn view_org_get(
     State(state): State<AppState>,
     PageSession(current): PageSession,
     Path(org_id): Path<String>,
+    Query(query): Query<OffsetQuery>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     if current.session.active_organization_id != Some(access.org.id) {
         state.store.set_session_organization(current.session.id, Some(access.org.id)).await?;
     }
-    let servers = state
+    let page = state
         .store
-        .list_mcp_servers(access.org.id)
-        .await?
+        .list_mcp_servers(access.org.id, PageRequest::new(SERVERS_PAGE, query.offset))
+        .await?;
+    let (previous_offset, next_offset) =
+        page_links(query.offset, SERVERS_PAGE, page.next_offset.is_some());
+    let servers = page
+        .items
         .into_iter()
         .map(|s| ServerRow {
             id: s.id.to_string(),
@@ -154,6 +165,8 @@ async fn view_org_get(
         org_name: access.org.name.as_str().to_owned(),
         can_create: access.role.at_least(Role::Admin),
         servers,
+        previous_offset,
+        next_offset,
     };
     Ok(render(StatusCode::OK, &view))
 }
