@@ -8,6 +8,17 @@ use serde_json::Value;
 use crate::AppState;
 use crate::access::Actor;
 
+/// The names of the listed fields whose values differ between `$before` and `$after`, for an
+/// audit entry's `changed` list.
+macro_rules! changed_fields {
+    ($before:expr, $after:expr; $($field:ident),* $(,)?) => {{
+        let mut changed: Vec<&'static str> = Vec::new();
+        $( if $before.$field != $after.$field { changed.push(stringify!($field)); } )*
+        changed
+    }};
+}
+pub(crate) use changed_fields;
+
 pub async fn record(
     state: &AppState,
     org: Option<OrgId>,

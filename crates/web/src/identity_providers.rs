@@ -99,11 +99,7 @@ pub async fn update(
         )
         .await?;
     let (before, after) = (provider.settings.to_input(), settings.to_input());
-    let mut changed = Vec::new();
-    macro_rules! diff {
-        ($($field:ident),*) => { $( if before.$field != after.$field { changed.push(stringify!($field)); } )* };
-    }
-    diff!(
+    let mut changed = audit::changed_fields!(before, after;
         name,
         client_id,
         issuer,

@@ -56,11 +56,7 @@ pub async fn update(
         .await?;
     let before = SettingsInput::from_settings(&server.settings);
     let after = SettingsInput::from_settings(settings);
-    let mut changed = Vec::new();
-    macro_rules! diff {
-        ($($field:ident),*) => { $( if before.$field != after.$field { changed.push(stringify!($field)); } )* };
-    }
-    diff!(
+    let changed = audit::changed_fields!(before, after;
         name,
         description,
         product_name,
