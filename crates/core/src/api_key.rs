@@ -15,6 +15,7 @@ pub const API_KEY_PREFIX: &str = "mcpk_";
 pub const VISIBLE_KEY_CHARS: usize = 9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ApiKeyScope {
     /// Send OpenTelemetry to `/v1/{traces,metrics,logs}` for one server.
     #[serde(rename = "telemetry:write")]

@@ -18,6 +18,7 @@ pub const GITHUB_TOKEN_ENDPOINT: &str = "https://github.com/login/oauth/access_t
 pub const GITHUB_USER_ENDPOINT: &str = "https://api.github.com/user";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Github,

@@ -26,7 +26,9 @@ pub struct Invitation {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum InvitationStatus {
     Pending,
     Accepted,
@@ -62,6 +64,14 @@ impl Invitation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_serialize_as_their_names() {
+        use InvitationStatus::*;
+        for status in [Pending, Accepted, Revoked, Expired] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+    }
 
     #[test]
     fn an_invitation_is_pending_until_accepted_revoked_or_expired() {

@@ -81,6 +81,7 @@ impl fmt::Display for Slug {
 
 /// How end users of a server are identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// Anonymous: nobody is identified.

@@ -56,6 +56,7 @@ pub struct Organization {
 /// What a member may do in an organization. Ordered: an owner can do all an admin can, an admin
 /// all a member can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,

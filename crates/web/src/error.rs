@@ -49,12 +49,22 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable name for the error: `bad_request`, `invalid_input`,
+    /// `unauthorized`, `forbidden`, `csrf_failed`, `too_many_requests`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `invalid_body`, `payload_too_large`,
+    /// `unsupported_media_type`, `unavailable` or `internal`.
+    #[schema(example = "invalid_input")]
     code: &'static str,
+    /// What went wrong, for people.
+    #[schema(example = "is reserved")]
     message: String,
+    /// The input at fault, with `invalid_input`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    #[schema(example = "slug")]
+    field: Option<&'static str>,
 }
 
 /// The cause of a 5xx, kept in the response's extensions for the logging middleware.
@@ -177,6 +187,55 @@ mod tests {
     async fn unauthorized_responses_carry_a_bearer_challenge() {
         let response = ApiError::Unauthorized.into_response();
         assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    }
+
+    /// Every variant once; the match stops compiling when a variant is added, until it is
+    /// listed here too.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::BadRequest("b".into()),
+            ApiError::Validation(ValidationError::new("f", "m")),
+            ApiError::Unauthorized,
+            ApiError::Forbidden,
+            ApiError::CsrfFailed,
+            ApiError::TooManyRequests { retry_after: std::time::Duration::from_secs(1) },
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict("c"),
+            ApiError::InvalidBody("i".into()),
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType("u".into()),
+            ApiError::Unavailable(Box::new(std::io::Error::other("u"))),
+            ApiError::Internal(Box::new(std::io::Error::other("i"))),
+        ];
+        for err in &all {
+            match err {
+                ApiError::BadRequest(_)
+                | ApiError::Validation(_)
+                | ApiError::Unauthorized
+                | ApiError::Forbidden
+                | ApiError::CsrfFailed
+                | ApiError::TooManyRequests { .. }
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed
+                | ApiError::Conflict(_)
+                | ApiError::InvalidBody(_)
+                | ApiError::PayloadTooLarge
+                | ApiError::UnsupportedMediaType(_)
+                | ApiError::Unavailable(_)
+                | ApiError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_openapi_schema_names_every_error_code() {
+        let schema = serde_json::to_value(<ErrorBody as utoipa::PartialSchema>::schema()).unwrap();
+        let documented = schema["properties"]["code"]["description"].as_str().unwrap();
+        for err in one_of_each() {
+            assert!(documented.contains(&format!("`{}`", err.code())), "{}", err.code());
+        }
     }
 
     #[test]

@@ -192,7 +192,7 @@ impl Default for SettingsInput {
 }
 
 /// Whether a slug can be used for a new server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum SlugStatus {
     Available,
@@ -211,7 +211,8 @@ pub async fn slug_status(state: &AppState, input: &str) -> Result<SlugStatus, Ap
 }
 
 /// The addresses an MCP server answers on (DESIGN.md "URLs").
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(description = "The addresses the MCP server answers on.")]
 pub struct ServerUrls {
     /// `{scheme}://{slug}.{base host}/mcp`
     pub mcp_url: String,

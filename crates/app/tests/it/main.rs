@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod keys_api;
 mod members_api;
+mod openapi_api;
 mod orgs_api;
 mod pagination;
 mod providers_api;

@@ -1,29 +1,39 @@
 //! `/api/v1/orgs/{org_id}/audit-events`: the audit log, for admins.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
 use mcplatform_core::audit::{AREAS, AuditEvent};
 use mcplatform_core::org::Role;
 use mcplatform_store::{AuditFilter, PageRequest};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiCaller, Items};
-use crate::error::Result;
+use super::{ApiCaller, Items, says};
+use crate::error::{ErrorBody, Result};
 use crate::extract::{AppJson, AppQuery};
 use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/orgs/{org_id}/audit-events", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
 struct EventResponse {
+    #[schema(format = Uuid)]
     id: String,
+    /// The person who acted; null for an API key.
+    #[schema(format = Uuid)]
     actor_user_id: Option<String>,
+    /// Who acted, as shown in the log.
     actor: String,
+    /// What happened, `{area}.{what}` (`member.invited`, `api_key.revoked`, …).
     action: String,
+    /// What it happened to.
     target: String,
+    /// More about the change; its fields depend on the action.
+    #[schema(value_type = Object)]
     detail: serde_json::Value,
     ip_address: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -45,13 +55,20 @@ impl From<AuditEvent> for EventResponse {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only actions of this area: `account`, `organization`, `member`, `server` or `api_key`.
     area: Option<String>,
+    /// Only what this person did (a user id).
+    #[param(format = Uuid)]
     actor: Option<String>,
+    /// How many events to answer at most; 1 to 200 (other values are brought within).
     #[serde(default = "default_limit")]
+    #[param(default = 50)]
     limit: u32,
+    /// How many events to skip.
     #[serde(default)]
     offset: u32,
 }
@@ -60,6 +77,26 @@ fn default_limit() -> u32 {
     50
 }
 
+/// The organization's audit log, newest first; admins only.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/audit-events",
+    operation_id = "list_audit_events",
+    tag = "audit",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), AuditQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The events", body = Items<EventResponse>),
+        (
+            status = BAD_REQUEST,
+            description = "An unknown area, an actor that is not a user id, a parameter that is \
+                not a number, or another parameter (`bad_request`)",
+            body = ErrorBody,
+        ),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,

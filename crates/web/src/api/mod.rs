@@ -2,23 +2,32 @@
 //!
 //! Callers authenticate with the dashboard session cookie; changes made that way must carry the
 //! session's CSRF token in an `x-csrf-token` header.
+//!
+//! Every route is added through `utoipa_axum::routes!` from a handler's `#[utoipa::path]`, so
+//! the OpenAPI document served at `/api/v1/openapi.json` lists exactly what the router answers.
 
 mod audit;
 mod auth;
 mod keys;
 mod members;
+mod openapi;
 mod orgs;
 mod providers;
 mod servers;
 
-use axum::Router;
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use axum::{Extension, Router};
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::ids::OrgId;
 use mcplatform_core::org::Role;
 use mcplatform_store::{Page, PageRequest};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::access::{Actor, OrgAccess, path_id};
 use crate::auth::CurrentSession;
@@ -27,30 +36,48 @@ use crate::auth::session::client_ip;
 use crate::{ApiError, AppState, api_keys};
 
 pub fn router() -> Router<AppState> {
-    Router::new().nest(
+    let (router, document) = api_router().split_for_parts();
+    router.layer(Extension(Arc::new(openapi::finish(document))))
+}
+
+/// The API's routes with their OpenAPI description.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest(
         "/api/v1",
-        Router::new()
+        OpenApiRouter::default()
             .merge(auth::router())
             .merge(orgs::router())
             .merge(servers::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(providers::router())
-            .merge(audit::router()),
+            .merge(audit::router())
+            .merge(openapi::router()),
     )
 }
 
-/// Every list answer: `{"items": [...]}`, so a field can be added beside `items` later.
-#[derive(Debug, serde::Serialize)]
+/// Descriptions that many operations' OpenAPI annotations share.
+mod says {
+    pub const ORG_ID: &str = "The organization's id";
+    pub const NO_ORG: &str = "No such organization, or the caller is not in it (`not_found`)";
+    pub const NOT_ADMIN: &str = "The caller is not an admin (`forbidden`)";
+    pub const BAD_PAGE: &str = "`limit` or `offset` is out of range or not a number, or the \
+        query has another parameter (`bad_request`)";
+}
+
+/// A whole list.
+// An object rather than a bare array, so a field can be added beside `items` later.
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
 }
 
-/// A list answered a page at a time: `{"items": [...], "next_offset": 50}`. Ask again with
-/// `offset=next_offset` for the next page; it is null on the last one.
-#[derive(Debug, serde::Serialize)]
+/// One page of a list.
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
+    /// The `offset` of the next page; null on the last page.
+    #[schema(minimum = 0)]
     pub next_offset: Option<u32>,
 }
 
@@ -61,12 +88,16 @@ impl<T> Paged<T> {
 }
 
 /// `?limit=&offset=` of a paged list.
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(default)]
+    #[param(schema_with = Limit::schema)]
     limit: Limit,
+    /// How many items to skip: 0 for the first page, then the previous page's `next_offset`.
     #[serde(default)]
+    #[param(minimum = 0)]
     offset: u32,
 }
 
@@ -84,6 +115,18 @@ struct Limit(u32);
 
 impl Limit {
     const DEFAULT: u32 = 50;
+
+    /// Its OpenAPI schema, from the same bounds [`Limit::try_from`] checks.
+    fn schema() -> utoipa::openapi::Object {
+        ObjectBuilder::new()
+            .description(Some("How many items to answer at most"))
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .minimum(Some(1))
+            .maximum(Some(PageRequest::MAX_LIMIT))
+            .default(Some(Self::DEFAULT.into()))
+            .build()
+    }
 }
 
 impl Default for Limit {

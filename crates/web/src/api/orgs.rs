@@ -1,25 +1,26 @@
 //! `/api/v1/orgs`: organizations the caller belongs to.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use mcplatform_core::org::{Organization, Role};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiCaller, Caller, Items};
-use crate::error::Result;
+use super::{ApiCaller, Caller, Items, says};
+use crate::error::{ErrorBody, Result};
 use crate::extract::AppJson;
 use crate::{AppState, organizations};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orgs", get(list).post(create))
-        .route("/orgs/{org_id}", get(read).patch(update).delete(delete))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list, create)).routes(routes!(read, update, delete))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Organization)]
 pub struct OrgResponse {
+    #[schema(format = Uuid)]
     id: String,
     name: String,
     /// The caller's role in it.
@@ -42,6 +43,17 @@ impl OrgResponse {
     }
 }
 
+/// The organizations the caller belongs to (a management key: its own), oldest first.
+#[utoipa::path(
+    get,
+    path = "/orgs",
+    operation_id = "list_organizations",
+    tag = "organizations",
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "Every organization of the caller", body = Items<OrgResponse>),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -60,12 +72,30 @@ async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrgRequest {
+    /// 1 to 100 characters.
     name: String,
 }
 
+/// Creates an organization with the caller as its owner.
+#[utoipa::path(
+    post,
+    path = "/orgs",
+    operation_id = "create_organization",
+    tag = "organizations",
+    request_body = OrgRequest,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = CREATED, description = "The new organization", body = OrgResponse),
+        (
+            status = UNPROCESSABLE_ENTITY,
+            description = "The name is invalid (`invalid_input`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -76,6 +106,19 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(OrgResponse::new(&org, Role::Owner))))
 }
 
+/// One organization the caller belongs to.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}",
+    operation_id = "get_organization",
+    tag = "organizations",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The organization", body = OrgResponse),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+    ),
+)]
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -85,6 +128,26 @@ async fn read(
     Ok(AppJson(OrgResponse::new(&access.org, access.role)))
 }
 
+/// Renames an organization; admins only.
+#[utoipa::path(
+    patch,
+    path = "/orgs/{org_id}",
+    operation_id = "rename_organization",
+    tag = "organizations",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    request_body = OrgRequest,
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The renamed organization", body = OrgResponse),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+        (
+            status = UNPROCESSABLE_ENTITY,
+            description = "The name is invalid (`invalid_input`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -96,6 +159,24 @@ async fn update(
     Ok(AppJson(OrgResponse::new(&org, access.role)))
 }
 
+/// Deletes an organization and everything it owns; owners only.
+#[utoipa::path(
+    delete,
+    path = "/orgs/{org_id}",
+    operation_id = "delete_organization",
+    tag = "organizations",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (
+            status = FORBIDDEN,
+            description = "The caller is not an owner (`forbidden`)",
+            body = ErrorBody,
+        ),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+    ),
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,

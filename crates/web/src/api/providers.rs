@@ -1,28 +1,36 @@
 //! `/api/v1/orgs/{org_id}/identity-providers`: the organization's upstream identity providers.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use mcplatform_core::identity_provider::{
     ClaimMapping, Endpoints, IdentityProvider, ProviderInput, ProviderKind, ProviderSettings,
 };
 use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiCaller, Items};
-use crate::error::Result;
+use super::{ApiCaller, Items, says};
+use crate::error::{ErrorBody, Result};
 use crate::extract::AppJson;
 use crate::{AppState, identity_providers, upstream};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/orgs/{org_id}/identity-providers", get(list).post(create)).route(
-        "/orgs/{org_id}/identity-providers/{provider_id}",
-        get(read).patch(update).delete(delete),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default().routes(routes!(list, create)).routes(routes!(read, update, delete))
 }
 
-#[derive(Debug, Serialize)]
+const PROVIDER_ID: &str = "The identity provider's id";
+const NO_PROVIDER: &str =
+    "No such organization or provider, or the caller is not in the organization (`not_found`)";
+const BAD_SETTINGS: &str = "A field is invalid, or an OpenID Connect issuer failed discovery, or \
+    a URL is refused by the outbound policy (`invalid_input` naming the `field`), or the body has \
+    an unknown field (`invalid_body`)";
+const NAME_TAKEN: &str = "Another provider has this name (`conflict`)";
+
+/// Which claims name the user; dotted paths reach into nested objects.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ClaimMapping)]
 pub struct ClaimsBody {
     subject: String,
     email: String,
@@ -30,9 +38,12 @@ pub struct ClaimsBody {
 }
 
 /// A provider as the API shows it. The client secret is never returned.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = IdentityProvider)]
 pub struct ProviderResponse {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     organization_id: String,
     kind: ProviderKind,
     name: String,
@@ -85,7 +96,8 @@ impl ProviderResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Claim names to change; absent ones keep their value (on create: the kind's default).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ClaimsPatch {
     subject: Option<String>,
@@ -93,8 +105,9 @@ struct ClaimsPatch {
     name: Option<String>,
 }
 
-/// Fields to set; on update, absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+/// Fields to set; absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = IdentityProviderPatch)]
 #[serde(deny_unknown_fields)]
 struct ProviderPatch {
     name: Option<String>,
@@ -133,12 +146,17 @@ impl ProviderPatch {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new provider. `oidc` needs `issuer`; `oauth2` needs the three endpoints; `github` and
+/// `google` need neither.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = NewIdentityProvider)]
 #[serde(deny_unknown_fields)]
 struct CreateProviderRequest {
     kind: ProviderKind,
+    /// 1 to 100 characters, unique in the organization.
     name: String,
     client_id: String,
+    /// Write-only: stored sealed, never returned.
     client_secret: String,
     issuer: Option<String>,
     authorization_endpoint: Option<String>,
@@ -148,6 +166,19 @@ struct CreateProviderRequest {
     claims: Option<ClaimsPatch>,
 }
 
+/// The organization's identity providers, by name; any member may look.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/identity-providers",
+    operation_id = "list_identity_providers",
+    tag = "identity-providers",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "Every provider, without secrets", body = Items<ProviderResponse>),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -160,6 +191,23 @@ async fn list(
     }))
 }
 
+/// Adds a provider after checking it (OpenID Connect discovery, outbound policy); admins only.
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/identity-providers",
+    operation_id = "create_identity_provider",
+    tag = "identity-providers",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    request_body = CreateProviderRequest,
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = CREATED, description = "The new provider", body = ProviderResponse),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+        (status = CONFLICT, description = NAME_TAKEN, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = BAD_SETTINGS, body = ErrorBody),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -192,6 +240,22 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(ProviderResponse::new(&state, provider))))
 }
 
+/// One identity provider.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/identity-providers/{provider_id}",
+    operation_id = "get_identity_provider",
+    tag = "identity-providers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("provider_id" = Uuid, Path, description = PROVIDER_ID),
+    ),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The provider", body = ProviderResponse),
+        (status = NOT_FOUND, description = NO_PROVIDER, body = ErrorBody),
+    ),
+)]
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -202,6 +266,27 @@ async fn read(
     Ok(AppJson(ProviderResponse::new(&state, provider)))
 }
 
+/// Changes a provider (a new `client_secret` replaces the old); admins only. Discovery runs
+/// again when the endpoints change.
+#[utoipa::path(
+    patch,
+    path = "/orgs/{org_id}/identity-providers/{provider_id}",
+    operation_id = "update_identity_provider",
+    tag = "identity-providers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("provider_id" = Uuid, Path, description = PROVIDER_ID),
+    ),
+    request_body = ProviderPatch,
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The provider as saved", body = ProviderResponse),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = NO_PROVIDER, body = ErrorBody),
+        (status = CONFLICT, description = NAME_TAKEN, body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = BAD_SETTINGS, body = ErrorBody),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -225,6 +310,23 @@ async fn update(
     Ok(AppJson(ProviderResponse::new(&state, updated)))
 }
 
+/// Removes a provider; admins only.
+#[utoipa::path(
+    delete,
+    path = "/orgs/{org_id}/identity-providers/{provider_id}",
+    operation_id = "delete_identity_provider",
+    tag = "identity-providers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("provider_id" = Uuid, Path, description = PROVIDER_ID),
+    ),
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = NO_CONTENT, description = "Removed"),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = NO_PROVIDER, body = ErrorBody),
+    ),
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -2,30 +2,34 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiCaller, PageQuery, Paged};
-use crate::error::Result;
+use super::{ApiCaller, PageQuery, Paged, says};
+use crate::AppState;
+use crate::error::{ErrorBody, Result};
 use crate::extract::{AppJson, AppQuery};
 use crate::servers::{self, ServerUrls, SlugStatus, slug_status};
-use crate::{ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/orgs/{org_id}/servers", get(list).post(create))
-        .route("/orgs/{org_id}/servers/{server_id}", get(read).patch(update).delete(delete))
-        .route("/slug-availability", get(availability))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, delete))
+        .routes(routes!(availability))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = McpServer)]
 pub struct ServerResponse {
+    #[schema(format = Uuid)]
     id: String,
+    #[schema(format = Uuid)]
     organization_id: String,
     slug: String,
     name: String,
@@ -69,18 +73,23 @@ impl ServerResponse {
     }
 }
 
-/// Settings to change; absent fields keep their value (on create: their default).
-#[derive(Debug, Default, Deserialize)]
+/// Settings to change; absent fields keep their value.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsPatch {
+    /// 1 to 100 characters.
     name: Option<String>,
+    /// At most 2000 characters.
     description: Option<String>,
+    /// The name tools use for the product ("Ask Acme support…"); empty means the name.
     product_name: Option<String>,
     auth_mode: Option<AuthMode>,
     support_tool_enabled: Option<bool>,
     walkthrough_tool_enabled: Option<bool>,
     telemetry_enabled: Option<bool>,
+    /// 60 to 86400.
     access_token_ttl_seconds: Option<u64>,
+    /// At least the access token's, at most 365 days.
     refresh_token_ttl_seconds: Option<u64>,
 }
 
@@ -115,6 +124,76 @@ impl SettingsPatch {
     }
 }
 
+/// A new server: its slug, a name, and any other settings; absent ones take their default.
+// The fields of `SettingsPatch` plus the slug, spelt out because serde cannot deny unknown
+// fields through `#[serde(flatten)]`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateServerRequest {
+    /// The server's address (`{slug}.{base host}`): 3 to 63 lowercase letters, digits and
+    /// hyphens, unique across the platform.
+    slug: String,
+    /// 1 to 100 characters; needed.
+    name: Option<String>,
+    /// At most 2000 characters.
+    description: Option<String>,
+    /// The name tools use for the product ("Ask Acme support…"); empty means the name.
+    product_name: Option<String>,
+    auth_mode: Option<AuthMode>,
+    support_tool_enabled: Option<bool>,
+    walkthrough_tool_enabled: Option<bool>,
+    telemetry_enabled: Option<bool>,
+    /// 60 to 86400.
+    access_token_ttl_seconds: Option<u64>,
+    /// At least the access token's, at most 365 days.
+    refresh_token_ttl_seconds: Option<u64>,
+}
+
+impl CreateServerRequest {
+    /// The slug, and the settings to apply to the defaults. Every field is named on both
+    /// sides, so a setting added to one struct and not the other does not compile.
+    fn split(self) -> (String, SettingsPatch) {
+        let Self {
+            slug,
+            name,
+            description,
+            product_name,
+            auth_mode,
+            support_tool_enabled,
+            walkthrough_tool_enabled,
+            telemetry_enabled,
+            access_token_ttl_seconds,
+            refresh_token_ttl_seconds,
+        } = self;
+        let patch = SettingsPatch {
+            name,
+            description,
+            product_name,
+            auth_mode,
+            support_tool_enabled,
+            walkthrough_tool_enabled,
+            telemetry_enabled,
+            access_token_ttl_seconds,
+            refresh_token_ttl_seconds,
+        };
+        (slug, patch)
+    }
+}
+
+/// The organization's servers by name, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/servers",
+    operation_id = "list_servers",
+    tag = "servers",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), PageQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "A page of servers", body = Paged<ServerResponse>),
+        (status = BAD_REQUEST, description = says::BAD_PAGE, body = ErrorBody),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -126,28 +205,63 @@ async fn list(
     Ok(AppJson(Paged::new(servers, |s| ServerResponse::new(&state, s))))
 }
 
+/// Creates a server; admins only.
+#[utoipa::path(
+    post,
+    path = "/orgs/{org_id}/servers",
+    operation_id = "create_server",
+    tag = "servers",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID)),
+    request_body = CreateServerRequest,
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = CREATED, description = "The new server", body = ServerResponse),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
+        (status = CONFLICT, description = "The slug is taken (`conflict`)", body = ErrorBody),
+        (
+            status = UNPROCESSABLE_ENTITY,
+            description = "A setting or the slug is invalid (`invalid_input` naming the `field`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-    AppJson(mut body): AppJson<serde_json::Map<String, serde_json::Value>>,
+    AppJson(body): AppJson<CreateServerRequest>,
 ) -> Result<(StatusCode, AppJson<ServerResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
-    // `{"slug": …}` plus the settings; split by hand because serde cannot deny unknown fields
-    // through `#[serde(flatten)]`.
-    let slug = match body.remove("slug") {
-        Some(serde_json::Value::String(slug)) => Slug::parse(&slug)?,
-        Some(_) => return Err(ApiError::InvalidBody("slug: expected a string".into())),
-        None => return Err(ApiError::InvalidBody("missing field `slug`".into())),
-    };
-    let patch: SettingsPatch = serde_json::from_value(serde_json::Value::Object(body))
-        .map_err(|err| ApiError::InvalidBody(err.to_string()))?;
+    let (slug, patch) = body.split();
+    let slug = Slug::parse(&slug)?;
     let settings = patch.apply(McpServerSettings::default())?;
     let server = servers::create(&state, &access, &caller.actor(), &slug, &settings).await?;
     Ok((StatusCode::CREATED, AppJson(ServerResponse::new(&state, server))))
 }
 
+/// One server of the organization.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/servers/{server_id}",
+    operation_id = "get_server",
+    tag = "servers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("server_id" = Uuid, Path, description = "The server's id"),
+    ),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The server", body = ServerResponse),
+        (
+            status = NOT_FOUND,
+            description = "No such organization or server, or the caller is not in the \
+                organization (`not_found`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -158,6 +272,34 @@ async fn read(
     Ok(AppJson(ServerResponse::new(&state, server)))
 }
 
+/// Changes a server's settings; admins only. Absent fields keep their value.
+#[utoipa::path(
+    patch,
+    path = "/orgs/{org_id}/servers/{server_id}",
+    operation_id = "update_server",
+    tag = "servers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("server_id" = Uuid, Path, description = "The server's id"),
+    ),
+    request_body = SettingsPatch,
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The server as it is now", body = ServerResponse),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (
+            status = NOT_FOUND,
+            description = "No such organization or server, or the caller is not in the \
+                organization (`not_found`)",
+            body = ErrorBody,
+        ),
+        (
+            status = UNPROCESSABLE_ENTITY,
+            description = "A setting is invalid (`invalid_input` naming the `field`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -172,6 +314,28 @@ async fn update(
     Ok(AppJson(ServerResponse::new(&state, updated)))
 }
 
+/// Deletes a server and its keys; admins only.
+#[utoipa::path(
+    delete,
+    path = "/orgs/{org_id}/servers/{server_id}",
+    operation_id = "delete_server",
+    tag = "servers",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("server_id" = Uuid, Path, description = "The server's id"),
+    ),
+    security(("session" = [], "csrf" = []), ("management_key" = [])),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
+        (
+            status = NOT_FOUND,
+            description = "No such organization or server, or the caller is not in the \
+                organization (`not_found`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -183,18 +347,42 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SlugQuery {
+    /// The slug to check.
     slug: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SlugAvailability {
+    /// The slug checked, trimmed.
     slug: String,
     #[serde(flatten)]
     status: SlugStatus,
 }
 
+/// Whether a slug can be used for a new server.
+#[utoipa::path(
+    get,
+    path = "/slug-availability",
+    operation_id = "slug_availability",
+    tag = "servers",
+    params(SlugQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (
+            status = OK,
+            description = "`available`, `taken`, or `invalid` with the reason",
+            body = SlugAvailability,
+        ),
+        (
+            status = BAD_REQUEST,
+            description = "No `slug` parameter (`bad_request`)",
+            body = ErrorBody,
+        ),
+    ),
+)]
 async fn availability(
     State(state): State<AppState>,
     ApiCaller(_): ApiCaller,
