@@ -2,14 +2,15 @@
 //! operations (and audit log) as the dashboard. Results are printed as JSON for scripts.
 
 use anyhow::{Context as _, bail};
+use mcplatform_core::audit::action;
 use mcplatform_core::crypto::NewSecretToken;
 use mcplatform_core::mcp_server::{McpServerSettings, Slug};
-use mcplatform_core::org::{OrgName, Role};
+use mcplatform_core::org::Role;
 use mcplatform_core::password::{check_policy, hash_password};
 use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
 use mcplatform_store::NewPlatformUser;
-use mcplatform_web::AppState;
 use mcplatform_web::access::{Actor, OrgAccess};
+use mcplatform_web::{AppState, audit};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -43,16 +44,19 @@ pub async fn upsert_user(
     check_policy(&password, &email)?;
     let hash = hash_password(&password)?;
     let now = state.clock.now();
-    let user = match state.store.find_user_by_email(&email).await? {
+    let (user, what) = match state.store.find_user_by_email(&email).await? {
         Some(user) => {
             state.store.set_password_hash(user.id, &hash, now).await?;
-            user
+            // As with an emailed reset link: whoever was logged in with the old password is out.
+            state.store.delete_user_sessions(user.id).await?;
+            (user, action::PASSWORD_RESET)
         }
         None => {
             let new = NewPlatformUser { email, display_name, password_hash: Some(hash) };
-            state.store.create_user(&new, now).await?
+            (state.store.create_user(&new, now).await?, action::SIGNUP)
         }
     };
+    audit::record(state, None, &cli_actor(), what, user.email.as_str(), json!({})).await;
     Ok((user, generated))
 }
 
@@ -160,10 +164,9 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
     let orgs = state.store.list_organizations_for_user(user.id).await?;
     let org = match orgs.into_iter().find(|(org, _)| org.name.as_str() == DEMO_ORG) {
         Some((org, _)) => org,
-        None => {
-            let name = OrgName::parse(DEMO_ORG)?;
-            state.store.create_organization(&name, user.id, state.clock.now()).await?
-        }
+        None => mcplatform_web::organizations::create(state, user.id, &cli_actor(), DEMO_ORG)
+            .await
+            .map_err(api)?,
     };
     let slug = Slug::parse(DEMO_SLUG)?;
     match state.store.find_mcp_server_by_slug(&slug).await? {

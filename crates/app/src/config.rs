@@ -212,6 +212,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        // Bounds keep durations far from overflowing when added to the current time.
+        const MAX_SESSION_IDLE_HOURS: u64 = 365 * 24;
+        const MAX_SESSION_DAYS: u64 = 3650;
         let invalid =
             |key, message: &str| Err(ConfigError::Invalid { key, message: message.into() });
         if !matches!(self.base_url.scheme(), "http" | "https") {
@@ -238,8 +241,20 @@ impl Config {
         if self.database.min_connections > self.database.max_connections {
             return invalid("database.min_connections", "must not exceed database.max_connections");
         }
-        if self.auth.session_idle_timeout_hours == 0 || self.auth.session_lifetime_days == 0 {
-            return invalid("auth", "session lifetimes must be positive");
+        if !(1..=MAX_SESSION_IDLE_HOURS).contains(&self.auth.session_idle_timeout_hours) {
+            return invalid("auth.session_idle_timeout_hours", "must be 1 to 8760 (a year)");
+        }
+        if !(1..=MAX_SESSION_DAYS).contains(&self.auth.session_lifetime_days) {
+            return invalid("auth.session_lifetime_days", "must be 1 to 3650 (ten years)");
+        }
+        if !(1..=300).contains(&self.database.acquire_timeout_secs) {
+            return invalid("database.acquire_timeout_secs", "must be 1 to 300");
+        }
+        if !(1..=300).contains(&self.http.readiness_timeout_secs) {
+            return invalid("http.readiness_timeout_secs", "must be 1 to 300");
+        }
+        if self.http.shutdown_grace_secs > 3600 {
+            return invalid("http.shutdown_grace_secs", "must be at most 3600");
         }
         if self.auth.login_attempts_per_minute_per_ip == 0
             || self.auth.login_attempts_per_minute_per_account == 0
@@ -495,6 +510,19 @@ mod tests {
 
             let err = load_in(jail, Some("missing.toml"), &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("missing.toml does not exist"), "{err}");
+
+            // Values that would overflow a time, hang start-up or lose data are refused.
+            jail.set_env("MCPLATFORM_AUTH__SESSION_IDLE_TIMEOUT_HOURS", u64::MAX.to_string());
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.starts_with("invalid auth.session_idle_timeout_hours"), "{err}");
+            jail.set_env("MCPLATFORM_AUTH__SESSION_IDLE_TIMEOUT_HOURS", "24");
+            jail.set_env("MCPLATFORM_DATABASE__ACQUIRE_TIMEOUT_SECS", "0");
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.starts_with("invalid database.acquire_timeout_secs"), "{err}");
+            jail.set_env("MCPLATFORM_DATABASE__ACQUIRE_TIMEOUT_SECS", "5");
+            jail.set_env("DATABASE_URL", "sqlite::memory:");
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("in-memory SQLite is not supported"), "{err}");
             Ok(())
         });
     }

@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::data_dir;
 use crate::email::EmailSender;
 
+/// How often sessions past their expiry are deleted.
+const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often API key last-use times are written (they are collected in memory between).
 const KEY_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -90,6 +92,20 @@ impl Application {
                 background.key_usage.flush(&background).await;
             }
         });
+        // Sessions past their absolute expiry are useless rows; clear them now and then.
+        let sweeper_state = state.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SESSION_SWEEP_INTERVAL);
+            loop {
+                every.tick().await;
+                let now = sweeper_state.clock.now();
+                match sweeper_state.store.delete_expired_sessions(now).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "expired sessions removed"),
+                    Err(err) => tracing::warn!(error = ?err, "cannot remove expired sessions"),
+                }
+            }
+        });
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -121,6 +137,7 @@ impl Application {
             ),
         }
         flusher.abort();
+        sweeper.abort();
         if let Some(mailer) = mailer {
             mailer.abort();
         }

@@ -144,7 +144,8 @@ pub struct ProviderSettings {
 }
 
 /// A provider's configuration as typed into a form or sent to the API; empty means not given.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
 pub struct ProviderInput {
     pub name: String,
     pub client_id: String,

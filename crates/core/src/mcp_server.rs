@@ -154,6 +154,14 @@ impl McpServerSettings {
         if self.description.chars().count() > 2000 {
             return Err(ValidationError::new("description", "must be at most 2000 characters"));
         }
+        // Line breaks and tabs are text; other control characters (NUL among them, which
+        // PostgreSQL cannot store) are not.
+        if self.description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(ValidationError::new(
+                "description",
+                "must not contain control characters other than line breaks and tabs",
+            ));
+        }
         if !(Self::MIN_ACCESS_TOKEN_TTL..=Self::MAX_ACCESS_TOKEN_TTL)
             .contains(&self.access_token_ttl)
         {

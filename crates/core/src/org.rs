@@ -27,7 +27,7 @@ impl OrgName {
 }
 
 /// Shared rule for human-facing names: trimmed, non-empty, bounded, printable.
-pub(crate) fn parse_display_name(
+pub fn parse_display_name(
     field: &'static str,
     input: &str,
     max_chars: usize,

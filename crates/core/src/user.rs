@@ -33,9 +33,14 @@ impl EmailAddress {
             && !domain.ends_with(['.', '-'])
             && !domain.contains("..")
             && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        // RFC 5322 §3.4.1 dot-atom (letters may be any script, RFC 6531): what mail servers
+        // accept without quoting, so a stored address can always be delivered to.
         let local_ok = !local.is_empty()
             && local.len() <= 64
-            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
         if !(domain_ok && local_ok) {
             return Err(invalid());
         }
@@ -141,8 +146,17 @@ mod tests {
             "ada@exa mple.com",
             "ada@.example.com",
             "ada@example..com",
+            "a<b@example.com",
+            "\"ada\"@example.com",
+            ".ada@example.com",
+            "ada.@example.com",
+            "a..da@example.com",
+            "ada\u{0}@example.com",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["ada.lovelace+mcp@example.com", "o'brien@example.ie", "josé@exemple.fr"] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good:?} should be accepted");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(EmailAddress::parse(&long_local).is_err());

@@ -29,6 +29,10 @@ pub enum DatabaseUrlError {
     UnsupportedScheme(String),
     #[error("sqlite database path {0:?} cannot contain '?' or '#'")]
     UnsupportedPath(String),
+    #[error(
+        "in-memory SQLite is not supported: each pooled connection would get its own empty database"
+    )]
+    InMemory,
 }
 
 /// A validated database URL. The password stays inside a secret; printing shows `***`.
@@ -62,7 +66,12 @@ impl DatabaseUrl {
                 }
                 url.to_string()
             }
-            Backend::Sqlite => raw.to_owned(),
+            Backend::Sqlite => {
+                if raw.contains(":memory:") || raw.contains("mode=memory") {
+                    return Err(DatabaseUrlError::InMemory);
+                }
+                raw.to_owned()
+            }
         };
         Ok(Self { url: SecretString::from(raw.to_owned()), backend, redacted })
     }
@@ -117,6 +126,13 @@ mod tests {
         assert_eq!(url.backend(), Backend::Sqlite);
         assert_eq!(url.expose(), "sqlite:///var/lib/mcp/db.sqlite?mode=rwc");
         assert!(DatabaseUrl::sqlite_file(Path::new("/tmp/a?b")).is_err());
+    }
+
+    #[test]
+    fn in_memory_sqlite_is_refused() {
+        for url in ["sqlite::memory:", "sqlite://file?mode=memory"] {
+            assert_eq!(DatabaseUrl::parse(url).unwrap_err(), DatabaseUrlError::InMemory, "{url}");
+        }
     }
 
     #[test]

@@ -459,10 +459,12 @@ pub trait UpstreamLoginStore {
     async fn create_upstream_login(&self, login: &UpstreamLogin) -> Result<()>;
 
     /// The unexpired, unused login with this state, marked used: a second call with the same
-    /// state finds nothing.
+    /// state finds nothing. A login begun by a user is found only for that user, so nobody
+    /// else can use it up.
     async fn consume_upstream_login(
         &self,
         state_hash: &TokenHash,
+        user: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>>;
 }

@@ -11,6 +11,7 @@ use mcplatform_core::api_key::{
 use mcplatform_core::audit::action;
 use mcplatform_core::crypto::{NewSecretToken, TokenHash};
 use mcplatform_core::ids::ApiKeyId;
+use mcplatform_core::org::parse_display_name;
 use mcplatform_store::NewApiKey;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -69,16 +70,15 @@ pub async fn create(
     scopes: &[String],
 ) -> Result<CreatedKey, ApiError> {
     access.require(mcplatform_core::org::Role::Admin)?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ValidationError::new("name", "must be 1 to 100 characters").into());
-    }
+    let name = parse_display_name("name", name, 100)?;
+    let name = name.as_str();
     let server = match server.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(id) => Some(access.server(state, id).await.map_err(|_| {
-            ApiError::Validation(ValidationError::new(
+        Some(id) => Some(access.server(state, id).await.map_err(|err| match err {
+            ApiError::NotFound => ApiError::Validation(ValidationError::new(
                 "mcp_server_id",
                 "no such server in this organization",
-            ))
+            )),
+            other => other,
         })?),
         None => None,
     };

@@ -8,7 +8,7 @@ pub mod access;
 mod accounts;
 mod api;
 pub mod api_keys;
-mod audit;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;

@@ -32,10 +32,12 @@ pub async fn invite(
         access.require(Role::Owner)?;
     }
     let email = EmailAddress::parse(email)?;
-    if let Some(existing) = state.store.find_user_by_email(&email).await?
-        && state.store.get_membership(access.org.id, existing.id).await.is_ok()
-    {
-        return Err(ApiError::Conflict("member"));
+    if let Some(existing) = state.store.find_user_by_email(&email).await? {
+        match state.store.get_membership(access.org.id, existing.id).await {
+            Ok(_) => return Err(ApiError::Conflict("member")),
+            Err(StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
     }
     let now = state.clock.now();
     let token = NewSecretToken::generate(INVITATION_TOKEN_PREFIX);

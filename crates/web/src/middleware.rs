@@ -28,10 +28,33 @@ impl<B> MakeSpan<B> for RequestSpan {
         tracing::info_span!(
             "request",
             method = %request.method(),
-            path = %request.uri().path(),
+            path = %loggable_path(request.uri().path()),
             request_id,
         )
     }
+}
+
+/// Paths whose last segment is a bearer secret (a password reset or invitation link): the
+/// log gets the path with that segment hidden, so log readers cannot use the link.
+const SECRET_PATHS: [&str; 2] = ["/password/reset/", "/invitations/"];
+
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match SECRET_PATHS.iter().find(|prefix| path.starts_with(**prefix)) {
+        Some(prefix) => {
+            let rest = &path[prefix.len()..];
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            format!("{prefix}…{tail}").into()
+        }
+        None => path.into(),
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn secret_link_segments_are_hidden_from_the_log() {
+    assert_eq!(loggable_path("/password/reset/mcpr_abc"), "/password/reset/…");
+    assert_eq!(loggable_path("/invitations/mcpi_abc/accept"), "/invitations/…/accept");
+    assert_eq!(loggable_path("/orgs/1/members"), "/orgs/1/members");
 }
 
 pub(crate) fn trace_layer() -> TraceLayer<

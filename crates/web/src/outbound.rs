@@ -1,12 +1,17 @@
 //! Requests the platform sends to addresses its users chose (identity providers, and later
-//! client metadata documents), guarded against server-side request forgery: unless private
-//! networks are allowed, only `https` to public addresses, checked on the addresses actually
-//! connected to (so a DNS answer cannot point us at the loopback), and no redirects.
+//! client metadata documents), guarded against server-side request forgery. Unless private
+//! networks are allowed: only `https`, only public addresses — checked on every request's URL
+//! (IP literals never reach a resolver) and again on the addresses a name resolves to (so a DNS
+//! answer cannot point us at the loopback) — no redirects, no proxy from the environment, and
+//! bodies of at most [`OutboundClient::MAX_BODY_BYTES`].
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
@@ -26,7 +31,21 @@ pub enum OutboundError {
     PrivateAddress,
 }
 
-/// An HTTP client for user-chosen URLs. Cheap to clone.
+/// Why an outbound request got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url} {reason}")]
+    Refused { url: String, reason: OutboundError },
+    #[error("the answer is larger than {} bytes", OutboundClient::MAX_BODY_BYTES)]
+    TooLarge,
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("malformed request or answer: {0}")]
+    Malformed(String),
+}
+
+/// An HTTP client for user-chosen URLs. Cheap to clone. It is the `AsyncHttpClient` handed to
+/// `openidconnect` and `oauth2`, so their requests (discovery, keys, tokens) pass the guard.
 #[derive(Debug, Clone)]
 pub struct OutboundClient {
     client: reqwest::Client,
@@ -35,11 +54,15 @@ pub struct OutboundClient {
 
 impl OutboundClient {
     pub const TIMEOUT: Duration = Duration::from_secs(10);
+    /// Metadata documents, key sets, token and userinfo answers are a few kilobytes.
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
     pub fn new(policy: OutboundPolicy) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("MCPlatform/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the target itself, out of the resolver's sight.
+            .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Self::TIMEOUT)
             .dns_resolver(Arc::new(GuardedResolver { policy }))
@@ -73,9 +96,39 @@ impl OutboundClient {
         }
     }
 
-    /// The underlying client; check URLs with [`Self::check_url`] before sending.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.client
+    /// Sends `request` if the policy allows its URL, and reads at most
+    /// [`Self::MAX_BODY_BYTES`] of the answer.
+    pub async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|e| FetchError::Malformed(e.to_string()))?;
+        self.check_url(&url)
+            .map_err(|reason| FetchError::Refused { url: url.to_string(), reason })?;
+        let request = reqwest::Request::try_from(request)?;
+        let mut response = self.client.execute(request).await?;
+        if response.content_length().is_some_and(|len| len > Self::MAX_BODY_BYTES as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut builder = axum::http::Response::builder().status(response.status());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > Self::MAX_BODY_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(|e| FetchError::Malformed(e.to_string()))
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for OutboundClient {
+    type Error = FetchError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, FetchError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.execute(request))
     }
 }
 
@@ -131,14 +184,23 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, RFC 4193
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
-        || ip.segments()[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
+    let [first, second, third, ..] = ip.segments();
+    // Only global unicast (2000::/3, RFC 4291 §2.4) is public; that leaves out loopback,
+    // unique local, link-local, multicast, NAT64 (64:ff9b::/96) and IPv4-compatible forms.
+    if first & 0xe000 != 0x2000 {
+        return false;
+    }
+    match first {
+        // IETF protocol assignments (2001::/23, Teredo included) and documentation.
+        0x2001 if second < 0x0200 || second == 0x0db8 => false,
+        // 6to4 (RFC 3056) reaches the IPv4 address it embeds.
+        0x2002 => {
+            let [a, b] = second.to_be_bytes();
+            let [c, d] = third.to_be_bytes();
+            is_public_v4(Ipv4Addr::new(a, b, c, d))
+        }
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -163,10 +225,24 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "100::1",
+            "fec0::1",
+            "::a00:1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["1.1.1.1", "140.82.112.3", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "1.1.1.1",
+            "140.82.112.3",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:0808:0808::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -186,11 +262,41 @@ mod tests {
         assert_eq!(open.check_url(&"http://127.0.0.1:9000/".parse().unwrap()), Ok(()));
     }
 
+    fn get(url: &str) -> HttpRequest {
+        axum::http::Request::get(url).body(Vec::new()).unwrap()
+    }
+
     #[tokio::test]
-    async fn names_resolving_to_private_addresses_are_refused_on_connect() {
+    async fn names_resolving_to_private_addresses_are_refused_by_the_resolver() {
+        // The resolver is what stands between a public-looking name and a private address.
+        let resolver = GuardedResolver { policy: OutboundPolicy::default() };
+        let name: Name = "localhost".parse().unwrap();
+        let Err(err) = resolver.resolve(name).await else {
+            panic!("localhost resolved to an allowed address");
+        };
+        assert!(err.to_string().contains("private"), "{err}");
+        let open = GuardedResolver { policy: OutboundPolicy { allow_private_networks: true } };
+        assert!(open.resolve("localhost".parse().unwrap()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn every_request_is_checked_even_ip_literals_that_skip_the_resolver() {
         let client = OutboundClient::new(OutboundPolicy::default()).unwrap();
-        // Sent without `check_url`, so only the resolver stands in the way.
-        let err = client.http().get("https://localhost:1/").send().await.unwrap_err();
-        assert!(format!("{err:?}").contains("private"), "{err:?}");
+        let err = client.execute(get("http://169.254.169.254/latest")).await.unwrap_err();
+        assert!(matches!(err, FetchError::Refused { reason: OutboundError::NotHttps, .. }));
+        let err = client.execute(get("https://10.0.0.5:8500/")).await.unwrap_err();
+        assert!(matches!(err, FetchError::Refused { reason: OutboundError::PrivateAddress, .. }));
+    }
+
+    #[tokio::test]
+    async fn answers_larger_than_the_cap_are_refused() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let big = "x".repeat(OutboundClient::MAX_BODY_BYTES + 1);
+        let app = axum::Router::new().route("/", axum::routing::get(move || async move { big }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = OutboundClient::new(OutboundPolicy { allow_private_networks: true }).unwrap();
+        let err = client.execute(get(&format!("http://{address}/"))).await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge), "{err:?}");
     }
 }

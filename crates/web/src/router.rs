@@ -4,7 +4,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
@@ -38,6 +40,11 @@ pub fn app(state: AppState) -> Router {
                 ]))
                 .layer(trace_layer())
                 .layer(from_fn(log_server_errors))
+                // A panic in a handler or a library answers 500 (and is logged) instead of
+                // dropping the connection.
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::Internal("a request handler panicked".into()).into_response()
+                }))
                 .layer(from_fn_with_state(https, security_headers))
                 .layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
                 .layer(DefaultBodyLimit::max(max_body_bytes)),

@@ -54,9 +54,8 @@ pub async fn update(
         .store
         .update_mcp_server(access.org.id, server.id, settings, state.clock.now())
         .await?;
-    let before = SettingsInput::from_settings(&server.settings);
-    let after = SettingsInput::from_settings(settings);
-    let changed = audit::changed_fields!(before, after;
+    // Compared as stored, not as the form rounds them (seconds set through the API count).
+    let changed = audit::changed_fields!(server.settings, settings;
         name,
         description,
         product_name,
@@ -64,8 +63,8 @@ pub async fn update(
         support_tool_enabled,
         walkthrough_tool_enabled,
         telemetry_enabled,
-        access_token_ttl_minutes,
-        refresh_token_ttl_days
+        access_token_ttl,
+        refresh_token_ttl
     );
     let target = format!("server {}", server.slug);
     audit::record(
@@ -131,6 +130,17 @@ impl SettingsInput {
 
     /// Validates every field, collecting each problem next to its field.
     pub fn validate(&self) -> Result<McpServerSettings, FieldErrors> {
+        self.validate_over(None)
+    }
+
+    /// Like [`Self::validate`], for an edit of `current`. The form shows lifetimes in whole
+    /// minutes and days while the API sets seconds: a number submitted as it was shown keeps
+    /// the exact stored lifetime instead of rounding it down.
+    pub fn validate_over(
+        &self,
+        current: Option<&McpServerSettings>,
+    ) -> Result<McpServerSettings, FieldErrors> {
+        let shown = current.map(|current| (Self::from_settings(current), current));
         let mut errors = FieldErrors::new();
         let product_name =
             if self.product_name.trim().is_empty() { &self.name } else { &self.product_name };
@@ -148,8 +158,22 @@ impl SettingsInput {
             auth_mode: auth_mode.unwrap_or(AuthMode::None),
             support_tool_enabled: self.support_tool_enabled,
             walkthrough_tool_enabled: self.walkthrough_tool_enabled,
-            access_token_ttl: Duration::from_secs(minutes.saturating_mul(60)),
-            refresh_token_ttl: Duration::from_secs(days.saturating_mul(86_400)),
+            access_token_ttl: match &shown {
+                Some((shown, current))
+                    if shown.access_token_ttl_minutes == self.access_token_ttl_minutes =>
+                {
+                    current.access_token_ttl
+                }
+                _ => Duration::from_secs(minutes.saturating_mul(60)),
+            },
+            refresh_token_ttl: match &shown {
+                Some((shown, current))
+                    if shown.refresh_token_ttl_days == self.refresh_token_ttl_days =>
+                {
+                    current.refresh_token_ttl
+                }
+                _ => Duration::from_secs(days.saturating_mul(86_400)),
+            },
             telemetry_enabled: self.telemetry_enabled,
         };
         // `validate` stops at the first problem; run it until every field is accounted for.

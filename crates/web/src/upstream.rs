@@ -1,11 +1,15 @@
 //! Talking to upstream identity providers: OpenID Connect discovery (and, with the
 //! authorization server, the login round trip).
 
+use axum::http::header;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::crypto::NewSecretToken;
 use mcplatform_core::identity_provider::{Endpoints, IdentityProvider, ProviderKind};
 use mcplatform_core::ids::{UpstreamLoginId, UserId};
 use mcplatform_core::upstream_login::{LoginPurpose, UPSTREAM_LOGIN_TTL, UpstreamLogin};
 use mcplatform_core::{ValidationError, error_chain};
+use oauth2::AuthType;
 use oauth2::basic::BasicClient;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
@@ -31,6 +35,9 @@ pub struct ExtraMetadata {
     /// RFC 8414 §2 (used by OpenID providers too): which PKCE methods the provider accepts.
     #[serde(default)]
     pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// RFC 9207 §3: the provider puts `iss` on every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
@@ -67,9 +74,13 @@ pub fn callback_url(base_url: &Url) -> Url {
 pub async fn discover(outbound: &OutboundClient, issuer: &str) -> Result<ProviderMetadata, String> {
     let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("the issuer: {e}"))?;
     outbound.check_url(issuer_url.url()).map_err(|e| format!("the issuer {e}"))?;
-    let metadata = ProviderMetadata::discover_async(issuer_url, outbound.http())
+    // Every request (the document, then its `jwks_uri`) passes the outbound guard.
+    let metadata = ProviderMetadata::discover_async(issuer_url, outbound)
         .await
         .map_err(|e| error_chain(&e))?;
+    if metadata.jwks().keys().is_empty() {
+        return Err("the provider's key set (jwks_uri) has no keys to check ID tokens".to_owned());
+    }
     let code = ResponseTypes::new(vec![CoreResponseType::Code]);
     if !metadata.response_types_supported().contains(&code) {
         return Err("the provider does not offer the authorization code flow".to_owned());
@@ -221,40 +232,59 @@ pub async fn finish(
     let secret = ClientSecret::new(String::from_utf8_lossy(&secret).into_owned());
     let client_id = ClientId::new(provider.settings.client_id.clone());
     let redirect = redirect_url(state).map_err(|e| UpstreamError(e.to_string()))?;
-    let http = state.outbound.http();
     let code = AuthorizationCode::new(code.to_owned());
     let claims = &provider.settings.claims;
 
     let (mut identity_claims, access_token, userinfo_url) = match &provider.settings.endpoints {
         Endpoints::Discovered { issuer } => {
-            if let Some(iss) = callback_iss
-                && iss != issuer
-            {
-                return Err(UpstreamError(format!(
-                    "the callback came from issuer {iss:?}, not {issuer:?}"
-                )));
-            }
             let metadata = discover(&state.outbound, issuer).await.map_err(UpstreamError)?;
+            // RFC 9207 §2.4: a provider that announces `iss` must send it, and it must be ours.
+            let iss_required = metadata
+                .additional_metadata()
+                .authorization_response_iss_parameter_supported
+                .unwrap_or(false);
+            match callback_iss {
+                Some(iss) if iss != issuer => {
+                    return Err(UpstreamError(format!(
+                        "the callback came from issuer {iss:?}, not {issuer:?}"
+                    )));
+                }
+                None if iss_required => {
+                    return Err(UpstreamError(
+                        "the callback lacks the iss parameter the provider announces".to_owned(),
+                    ));
+                }
+                _ => {}
+            }
+            let nonce = login.nonce.clone().map(Nonce::new).ok_or_else(|| {
+                UpstreamError("this sign-in was started without a nonce".to_owned())
+            })?;
             let userinfo = metadata.userinfo_endpoint().map(|u| u.url().clone());
-            let client = CoreClient::from_provider_metadata(metadata, client_id, Some(secret))
+            // OpenID Connect Discovery §3: without a list, client_secret_basic is the default.
+            let basic_allowed = metadata
+                .token_endpoint_auth_methods_supported()
+                .is_none_or(|methods| methods.contains(&CoreClientAuthMethod::ClientSecretBasic));
+            let mut client = CoreClient::from_provider_metadata(metadata, client_id, Some(secret))
                 .set_redirect_uri(redirect);
+            if !basic_allowed {
+                client = client.set_auth_type(AuthType::RequestBody);
+            }
             let token = client
                 .exchange_code(code)
                 .map_err(|e| UpstreamError::new("the provider has no token endpoint", &e))?
                 .set_pkce_verifier(verifier)
-                .request_async(http)
+                .request_async(&state.outbound)
                 .await
                 .map_err(|e| UpstreamError::new("the token request failed", &e))?;
             let id_token = token
                 .id_token()
                 .ok_or_else(|| UpstreamError("the token response has no ID token".to_owned()))?;
-            let nonce = Nonce::new(login.nonce.clone().unwrap_or_default());
-            let verified = id_token
+            id_token
                 .claims(&client.id_token_verifier(), &nonce)
                 .map_err(|e| UpstreamError::new("the ID token is not valid", &e))?;
-            let claims = serde_json::to_value(verified)
-                .map_err(|e| UpstreamError::new("cannot read the ID token", &e))?;
-            (claims, token.access_token().secret().clone(), userinfo)
+            // Verified: now read every claim, not only the standard ones the typed claims keep,
+            // so a mapping to a provider's own claim (`oid`, `groups`) finds it.
+            (jwt_payload(&id_token.to_string())?, token.access_token().secret().clone(), userinfo)
         }
         Endpoints::Configured { token, userinfo, .. } => {
             let client = BasicClient::new(client_id)
@@ -264,7 +294,7 @@ pub async fn finish(
             let token = client
                 .exchange_code(code)
                 .set_pkce_verifier(verifier)
-                .request_async(http)
+                .request_async(&state.outbound)
                 .await
                 .map_err(|e| UpstreamError::new("the token request failed", &e))?;
             (json!({}), token.access_token().secret().clone(), Some(userinfo.clone()))
@@ -315,21 +345,31 @@ pub async fn finish(
 
 /// `GET url` with the upstream access token, expecting a JSON answer.
 async fn fetch_json(state: &AppState, url: &Url, token: &str) -> Result<Value, UpstreamError> {
-    state.outbound.check_url(url).map_err(|e| UpstreamError(format!("{url} {e}")))?;
+    let request = axum::http::Request::get(url.as_str())
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::ACCEPT, "application/json")
+        .body(Vec::new())
+        .map_err(|e| UpstreamError::new(&format!("GET {url}"), &e))?;
     let response = state
         .outbound
-        .http()
-        .get(url.clone())
-        .bearer_auth(token)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
+        .execute(request)
         .await
         .map_err(|e| UpstreamError::new(&format!("GET {url} failed"), &e))?;
     let status = response.status();
     if !status.is_success() {
         return Err(UpstreamError(format!("GET {url} answered {status}")));
     }
-    response.json().await.map_err(|e| UpstreamError::new(&format!("GET {url}: not JSON"), &e))
+    serde_json::from_slice(response.body())
+        .map_err(|e| UpstreamError::new(&format!("GET {url}: not JSON"), &e))
+}
+
+/// The claims of a compact JWS (RFC 7515 §7.1) whose signature was already verified.
+fn jwt_payload(token: &str) -> Result<Value, UpstreamError> {
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| UpstreamError::new("cannot read the ID token", &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| UpstreamError::new("cannot read the ID token", &e))
 }
 
 /// Adds the fields of `extra` to `base` (both JSON objects); `extra` wins.

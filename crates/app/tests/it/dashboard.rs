@@ -164,6 +164,23 @@ async fn login_page_reports_bad_credentials_and_only_redirects_within_the_site()
     .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&response), "/orgs", "an off-site next is ignored");
+
+    // Browsers drop tabs and newlines from URLs, which would turn these into `//evil.example`;
+    // a newline in a header value would fail the response after the session was made.
+    for next in ["/%09/evil.example", "/%0A/evil.example", "/\\evil.example", "/%20/x"] {
+        let client = new_client();
+        let (_, html) = page(&client, &app, "/login").await;
+        let csrf = csrf_in(&html);
+        let response = post_form(
+            &client,
+            &app,
+            &format!("/login?next={next}"),
+            &[("csrf_token", &csrf), ("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(location(&response), "/orgs", "{next} is ignored");
+    }
 }
 
 #[tokio::test]
@@ -716,4 +733,49 @@ async fn the_password_reset_pages_lead_from_the_login_page_to_a_new_password() {
     let (_, login) = page(&client, &app, "/login?reset=done").await;
     assert!(login.contains("Password changed."));
     assert_eq!(page(&client, &app, &path).await.0, StatusCode::NOT_FOUND, "used up");
+}
+
+#[tokio::test]
+async fn saving_the_form_keeps_lifetimes_the_api_set_in_seconds() {
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    let (client, org) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    let (_, html) = page(&client, &app, &format!("{org}/servers/new")).await;
+    let csrf = csrf_in(&html);
+    let form = server_form(&csrf, "acme", "Acme");
+    let created = post_form(&client, &app, &format!("{org}/servers/new"), &form).await;
+    let server_page = location(&created);
+    // The API sets lifetimes in seconds, finer than the form's minutes and days.
+    let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
+    let server = app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap();
+    let mut settings = server.settings.clone();
+    settings.access_token_ttl = Duration::from_secs(90);
+    settings.refresh_token_ttl = Duration::from_secs(36 * 3600);
+    app.store
+        .update_mcp_server(server.organization_id, server.id, &settings, app.clock_now())
+        .await
+        .unwrap();
+
+    // The form shows them rounded (1 minute, 1 day) and is saved with another change.
+    let (_, html) = page(&client, &app, &server_page).await;
+    assert!(html.contains(r#"name="access_token_ttl_minutes""#) && html.contains(r#"value="1""#));
+    let csrf = csrf_in(&html);
+    let mut form = server_form(&csrf, "acme", "Acme Docs");
+    form.retain(|(k, _)| !k.ends_with("_minutes") && !k.ends_with("_days"));
+    form.extend([("access_token_ttl_minutes", "1"), ("refresh_token_ttl_days", "1")]);
+    let response = post_form(&client, &app, &server_page, &form).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let stored = app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap();
+    assert_eq!(stored.settings.name, "Acme Docs");
+    assert_eq!(stored.settings.access_token_ttl, Duration::from_secs(90), "not rounded down");
+    assert_eq!(stored.settings.refresh_token_ttl, Duration::from_secs(36 * 3600));
+
+    // A number the person changed does apply.
+    form.retain(|(k, _)| *k != "access_token_ttl_minutes");
+    form.push(("access_token_ttl_minutes", "5"));
+    post_form(&client, &app, &server_page, &form).await;
+    let stored = app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap();
+    assert_eq!(stored.settings.access_token_ttl, Duration::from_secs(300));
 }

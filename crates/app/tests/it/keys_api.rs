@@ -129,6 +129,20 @@ async fn a_management_key_acts_as_an_admin_of_its_organization_only() {
         StatusCode::FORBIDDEN
     );
 
+    assert_eq!(
+        with_key(&app, &key, Method::POST, "/api/v1/auth/logout", None).await.0,
+        StatusCode::FORBIDDEN,
+        "a key has no session to end"
+    );
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    let lowercase = reqwest::Client::new()
+        .get(app.url(&format!("/api/v1/orgs/{acme}/servers")))
+        .header("authorization", format!("bearer {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lowercase.status(), StatusCode::OK);
+
     for bad in ["mcpk_not-a-real-key", "garbage"] {
         let (status, body) =
             with_key(&app, bad, Method::GET, &format!("/api/v1/orgs/{acme}/servers"), None).await;
@@ -167,6 +181,7 @@ async fn bad_key_requests_are_refused_and_members_cannot_manage_keys() {
         (json!({"name": "x", "scopes": ["root"]}), "scopes"),
         (json!({"name": "x", "scopes": ["telemetry:write"]}), "scopes"),
         (json!({"name": "", "scopes": ["management"]}), "name"),
+        (json!({"name": "ci\u{0}", "scopes": ["management"]}), "name"),
         (
             json!({"name": "x", "scopes": ["telemetry:write"], "mcp_server_id": evil_server["id"]}),
             "mcp_server_id",

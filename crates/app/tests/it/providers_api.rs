@@ -52,7 +52,18 @@ async fn an_oidc_provider_is_checked_by_discovery_and_its_secret_sealed() {
     let org: OrgId = acme.parse().unwrap();
     let stored = app.store.get_identity_provider(org, id).await.unwrap();
     let sealed = &stored.sealed_client_secret;
-    assert!(!sealed.windows(8).any(|w| w == b"secret-1"));
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(app.db.url.expose()).await.unwrap();
+    let column: String =
+        sqlx::query_scalar("SELECT client_secret_sealed FROM identity_providers WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    db.close().await;
+    // Neither the secret nor its base64 form is in the column.
+    assert!(!column.contains("secret-1") && !column.contains("c2VjcmV0LTE"), "{column}");
+    assert!(column.len() > 40, "nonce and tag are stored with the ciphertext: {column}");
     let key = std::fs::read_to_string(app.data_dir.path().join("master.key")).unwrap();
     let key = MasterKey::from_base64(&key).unwrap();
     let opened = key.open(sealed, &IdentityProvider::secret_context(id)).unwrap();

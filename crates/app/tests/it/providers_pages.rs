@@ -5,7 +5,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::dashboard::{csrf_in, location, page, post_form, signup_in_browser};
-use crate::fake_idp::FakeIdp;
+use mcplatform_core::org::Role;
+
+use crate::fake_idp::{FakeIdp, Misbehaviour};
 use crate::helpers::{TestApp, new_client, spawn_app_with};
 
 async fn create_org_in_browser(client: &reqwest::Client, app: &TestApp) -> String {
@@ -126,39 +128,156 @@ async fn an_admin_adds_a_provider_and_a_test_sign_in_shows_who_the_provider_says
     assert!(response.text().await.unwrap().contains("expired or was already completed"));
 }
 
+/// Starts a test sign-in as `client`, lets the provider approve, and returns the callback
+/// URL the provider sent the browser back to (on the test's address).
+async fn begin_test_sign_in(client: &reqwest::Client, app: &TestApp, provider: &str) -> String {
+    let (_, html) = page(client, app, provider).await;
+    let test = format!("{provider}/test");
+    let response = post_form(client, app, &test, &[("csrf_token", &csrf_in(&html))]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let response = new_client().get(location(&response)).send().await.unwrap();
+    let callback = url::Url::parse(&location(&response)).unwrap();
+    app.url(&format!("{}?{}", callback.path(), callback.query().unwrap()))
+}
+
+/// The whole round trip; the result page's status and HTML.
+async fn test_sign_in(
+    client: &reqwest::Client,
+    app: &TestApp,
+    provider: &str,
+) -> (StatusCode, String) {
+    let callback = begin_test_sign_in(client, app, provider).await;
+    let response = client.get(&callback).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
 #[tokio::test]
-async fn a_wrong_secret_or_another_users_callback_fails_the_test_sign_in_clearly() {
+async fn a_wrong_secret_fails_the_test_sign_in_clearly() {
     let idp = FakeIdp::start().await;
     let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let provider = add_oauth2_provider(&client, &app, &org, &idp, "wrong-secret").await;
 
-    let begin = |client: reqwest::Client| {
-        let (app, provider) = (&app, provider.clone());
-        async move {
-            let (_, html) = page(&client, app, &provider).await;
-            let test = format!("{provider}/test");
-            let response = post_form(&client, app, &test, &[("csrf_token", &csrf_in(&html))]).await;
-            let response = new_client().get(location(&response)).send().await.unwrap();
-            let callback = url::Url::parse(&location(&response)).unwrap();
-            app.url(&format!("{}?{}", callback.path(), callback.query().unwrap()))
-        }
-    };
-
-    let callback = begin(client.clone()).await;
-    let response = client.get(&callback).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
-    let html = response.text().await.unwrap();
+    let (status, html) = test_sign_in(&client, &app, &provider).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert!(
         html.contains("The test sign-in failed") && html.contains("token request failed"),
         "{html}"
     );
+}
 
-    // Someone else, logged in, cannot complete (or read) Ada's test.
-    let callback = begin(client.clone()).await;
-    let mallory = signup_in_browser(&app, "mallory@example.com").await;
-    let response = mallory.get(&callback).send().await.unwrap();
+#[tokio::test]
+async fn another_admin_can_neither_complete_nor_use_up_someone_elses_test_sign_in() {
+    let idp = FakeIdp::start().await;
+    idp.set_userinfo(json!({"data": {"id": 42, "mail": "ada@idp.test"}, "display": "Ada L."}));
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let ada = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&ada, &app).await;
+    let provider = add_oauth2_provider(&ada, &app, &org, &idp, "secret-1").await;
+    let bob = signup_in_browser(&app, "bob@example.com").await;
+    app.add_member(&org, "bob@example.com", Role::Admin).await;
+
+    let callback = begin_test_sign_in(&ada, &app, &provider).await;
+    let response = bob.get(&callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    assert!(!response.text().await.unwrap().contains("client-1"));
+    let html = response.text().await.unwrap();
+    assert!(!html.contains("ada@idp.test") && !html.contains("Ada L."), "{html}");
+
+    // Bob's attempt did not use it up: Ada still completes her own.
+    let response = ada.get(&callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.text().await.unwrap().contains("ada@idp.test"));
+}
+
+/// Adds an OpenID Connect provider on the fake IdP through the API; returns its page path.
+async fn add_oidc_provider(
+    app: &TestApp,
+    org: &str,
+    idp: &FakeIdp,
+    client: &reqwest::Client,
+) -> String {
+    let new = format!("/orgs/{org}/identity-providers/new?kind=oidc");
+    let (_, html) = page(client, app, &new).await;
+    let response = post_form(
+        client,
+        app,
+        &new,
+        &[
+            ("csrf_token", &csrf_in(&html)),
+            ("name", "Acme SSO"),
+            ("issuer", &idp.base),
+            ("client_id", "client-1"),
+            ("client_secret", "secret-1"),
+            ("subject_claim", "oid"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+    location(&response).split('?').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_openid_test_sign_in_validates_the_id_token_and_reads_its_own_claims() {
+    let idp = FakeIdp::start().await;
+    idp.set_id_token_claims(
+        json!({"oid": "object-7", "email": "ada@idp.test", "email_verified": true}),
+    );
+    idp.set_userinfo(json!({"sub": "user-1", "name": "Ada from userinfo"}));
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+    let provider = add_oidc_provider(&app, &org, &idp, &client).await;
+
+    let (status, html) = test_sign_in(&client, &app, &provider).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    // `oid` is only in the ID token: the mapping still finds it.
+    assert!(html.contains(r#"<code id="test-subject">object-7</code>"#), "{html}");
+    assert!(html.contains("ada@idp.test") && html.contains(r#"class="badge">verified"#), "{html}");
+    assert!(html.contains("Ada from userinfo"), "{html}");
+}
+
+#[tokio::test]
+async fn an_openid_test_sign_in_refuses_what_the_provider_gets_wrong() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+    let provider = add_oidc_provider(&app, &org, &idp, &client).await;
+
+    for (how, expected) in [
+        (Misbehaviour::WrongIss, "came from issuer \"https://impostor.example\""),
+        (Misbehaviour::NoIss, "lacks the iss parameter"),
+        (Misbehaviour::WrongNonce, "the ID token is not valid"),
+        (Misbehaviour::NoIdToken, "has no ID token"),
+        (Misbehaviour::OtherUserinfoSubject, "about another user"),
+    ] {
+        idp.misbehave(how);
+        let (status, html) = test_sign_in(&client, &app, &provider).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{how:?}: {html}");
+        let html = html.replace("&quot;", "\"").replace("&#34;", "\"");
+        assert!(html.contains(expected), "{how:?}: {html}");
+    }
+}
+
+#[tokio::test]
+async fn declining_at_the_provider_is_reported_as_such() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+    let provider = add_oidc_provider(&app, &org, &idp, &client).await;
+    let callback = begin_test_sign_in(&client, &app, &provider).await;
+    let mut declined = url::Url::parse(&callback).unwrap();
+    let state = declined.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    declined
+        .query_pairs_mut()
+        .clear()
+        .append_pair("error", "access_denied")
+        .append_pair("error_description", "The user said no")
+        .append_pair("state", &state);
+    let response = client.get(declined.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("The provider answered access_denied: The user said no"), "{html}");
 }

@@ -73,6 +73,9 @@ async fn bad_server_input_is_refused_with_the_field_and_stores_nothing() {
             "refresh_token_ttl",
         ),
         (json!({"slug": "acme", "name": "A", "description": "d".repeat(2001)}), "description"),
+        // PostgreSQL cannot store NUL: refused as input, never a 500.
+        (json!({"slug": "acme", "name": "A", "description": "a\u{0}b"}), "description"),
+        (json!({"slug": "acme", "name": "A\u{0}"}), "name"),
     ];
     for (body, field) in cases {
         let (status, error) = call(&app, &ada, Method::POST, &path, Some(body.clone())).await;

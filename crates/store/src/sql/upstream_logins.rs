@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::ids::UserId;
 use mcplatform_core::upstream_login::UpstreamLogin;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
@@ -65,15 +66,18 @@ impl UpstreamLoginStore for SqlStore {
     async fn consume_upstream_login(
         &self,
         state_hash: &TokenHash,
+        user: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>> {
         // The update decides who wins when the same callback arrives twice at once.
         let claimed = sqlx::query(
             "UPDATE upstream_logins SET consumed_at = $2 \
-             WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2",
+             WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+                 AND (user_id IS NULL OR user_id = $3)",
         )
         .bind(state_hash.to_hex())
         .bind(millis(now))
+        .bind(user.map(|id| id.to_string()))
         .execute(&self.pool)
         .await?;
         if claimed.rows_affected() == 0 {

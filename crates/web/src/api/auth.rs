@@ -186,9 +186,11 @@ async fn start_session(
 )]
 async fn logout(
     State(state): State<AppState>,
-    _caller: ApiCaller,
+    caller: ApiCaller,
     jar: CookieJar,
 ) -> Result<Response> {
+    // Only a session (checked for CSRF) logs itself out; a key cannot end a cookie's session.
+    caller.session()?;
     session::end_current(&state, &jar).await?;
     Ok((StatusCode::NO_CONTENT, jar.add(session::removal_cookie(&state))).into_response())
 }

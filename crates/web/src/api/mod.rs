@@ -172,7 +172,10 @@ impl FromRequestParts<AppState> for ApiCaller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            // RFC 9110 §11.1: the scheme is case-insensitive.
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, secret)| secret);
         if let Some(secret) = bearer {
             let key = api_keys::authenticate(state, secret.trim(), ApiKeyScope::Management).await?;
             return Ok(Self(Caller::Key { key, ip: client_ip(&parts.extensions) }));

@@ -2,10 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use mcplatform_core::ValidationError;
 use mcplatform_core::identity_provider::{
     ClaimMapping, Endpoints, IdentityProvider, ProviderInput, ProviderKind, ProviderSettings,
 };
 use mcplatform_core::org::Role;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -113,7 +115,8 @@ struct ProviderPatch {
     name: Option<String>,
     client_id: Option<String>,
     /// Write-only: stored sealed, never returned.
-    client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<SecretString>,
     issuer: Option<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
@@ -130,6 +133,14 @@ impl ProviderPatch {
         }
         set!(name, client_id, issuer, authorization_endpoint, token_endpoint, userinfo_endpoint);
         if let Some(scopes) = self.scopes {
+            // Each element is one scope: `["a b"]` must not quietly become two.
+            if let Some(bad) =
+                scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace))
+            {
+                let message =
+                    format!("{bad:?} is not one scope: give each scope as its own string");
+                return Err(ValidationError::new("scopes", message).into());
+            }
             input.scopes = scopes.join(" ");
         }
         let claims = self.claims.unwrap_or_default();
@@ -157,7 +168,8 @@ struct CreateProviderRequest {
     name: String,
     client_id: String,
     /// Write-only: stored sealed, never returned.
-    client_secret: String,
+    #[schema(value_type = String)]
+    client_secret: SecretString,
     issuer: Option<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
@@ -234,7 +246,7 @@ async fn create(
         &caller.actor(),
         body.kind,
         settings,
-        &body.client_secret,
+        body.client_secret.expose_secret(),
     )
     .await?;
     Ok((StatusCode::CREATED, AppJson(ProviderResponse::new(&state, provider))))
@@ -297,6 +309,7 @@ async fn update(
     let provider = access.identity_provider(&state, &provider_id).await?;
     access.require(Role::Admin)?;
     let new_secret = patch.client_secret.take();
+    let new_secret = new_secret.as_ref().map(ExposeSecret::expose_secret);
     let settings = patch.apply(provider.kind, provider.settings.to_input())?;
     let updated = identity_providers::update(
         &state,
@@ -304,7 +317,7 @@ async fn update(
         &caller.actor(),
         &provider,
         settings,
-        new_secret.as_deref(),
+        new_secret,
     )
     .await?;
     Ok(AppJson(ProviderResponse::new(&state, updated)))

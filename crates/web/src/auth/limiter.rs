@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use mcplatform_core::user::EmailAddress;
 
 /// Past this many tracked keys, buckets that have refilled are forgotten.
 const MAX_TRACKED_KEYS: usize = 10_000;
@@ -41,9 +42,14 @@ impl LoginLimiter {
         }
         let now = DefaultClock::default().now();
         self.per_ip.check_key(&ip).map_err(|not_until| not_until.wait_time_from(now))?;
-        self.per_account
-            .check_key(&account.to_lowercase())
-            .map_err(|not_until| not_until.wait_time_from(now))
+        // No address is longer than this; a longer input must not hold more memory as a key.
+        let account: String = account
+            .trim()
+            .chars()
+            .take(EmailAddress::MAX_LEN)
+            .flat_map(char::to_lowercase)
+            .collect();
+        self.per_account.check_key(&account).map_err(|not_until| not_until.wait_time_from(now))
     }
 }
 

@@ -39,9 +39,21 @@ struct NextQuery {
     reset: Option<String>,
 }
 
-/// Only same-site paths: `next` must never send someone to another site after login.
+/// Only same-site paths: `next` must never send someone to another site after login. Browsers
+/// drop tabs and newlines from URLs (`/\t/evil.example` becomes `//evil.example`), so any
+/// control character or whitespace is refused, as is anything that resolves to another host.
 fn safe_next(next: Option<String>) -> Option<String> {
-    next.filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
+    next.filter(|path| {
+        let plain = path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && !path.chars().any(|c| c.is_control() || c.is_whitespace());
+        let base = url::Url::parse("http://same.invalid/").ok();
+        let same_host = base
+            .and_then(|base| base.join(path).ok())
+            .is_some_and(|url| url.host_str() == Some("same.invalid"));
+        plain && same_host
+    })
 }
 
 #[derive(Template)]

@@ -12,6 +12,7 @@ use mcplatform_core::identity_provider::{
 };
 use mcplatform_core::org::Role;
 use mcplatform_core::upstream_login::LoginPurpose;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
@@ -82,37 +83,20 @@ async fn list_get(
     Ok(render(StatusCode::OK, &view))
 }
 
-/// The provider form as posted; which fields show depends on the kind.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+/// The provider form as posted; which fields show depends on the kind. The secret stays a
+/// secret: it never appears in a `Debug` print of the form.
+#[derive(Debug, Deserialize)]
 struct ProviderForm {
-    name: String,
-    client_id: String,
-    client_secret: String,
-    issuer: String,
-    authorization_endpoint: String,
-    token_endpoint: String,
-    userinfo_endpoint: String,
-    scopes: String,
-    subject_claim: String,
-    email_claim: String,
-    name_claim: String,
+    #[serde(flatten)]
+    input: ProviderInput,
+    #[serde(default)]
+    client_secret: Option<SecretString>,
 }
 
 impl ProviderForm {
-    fn input(&self) -> ProviderInput {
-        ProviderInput {
-            name: self.name.clone(),
-            client_id: self.client_id.clone(),
-            issuer: self.issuer.clone(),
-            authorization_endpoint: self.authorization_endpoint.clone(),
-            token_endpoint: self.token_endpoint.clone(),
-            userinfo_endpoint: self.userinfo_endpoint.clone(),
-            scopes: self.scopes.clone(),
-            subject_claim: self.subject_claim.clone(),
-            email_claim: self.email_claim.clone(),
-            name_claim: self.name_claim.clone(),
-        }
+    /// The secret typed, if any (an edit leaves the field empty to keep the stored one).
+    fn client_secret(&self) -> Option<&str> {
+        self.client_secret.as_ref().map(|s| s.expose_secret()).filter(|s| !s.trim().is_empty())
     }
 }
 
@@ -240,12 +224,19 @@ async fn new_post(
     access.require(Role::Admin)?;
     let kind: ProviderKind = query.kind.parse().map_err(ApiError::Validation)?;
     let mut view = ProviderFormView::new(&state, &current, &access, kind);
-    view.input = form.input();
+    view.input = form.input.clone();
     let created = match ProviderSettings::parse(kind, &view.input) {
         Ok(settings) => {
             let actor = Actor::from(&current);
-            identity_providers::create(&state, &access, &actor, kind, settings, &form.client_secret)
-                .await
+            identity_providers::create(
+                &state,
+                &access,
+                &actor,
+                kind,
+                settings,
+                form.client_secret().unwrap_or_default(),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     };
@@ -289,8 +280,8 @@ async fn edit_post(
     let provider = access.identity_provider(&state, &provider_id).await?;
     access.require(Role::Admin)?;
     let mut view = ProviderFormView::for_provider(&state, &current, &access, &provider);
-    view.input = form.input();
-    let new_secret = Some(form.client_secret.as_str()).filter(|s| !s.trim().is_empty());
+    view.input = form.input.clone();
+    let new_secret = form.client_secret();
     let updated = match ProviderSettings::parse(provider.kind, &view.input) {
         Ok(settings) => {
             let actor = Actor::from(&current);

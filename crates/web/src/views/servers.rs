@@ -256,7 +256,7 @@ async fn view_server_post(
     access.require(Role::Admin)?;
     let mut errors = FieldErrors::new();
     let input = form.input(&mut errors);
-    match input.validate() {
+    match input.validate_over(Some(&server.settings)) {
         Ok(settings) if errors.is_empty() => {
             let updated =
                 servers::update(&state, &access, &Actor::from(&current), &server, &settings)

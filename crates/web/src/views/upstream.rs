@@ -10,6 +10,7 @@ use axum::routing::get;
 use mcplatform_core::crypto::TokenHash;
 use mcplatform_core::org::Role;
 use mcplatform_core::upstream_login::LoginPurpose;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{Layout, PageResult, PageSession, render};
@@ -25,7 +26,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct CallbackQuery {
-    code: Option<String>,
+    /// A bearer credential until exchanged: kept out of `Debug`.
+    code: Option<SecretString>,
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
@@ -62,14 +64,16 @@ async fn callback(
         )
     };
     let login_state = query.state.as_deref().ok_or_else(stale)?;
+    let now = state.clock.now();
     let login = state
         .store
-        .consume_upstream_login(&TokenHash::of(login_state), state.clock.now())
+        .consume_upstream_login(&TokenHash::of(login_state), Some(current.user.id), now)
         .await?
         .ok_or_else(stale)?;
     match login.purpose {
         LoginPurpose::ProviderTest => {
-            // Only the admin who began the test may see what the provider said.
+            // Only the admin who began the test may see what the provider said (the store
+            // found the login for this user only; this is a second lock on that door).
             if login.user_id != Some(current.user.id) {
                 return Err(stale().into());
             }
@@ -79,19 +83,29 @@ async fn callback(
             access.require(Role::Admin)?;
             let provider =
                 state.store.get_identity_provider(access.org.id, login.provider_id).await?;
+            // The person declining at the provider is not the provider failing.
+            let declined = query.error.is_some();
             let outcome = match (query.error, query.code) {
                 (Some(error), _) => Err(format!(
                     "The provider answered {error}{}",
                     query.error_description.map(|d| format!(": {d}")).unwrap_or_default()
                 )),
-                (None, Some(code)) => {
-                    upstream::finish(&state, &login, &provider, &code, query.iss.as_deref())
-                        .await
-                        .map_err(|e| e.0)
-                }
+                (None, Some(code)) => upstream::finish(
+                    &state,
+                    &login,
+                    &provider,
+                    code.expose_secret(),
+                    query.iss.as_deref(),
+                )
+                .await
+                .map_err(|e| e.0),
                 (None, None) => Err("The provider sent neither a code nor an error.".into()),
             };
-            let status = if outcome.is_ok() { StatusCode::OK } else { StatusCode::BAD_GATEWAY };
+            let status = match &outcome {
+                Ok(_) => StatusCode::OK,
+                Err(_) if declined => StatusCode::BAD_REQUEST,
+                Err(_) => StatusCode::BAD_GATEWAY,
+            };
             let view = TestResultView {
                 layout: Layout::for_session("Test sign-in", &current).in_org(&access),
                 org_id: access.org.id.to_string(),
