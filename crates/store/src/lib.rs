@@ -373,7 +373,7 @@ pub trait OutboxStore {
     async fn enqueue_email(&self, email: &NewEmail, now: OffsetDateTime) -> Result<OutboxEmail>;
 
     /// The organization's messages, newest first.
-    async fn list_outbox(&self, org: OrgId, page: PageRequest) -> Result<Vec<OutboxEmail>>;
+    async fn list_outbox(&self, org: OrgId, page: PageRequest) -> Result<Page<OutboxEmail>>;
 
     /// Unsent messages whose next attempt is due, oldest first.
     async fn due_emails(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxEmail>>;
@@ -487,7 +487,7 @@ pub trait AuditStore {
         org: OrgId,
         filter: &AuditFilter,
         page: PageRequest,
-    ) -> Result<Vec<AuditEvent>>;
+    ) -> Result<Page<AuditEvent>>;
 
     /// A person's own account events (logins and the like), newest first.
     async fn list_account_events(&self, user: UserId, page: PageRequest)

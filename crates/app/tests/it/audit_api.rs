@@ -94,6 +94,15 @@ async fn changes_are_recorded_with_who_what_and_details_and_can_be_filtered() {
     let (_, paged) =
         call(&app, &ada, Method::GET, &format!("{base}/audit-events?limit=2&offset=1"), None).await;
     assert_eq!(actions(&paged), vec!["api_key.revoked", "api_key.created"]);
+    assert_eq!(paged["next_offset"], 3, "the log goes on");
+    let (_, last) =
+        call(&app, &ada, Method::GET, &format!("{base}/audit-events?limit=200"), None).await;
+    assert_eq!(last["next_offset"], json!(null));
+    for bad in ["limit=0", "limit=201", "offset=-1"] {
+        let path = format!("{base}/audit-events?{bad}");
+        let (status, body) = call(&app, &ada, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
     let (status, _) =
         call(&app, &ada, Method::GET, &format!("{base}/audit-events?area=everything"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, millis};
 use crate::error::write_error;
-use crate::{AuditFilter, AuditStore, PageRequest, Result};
+use crate::{AuditFilter, AuditStore, Page, PageRequest, Result};
 
 const EVENT_COLUMNS: &str = "id, organization_id, actor_user_id, actor_label, action, target, detail, \
      ip_address, created_at";
@@ -64,9 +64,9 @@ impl AuditStore for SqlStore {
         org: OrgId,
         filter: &AuditFilter,
         page: PageRequest,
-    ) -> Result<Vec<AuditEvent>> {
+    ) -> Result<Page<AuditEvent>> {
         // Unused filters compare against NULL and drop out of the WHERE clause.
-        sqlx::query(&format!(
+        let events = sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM audit_events WHERE organization_id = $1 \
              AND ($2 IS NULL OR action LIKE $2 ESCAPE '\\') \
              AND ($3 IS NULL OR actor_user_id = $3) \
@@ -75,13 +75,14 @@ impl AuditStore for SqlStore {
         .bind(org.to_string())
         .bind(filter.area.as_deref().map(like_prefix))
         .bind(filter.actor.map(|user| user.to_string()))
-        .bind(i64::from(page.limit))
+        .bind(page.probe_limit())
         .bind(i64::from(page.offset))
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(event_from_row)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_probe(events, page))
     }
 
     async fn list_account_events(

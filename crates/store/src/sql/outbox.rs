@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
-use crate::{OutboxStore, PageRequest, Result, StoreError};
+use crate::{OutboxStore, Page, PageRequest, Result, StoreError};
 
 const EMAIL_COLUMNS: &str = "id, organization_id, to_address, subject, body_text, created_at, sent_at, \
      attempts, last_error";
@@ -52,19 +52,20 @@ impl OutboxStore for SqlStore {
         email_from_row(&row)
     }
 
-    async fn list_outbox(&self, org: OrgId, page: PageRequest) -> Result<Vec<OutboxEmail>> {
-        sqlx::query(&format!(
+    async fn list_outbox(&self, org: OrgId, page: PageRequest) -> Result<Page<OutboxEmail>> {
+        let emails = sqlx::query(&format!(
             "SELECT {EMAIL_COLUMNS} FROM outbox_emails WHERE organization_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(org.to_string())
-        .bind(i64::from(page.limit))
+        .bind(page.probe_limit())
         .bind(i64::from(page.offset))
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(email_from_row)
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_probe(emails, page))
     }
 
     async fn due_emails(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxEmail>> {

@@ -538,14 +538,17 @@ mod invitations_and_outbox {
             store.enqueue_email(&email, t(n)).await.unwrap();
         }
         let acme_mail = store.list_outbox(acme, PageRequest::new(50, 0)).await.unwrap();
-        let subjects: Vec<_> = acme_mail.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(acme_mail.next_offset, None);
+        let subjects: Vec<_> = acme_mail.items.iter().map(|m| m.subject.as_str()).collect();
         assert_eq!(
             subjects,
             vec!["message 2", "message 1"],
             "newest first, this organization only"
         );
+        let second = store.list_outbox(acme, PageRequest::new(1, 0)).await.unwrap();
+        assert_eq!(second.next_offset, Some(1), "a second page exists");
         assert_eq!(
-            store.list_outbox(acme, PageRequest::new(1, 1)).await.unwrap()[0].subject,
+            store.list_outbox(acme, PageRequest::new(1, 1)).await.unwrap().items[0].subject,
             "message 1"
         );
 
@@ -702,7 +705,7 @@ mod audit {
             .list_audit_events(acme, &AuditFilter::default(), PageRequest::new(50, 0))
             .await
             .unwrap();
-        let actions: Vec<_> = all.iter().map(|e| e.action.as_str()).collect();
+        let actions: Vec<_> = all.items.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(
             actions,
             vec![action::MEMBER_REMOVED, action::MEMBER_INVITED, action::SERVER_CREATED]
@@ -710,12 +713,22 @@ mod audit {
 
         let members = AuditFilter { area: Some("member".into()), actor: None };
         assert_eq!(
-            store.list_audit_events(acme, &members, PageRequest::new(50, 0)).await.unwrap().len(),
+            store
+                .list_audit_events(acme, &members, PageRequest::new(50, 0))
+                .await
+                .unwrap()
+                .items
+                .len(),
             2
         );
         let by_ada = AuditFilter { area: Some("member".into()), actor: Some(ada) };
         assert_eq!(
-            store.list_audit_events(acme, &by_ada, PageRequest::new(50, 0)).await.unwrap().len(),
+            store
+                .list_audit_events(acme, &by_ada, PageRequest::new(50, 0))
+                .await
+                .unwrap()
+                .items
+                .len(),
             1
         );
         let wildcard = AuditFilter { area: Some("%".into()), actor: None };
@@ -724,6 +737,7 @@ mod audit {
                 .list_audit_events(acme, &wildcard, PageRequest::new(50, 0))
                 .await
                 .unwrap()
+                .items
                 .is_empty(),
             "areas match literally"
         );
@@ -731,7 +745,8 @@ mod audit {
             store
                 .list_audit_events(acme, &AuditFilter::default(), PageRequest::new(1, 2))
                 .await
-                .unwrap()[0]
+                .unwrap()
+                .items[0]
                 .action,
             action::SERVER_CREATED
         );

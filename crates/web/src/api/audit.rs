@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiCaller, Items, says};
+use super::{ApiCaller, Limit, Paged, says};
 use crate::error::{ErrorBody, Result};
 use crate::extract::{AppJson, AppQuery};
 use crate::{ApiError, AppState};
@@ -64,17 +64,15 @@ struct AuditQuery {
     /// Only what this person did (a user id).
     #[param(format = Uuid)]
     actor: Option<String>,
-    /// How many events to answer at most; 1 to 200 (other values are brought within).
-    #[serde(default = "default_limit")]
-    #[param(default = 50)]
-    limit: u32,
-    /// How many events to skip.
+    // Beside the filters rather than a flattened `PageQuery`: serde's flatten would read the
+    // numbers of a query string as text.
     #[serde(default)]
+    #[param(schema_with = Limit::schema)]
+    limit: Limit,
+    /// How many events to skip: 0 for the first page, then the previous page's `next_offset`.
+    #[serde(default)]
+    #[param(minimum = 0)]
     offset: u32,
-}
-
-fn default_limit() -> u32 {
-    50
 }
 
 /// The organization's audit log, newest first; admins only.
@@ -86,11 +84,11 @@ fn default_limit() -> u32 {
     params(("org_id" = Uuid, Path, description = says::ORG_ID), AuditQuery),
     security(("session" = []), ("management_key" = [])),
     responses(
-        (status = OK, description = "The events", body = Items<EventResponse>),
+        (status = OK, description = "A page of events", body = Paged<EventResponse>),
         (
             status = BAD_REQUEST,
-            description = "An unknown area, an actor that is not a user id, a parameter that is \
-                not a number, or another parameter (`bad_request`)",
+            description = "An unknown area, an actor that is not a user id, `limit` or `offset` \
+                out of range or not a number, or another parameter (`bad_request`)",
             body = ErrorBody,
         ),
         (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
@@ -102,7 +100,7 @@ async fn list(
     caller: ApiCaller,
     Path(org_id): Path<String>,
     AppQuery(query): AppQuery<AuditQuery>,
-) -> Result<AppJson<Items<EventResponse>>> {
+) -> Result<AppJson<Paged<EventResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
     if let Some(area) = query.area.as_deref().filter(|a| !AREAS.contains(a)) {
@@ -120,7 +118,11 @@ async fn list(
     let filter = AuditFilter { area: query.area, actor };
     let events = state
         .store
-        .list_audit_events(access.org.id, &filter, PageRequest::new(query.limit, query.offset))
+        .list_audit_events(
+            access.org.id,
+            &filter,
+            PageRequest::new(query.limit.get(), query.offset),
+        )
         .await?;
-    Ok(AppJson(Items { items: events.into_iter().map(EventResponse::from).collect() }))
+    Ok(AppJson(Paged::new(events, EventResponse::from)))
 }

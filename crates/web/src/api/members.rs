@@ -6,9 +6,8 @@ use mcplatform_core::ids::{InvitationId, UserId};
 use mcplatform_core::invitation::{Invitation, InvitationStatus};
 use mcplatform_core::org::{Membership, Role};
 use mcplatform_core::outbox::OutboxEmail;
-use mcplatform_store::PageRequest;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -439,37 +438,17 @@ impl From<OutboxEmail> for EmailResponse {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct OutboxQuery {
-    /// How many messages to answer at most; 1 to 200 (other values are brought within).
-    #[serde(default = "default_limit")]
-    #[param(default = 50)]
-    limit: u32,
-    /// How many messages to skip.
-    #[serde(default)]
-    offset: u32,
-}
-
-fn default_limit() -> u32 {
-    50
-}
-
 /// Email the organization caused, newest first; admins only.
 #[utoipa::path(
     get,
     path = "/orgs/{org_id}/outbox",
     operation_id = "list_outbox",
     tag = "members",
-    params(("org_id" = Uuid, Path, description = says::ORG_ID), OutboxQuery),
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), PageQuery),
     security(("session" = []), ("management_key" = [])),
     responses(
-        (status = OK, description = "The messages", body = Items<EmailResponse>),
-        (
-            status = BAD_REQUEST,
-            description = "`limit` or `offset` is not a number (`bad_request`)",
-            body = ErrorBody,
-        ),
+        (status = OK, description = "A page of messages", body = Paged<EmailResponse>),
+        (status = BAD_REQUEST, description = says::BAD_PAGE, body = ErrorBody),
         (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
         (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
     ),
@@ -478,11 +457,10 @@ async fn outbox(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(org_id): Path<String>,
-    AppQuery(page): AppQuery<OutboxQuery>,
-) -> Result<AppJson<Items<EmailResponse>>> {
+    AppQuery(page): AppQuery<PageQuery>,
+) -> Result<AppJson<Paged<EmailResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
-    let emails =
-        state.store.list_outbox(access.org.id, PageRequest::new(page.limit, page.offset)).await?;
-    Ok(AppJson(Items { items: emails.into_iter().map(EmailResponse::from).collect() }))
+    let emails = state.store.list_outbox(access.org.id, page.request()).await?;
+    Ok(AppJson(Paged::new(emails, EmailResponse::from)))
 }

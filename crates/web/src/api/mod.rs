@@ -111,13 +111,17 @@ impl PageQuery {
 /// range is a 400, not quietly clamped, so a caller learns the bound.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 #[serde(try_from = "u32")]
-struct Limit(u32);
+pub(super) struct Limit(u32);
 
 impl Limit {
     const DEFAULT: u32 = 50;
 
+    pub(super) fn get(self) -> u32 {
+        self.0
+    }
+
     /// Its OpenAPI schema, from the same bounds [`Limit::try_from`] checks.
-    fn schema() -> utoipa::openapi::Object {
+    pub(super) fn schema() -> utoipa::openapi::Object {
         ObjectBuilder::new()
             .description(Some("How many items to answer at most"))
             .schema_type(Type::Integer)

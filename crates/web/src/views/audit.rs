@@ -66,12 +66,12 @@ async fn view_audit_get(
         area: AREAS.contains(&query.area.as_str()).then(|| query.area.clone()),
         actor: query.actor.parse().ok(),
     };
-    let mut events = state
+    let events = state
         .store
-        .list_audit_events(access.org.id, &filter, PageRequest::new(PAGE + 1, query.offset))
+        .list_audit_events(access.org.id, &filter, PageRequest::new(PAGE, query.offset))
         .await?;
-    let has_more = events.len() > PAGE as usize;
-    events.truncate(PAGE as usize);
+    let has_more = events.next_offset.is_some();
+    let events = events.items;
     let actors = state
         .store
         .list_members(access.org.id, PageRequest::ALL)

@@ -322,14 +322,11 @@ async fn view_outbox_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     access.require(Role::Admin)?;
-    // One more than shown tells whether an older page exists.
-    let mut emails = state
-        .store
-        .list_outbox(access.org.id, PageRequest::new(OUTBOX_PAGE + 1, query.offset))
-        .await?;
-    let has_more = emails.len() > OUTBOX_PAGE as usize;
-    emails.truncate(OUTBOX_PAGE as usize);
-    let emails = emails
+    let page =
+        state.store.list_outbox(access.org.id, PageRequest::new(OUTBOX_PAGE, query.offset)).await?;
+    let has_more = page.next_offset.is_some();
+    let emails = page
+        .items
         .into_iter()
         .map(|email| EmailRow {
             subject: email.subject,
