@@ -115,10 +115,7 @@ async fn send_invitation(
     let mut link = state.config.base_url.clone();
     link.set_path(&format!("/invitations/{secret}"));
     let days = INVITATION_LIFETIME.as_secs() / 86_400;
-    let who = match &inviter.email {
-        Some(email) => format!("{} ({email})", inviter.name),
-        None => inviter.name.clone(),
-    };
+    let who = inviter.label();
     let email = NewEmail {
         organization_id: Some(access.org.id),
         to: invitation.email.clone(),

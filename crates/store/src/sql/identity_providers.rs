@@ -5,13 +5,11 @@ use mcplatform_core::identity_provider::{
     ClaimMapping, Endpoints, IdentityProvider, ProviderSettings,
 };
 use mcplatform_core::ids::{IdentityProviderId, OrgId};
-use sqlx::Any;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use url::Url;
 
-use super::{Columns, SqlStore, expect_rows, millis};
+use super::{AnyQuery, Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
 use crate::{IdentityProviderStore, Result, StoreError};
 
@@ -36,9 +34,7 @@ fn provider_from_row(row: &AnyRow) -> Result<IdentityProvider> {
         }
         _ => return Err(corrupt("neither an issuer nor three endpoints".to_owned())),
     };
-    let sealed = STANDARD
-        .decode(c.text("client_secret_sealed")?)
-        .map_err(|e| corrupt(format!("client_secret_sealed: {e}")))?;
+    let sealed = c.base64("client_secret_sealed")?;
     Ok(IdentityProvider {
         id: c.parsed("id")?,
         organization_id: c.parsed("organization_id")?,
@@ -59,8 +55,6 @@ fn provider_from_row(row: &AnyRow) -> Result<IdentityProvider> {
         updated_at: c.time("updated_at")?,
     })
 }
-
-type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 /// Binds the settings columns, from `name` to `name_claim` in `PROVIDER_COLUMNS` order.
 fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q ProviderSettings) -> AnyQuery<'q> {

@@ -3,12 +3,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
-use sqlx::Any;
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::query::Query;
+use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::{Columns, SqlStore, expect_rows, millis};
+use super::{AnyQuery, Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
 use crate::{McpServerStore, Page, PageRequest, Result, StoreError};
 
@@ -49,8 +47,6 @@ fn server_from_row(row: &AnyRow) -> Result<McpServer> {
 fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
-
-type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 /// Binds the nine settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
 fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> AnyQuery<'q> {

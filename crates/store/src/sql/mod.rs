@@ -90,6 +90,9 @@ impl Store for SqlStore {
     }
 }
 
+/// A query on the `Any` driver with its arguments, for helpers that bind a group of columns.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 /// Typed column access that turns undecodable values into `StoreError::Corrupt`.
 pub(crate) struct Columns<'r> {
     row: &'r AnyRow,
@@ -151,6 +154,14 @@ impl<'r> Columns<'r> {
         parse: impl FnOnce(&str) -> std::result::Result<T, E>,
     ) -> Result<T> {
         parse(&self.text(column)?).map_err(|e| self.corrupt(column, e))
+    }
+
+    /// Bytes stored as base64 text (sealed secrets), the same on both backends.
+    pub(crate) fn base64(&self, column: &str) -> Result<Vec<u8>> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(self.text(column)?)
+            .map_err(|e| self.corrupt(column, e))
     }
 
     pub(crate) fn time(&self, column: &str) -> Result<OffsetDateTime> {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, millis};
 use crate::error::write_error;
-use crate::{Result, StoreError, UpstreamLoginStore};
+use crate::{Result, UpstreamLoginStore};
 
 const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, user_id, \
      pkce_verifier_sealed, nonce, created_at, expires_at";
@@ -19,9 +19,7 @@ const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
 
 fn login_from_row(row: &AnyRow, state_hash: &TokenHash) -> Result<UpstreamLogin> {
     let c = Columns::new(row, "upstream_logins");
-    let sealed = STANDARD.decode(c.text("pkce_verifier_sealed")?).map_err(|e| {
-        StoreError::Corrupt { table: "upstream_logins", detail: format!("verifier: {e}") }
-    })?;
+    let sealed = c.base64("pkce_verifier_sealed")?;
     Ok(UpstreamLogin {
         id: c.parsed("id")?,
         state_hash: state_hash.clone(),

@@ -61,6 +61,7 @@ struct SessionResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct SignupRequest {
     #[schema(format = Email)]
     email: String,
@@ -114,6 +115,7 @@ async fn signup(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 struct LoginRequest {
     #[schema(format = Email)]
     email: String,
