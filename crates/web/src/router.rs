@@ -21,12 +21,15 @@ pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     let https = state.config.is_https();
     Router::new()
-        .merge(health::router())
-        .merge(metrics::router())
         .merge(views::router())
         .merge(api::router())
-        .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .route_layer(from_fn_with_state(state.clone(), load_session))
+        // Probes and assets skip the session lookup: it costs a query each, and a liveness
+        // probe that carries a cookie must not fail because the database is down.
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(views::assets_router())
+        .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(

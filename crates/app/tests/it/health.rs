@@ -23,6 +23,16 @@ async fn readyz_reports_the_database_and_turns_503_when_it_is_gone() {
     assert_eq!(body, json!({"status": "unavailable", "database": "unreachable"}));
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), StatusCode::OK, "liveness does not depend on the database");
+    // Not even for a browser that still carries a session cookie.
+    for path in ["/healthz", "/static/app.css"] {
+        let response = reqwest::Client::new()
+            .get(app.url(path))
+            .header("cookie", "mcplatform_session=mcps_stale")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
 }
 
 /// PostgreSQL only: the database refuses connections for a while, then accepts them again, and

@@ -29,10 +29,13 @@ use crate::auth::{CsrfForm, CurrentSession};
 use crate::{ApiError, AppState};
 use mcplatform_core::org::Role;
 
+/// The stylesheet and script the pages load: no session needed.
+pub fn assets_router() -> Router<AppState> {
+    Router::new().route("/static/app.css", get(stylesheet)).route("/static/htmx.min.js", get(htmx))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/static/app.css", get(stylesheet))
-        .route("/static/htmx.min.js", get(htmx))
         .merge(auth::router())
         .merge(account::router())
         .merge(orgs::router())
