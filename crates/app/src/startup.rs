@@ -19,6 +19,8 @@ use crate::config::Config;
 use crate::data_dir;
 use crate::email::EmailSender;
 
+/// How long stopping waits for the last key-usage write and the database pool to close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often sessions past their expiry are deleted.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often API key last-use times are written (they are collected in memory between).
@@ -141,9 +143,19 @@ impl Application {
         if let Some(mailer) = mailer {
             mailer.abort();
         }
-        // What the last interval collected must not be lost.
-        final_state.key_usage.flush(&final_state).await;
-        store.close().await;
+        // What the last interval collected must not be lost, but a database that stopped
+        // answering (a connection stuck mid-query keeps the pool from closing) must not keep
+        // the process from exiting either.
+        let finish = async {
+            final_state.key_usage.flush(&final_state).await;
+            store.close().await;
+        };
+        if tokio::time::timeout(CLOSE_TIMEOUT, finish).await.is_err() {
+            tracing::warn!(
+                timeout_secs = CLOSE_TIMEOUT.as_secs(),
+                "the database did not finish closing: stopping anyway"
+            );
+        }
         tracing::info!("stopped");
         Ok(())
     }
