@@ -9,7 +9,11 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+use mcplatform_core::identity_provider::{
+    ProviderInput, ProviderKind, ProviderSettings, parse_client_secret,
+};
 use mcplatform_store::{ConnectOptions, DatabaseUrl};
+use mcplatform_web::config::PlatformLoginProvider;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -74,6 +78,35 @@ pub struct AuthConfig {
     pub login_attempts_per_minute_per_ip: u32,
     /// Login attempts allowed per minute for one account.
     pub login_attempts_per_minute_per_account: u32,
+    /// "Continue with GitHub" on the login page: a GitHub OAuth app's credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub github: Option<LoginProviderConfig>,
+    /// "Continue with Google": a Google OAuth client's credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub google: Option<LoginProviderConfig>,
+    /// "Continue with …" any OpenID Connect provider (Okta, Entra ID, Keycloak…): its
+    /// `issuer`, a `name` for the button, and a client's credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<LoginProviderConfig>,
+}
+
+/// A dashboard login provider. Register `{base_url}/oauth/upstream/callback` as its redirect
+/// URI; give the secret through the environment (`MCPLATFORM_AUTH__GITHUB__CLIENT_SECRET`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginProviderConfig {
+    pub client_id: String,
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// OpenID Connect only: the issuer whose discovery document describes the provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The button label ("Continue with {name}"); defaults to the provider's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Space-separated scopes instead of the provider's defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -83,6 +116,9 @@ impl Default for AuthConfig {
             session_lifetime_days: 30,
             login_attempts_per_minute_per_ip: 30,
             login_attempts_per_minute_per_account: 10,
+            github: None,
+            google: None,
+            oidc: None,
         }
     }
 }
@@ -270,7 +306,44 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");
         }
+        self.login_providers()?;
         Ok(())
+    }
+
+    /// The dashboard login providers configured, checked like an organization's providers.
+    pub fn login_providers(&self) -> Result<Vec<PlatformLoginProvider>, ConfigError> {
+        let slots = [
+            ("github", "auth.github", ProviderKind::Github, &self.auth.github),
+            ("google", "auth.google", ProviderKind::Google, &self.auth.google),
+            ("oidc", "auth.oidc", ProviderKind::Oidc, &self.auth.oidc),
+        ];
+        let mut providers = Vec::new();
+        for (key, section, kind, slot) in slots {
+            let Some(config) = slot else { continue };
+            let invalid = |message: String| ConfigError::Invalid { key: section, message };
+            if kind != ProviderKind::Oidc && config.issuer.is_some() {
+                return Err(invalid("takes no issuer (only auth.oidc does)".into()));
+            }
+            let input = ProviderInput {
+                name: config.name.clone().unwrap_or_else(|| kind.label().to_owned()),
+                client_id: config.client_id.clone(),
+                issuer: config.issuer.clone().unwrap_or_default(),
+                scopes: config.scopes.clone().unwrap_or_default(),
+                ..ProviderInput::default()
+            };
+            let settings = ProviderSettings::parse(kind, &input)
+                .map_err(|e| invalid(format!("{}: {}", e.field, e.message)))?;
+            let secret = config.client_secret.as_ref().map(|s| s.expose_secret()).unwrap_or("");
+            let secret = parse_client_secret(secret)
+                .map_err(|e| invalid(format!("client_secret: {}", e.message)))?;
+            providers.push(PlatformLoginProvider {
+                key,
+                kind,
+                settings,
+                client_secret: SecretString::from(secret.to_owned()),
+            });
+        }
+        Ok(providers)
     }
 
     /// The configured database, or the embedded SQLite file in the data directory.
@@ -523,6 +596,38 @@ mod tests {
             jail.set_env("DATABASE_URL", "sqlite::memory:");
             let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             assert!(err.contains("in-memory SQLite is not supported"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn login_providers_come_from_file_and_environment_and_are_checked() {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file(
+                "sso.toml",
+                "[auth.github]\nclient_id = \"Iv1.abc\"\n\n\
+                 [auth.oidc]\nclient_id = \"dash\"\nissuer = \"https://login.acme.test\"\nname = \"Acme SSO\"\n",
+            )?;
+            jail.set_env("MCPLATFORM_AUTH__GITHUB__CLIENT_SECRET", "gh-secret");
+            jail.set_env("MCPLATFORM_AUTH__OIDC__CLIENT_SECRET", "oidc-secret");
+            let loaded = load_in(jail, Some("sso.toml"), &Overrides::default()).unwrap();
+            assert!(loaded.unknown_keys.is_empty(), "{:?}", loaded.unknown_keys);
+            let providers = loaded.config.login_providers().unwrap();
+            let keys: Vec<_> =
+                providers.iter().map(|p| (p.key, p.settings.name.as_str())).collect();
+            assert_eq!(keys, [("github", "GitHub"), ("oidc", "Acme SSO")]);
+            assert_eq!(providers[1].identity_namespace(), "oidc:https://login.acme.test");
+            assert_eq!(providers[0].client_secret.expose_secret(), "gh-secret");
+            assert!(!toml::to_string(&loaded.config).unwrap().contains("secret"), "never printed");
+
+            jail.set_env("MCPLATFORM_AUTH__GITHUB__CLIENT_SECRET", "");
+            let err = load_in(jail, Some("sso.toml"), &Overrides::default()).unwrap_err();
+            assert_eq!(err.to_string(), "invalid auth.github: client_secret: must not be empty");
+            jail.set_env("MCPLATFORM_AUTH__GITHUB__CLIENT_SECRET", "gh-secret");
+            jail.set_env("MCPLATFORM_AUTH__OIDC__ISSUER", "http://login.acme.test/?x=1");
+            let err = load_in(jail, Some("sso.toml"), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().starts_with("invalid auth.oidc: issuer:"), "{err}");
             Ok(())
         });
     }

@@ -179,6 +179,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         outbound: OutboundPolicy {
             allow_private_networks: config.http.outbound_allow_private_networks,
         },
+        login_providers: config.login_providers().context("invalid login provider")?,
         ..WebConfig::new(config.base_url.clone())
     };
     AppState::new(store, clock, web, master_key).context("cannot set up the outbound HTTP client")

@@ -12,6 +12,8 @@ pub mod action {
     pub const SIGNUP: &str = "account.signup";
     pub const PASSWORD_RESET_REQUESTED: &str = "account.password_reset_requested";
     pub const PASSWORD_RESET: &str = "account.password_reset";
+    pub const IDENTITY_LINKED: &str = "account.identity_linked";
+    pub const IDENTITY_UNLINKED: &str = "account.identity_unlinked";
     pub const ORG_CREATED: &str = "organization.created";
     pub const ORG_RENAMED: &str = "organization.renamed";
     pub const MEMBER_INVITED: &str = "member.invited";

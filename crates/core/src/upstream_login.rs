@@ -19,12 +19,15 @@ pub const UPSTREAM_LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
 pub enum LoginPurpose {
     /// An admin checks a provider's configuration from the dashboard.
     ProviderTest,
+    /// Someone logs in to the dashboard with a provider the platform operator configured.
+    DashboardLogin,
 }
 
 impl LoginPurpose {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::ProviderTest => "provider_test",
+            Self::DashboardLogin => "dashboard_login",
         }
     }
 }
@@ -41,6 +44,7 @@ impl FromStr for LoginPurpose {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "provider_test" => Ok(Self::ProviderTest),
+            "dashboard_login" => Ok(Self::DashboardLogin),
             other => Err(format!("unknown login purpose {other:?}")),
         }
     }
@@ -52,8 +56,7 @@ pub struct UpstreamLogin {
     /// SHA-256 of the `state` sent to the provider; the state itself is not stored.
     pub state_hash: TokenHash,
     pub purpose: LoginPurpose,
-    pub organization_id: OrgId,
-    pub provider_id: IdentityProviderId,
+    pub provider: ProviderRef,
     /// The dashboard user who started it, when one did: only they may complete it.
     pub user_id: Option<UserId>,
     /// The PKCE code verifier, sealed with the master key for this login's id.
@@ -62,6 +65,14 @@ pub struct UpstreamLogin {
     pub nonce: Option<String>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+}
+
+/// Which provider a round trip goes to: one an organization configured, or one of the
+/// platform's own dashboard login providers (named by their key in the configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderRef {
+    Organization { organization_id: OrgId, provider_id: IdentityProviderId },
+    Platform(String),
 }
 
 impl UpstreamLogin {

@@ -105,6 +105,18 @@ pub struct PlatformUser {
     pub updated_at: OffsetDateTime,
 }
 
+/// A dashboard account's sign-in with an outside provider: `provider` is `github`, `google`
+/// or `oidc:{issuer}`, `subject` the provider's stable id for the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub provider: String,
+    pub subject: String,
+    /// The address the provider vouched for at the last sign-in.
+    pub email: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_login_at: OffsetDateTime,
+}
+
 /// A dashboard login session. The cookie holds the secret; the store only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformSession {

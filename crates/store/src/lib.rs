@@ -29,7 +29,7 @@ use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
-    DisplayName, EmailAddress, PasswordHash, PlatformSession, PlatformUser,
+    DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
 };
 use time::OffsetDateTime;
 
@@ -204,6 +204,31 @@ pub trait UserStore {
         hash: &PasswordHash,
         now: OffsetDateTime,
     ) -> Result<()>;
+
+    /// The account an outside provider's identity is linked to.
+    async fn find_user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<PlatformUser>>;
+
+    /// Creates an account whose email the provider verified, linked to that identity, at once.
+    /// `Conflict("email")` if the address is taken.
+    async fn create_user_with_identity(
+        &self,
+        user: &NewPlatformUser,
+        identity: &LinkedIdentity,
+    ) -> Result<PlatformUser>;
+
+    /// Links an identity to `user`, or notes a new sign-in with an identity already linked
+    /// to them. `Conflict("identity")` if it is linked to another account.
+    async fn record_identity_login(&self, user: UserId, identity: &LinkedIdentity) -> Result<()>;
+
+    /// The outside sign-ins of an account, oldest first.
+    async fn list_user_identities(&self, user: UserId) -> Result<Vec<LinkedIdentity>>;
+
+    /// `NotFound` unless the identity is linked to `user`.
+    async fn unlink_identity(&self, user: UserId, provider: &str, subject: &str) -> Result<()>;
 }
 
 #[async_trait]
@@ -459,14 +484,23 @@ pub trait UpstreamLoginStore {
     async fn create_upstream_login(&self, login: &UpstreamLogin) -> Result<()>;
 
     /// The unexpired, unused login with this state, marked used: a second call with the same
-    /// state finds nothing. A login begun by a user is found only for that user, so nobody
-    /// else can use it up.
+    /// state finds nothing. Only its rightful claimant finds it, so nobody else can use it up.
     async fn consume_upstream_login(
         &self,
         state_hash: &TokenHash,
-        user: Option<UserId>,
+        claimant: LoginClaimant,
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>>;
+}
+
+/// Who presents a login's callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginClaimant {
+    /// The logged-in user, who may claim the logins they began.
+    pub user: Option<UserId>,
+    /// Whether the browser holds the login's state in its cookie, which lets it claim a login
+    /// begun without a user.
+    pub same_browser: bool,
 }
 
 /// Which audit events to list.

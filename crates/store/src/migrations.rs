@@ -16,6 +16,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
+    (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (5, "password resets", include_str!("../migrations/shared/0005_password_resets.sql")),
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
+    (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

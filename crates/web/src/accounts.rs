@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use mcplatform_core::password::{check_policy, hash_password, verify_password};
-use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
+use mcplatform_core::user::{DisplayName, EmailAddress, LinkedIdentity, PlatformUser};
 use mcplatform_store::{NewPlatformUser, StoreError};
 use secrecy::SecretString;
 
 use mcplatform_core::audit::action;
 
 use crate::access::Actor;
+use crate::config::PlatformLoginProvider;
+use crate::upstream::UpstreamIdentity;
 use crate::{ApiError, AppState, audit};
 
 #[derive(Debug, thiserror::Error)]
@@ -181,13 +183,169 @@ pub async fn signup(
 
 /// Records an event of a person's own account (not of an organization).
 pub async fn account_event(state: &AppState, user: &PlatformUser, ip: IpAddr, what: &'static str) {
+    account_event_with(state, user, ip, what, serde_json::json!({})).await;
+}
+
+async fn account_event_with(
+    state: &AppState,
+    user: &PlatformUser,
+    ip: IpAddr,
+    what: &'static str,
+    detail: serde_json::Value,
+) {
     let actor = Actor {
         user_id: Some(user.id),
         name: user.display_name.as_str().to_owned(),
         email: Some(user.email.as_str().to_owned()),
         ip: Some(ip.to_string()),
     };
-    audit::record(state, None, &actor, what, user.email.as_str(), serde_json::json!({})).await;
+    audit::record(state, None, &actor, what, user.email.as_str(), detail).await;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExternalLoginError {
+    /// Without a verified address there is nothing to match or create an account by.
+    #[error(
+        "{0} did not confirm an email address for you, so no account can be found or created. \
+         Verify your email address with {0}, or log in with your password."
+    )]
+    NoVerifiedEmail(String),
+    #[error("this {0} account is already linked to another MCPlatform account")]
+    LinkedElsewhere(String),
+    #[error(transparent)]
+    Failed(ApiError),
+}
+
+impl From<StoreError> for ExternalLoginError {
+    fn from(err: StoreError) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// Logs in with an identity from one of the platform's login providers: the account already
+/// linked to it; else the account with the address the provider verified, which gets linked;
+/// else a new account (without a password) for that address. An address the provider did not
+/// verify never matches an account: anyone can type any address into a profile.
+pub async fn login_with_identity(
+    state: &AppState,
+    ip: IpAddr,
+    provider: &PlatformLoginProvider,
+    identity: &UpstreamIdentity,
+) -> Result<PlatformUser, ExternalLoginError> {
+    let namespace = provider.identity_namespace();
+    let label = provider.settings.name.clone();
+    let now = state.clock.now();
+    let verified_email = identity
+        .email
+        .as_deref()
+        .filter(|_| identity.email_verified)
+        .and_then(|email| EmailAddress::parse(email).ok());
+    let linked = LinkedIdentity {
+        provider: namespace.clone(),
+        subject: identity.subject.clone(),
+        email: verified_email.as_ref().map(|e| e.as_str().to_owned()),
+        created_at: now,
+        last_login_at: now,
+    };
+    let detail = serde_json::json!({ "provider": namespace });
+    if let Some(user) = state.store.find_user_by_identity(&namespace, &identity.subject).await? {
+        state.store.record_identity_login(user.id, &linked).await?;
+        account_event_with(state, &user, ip, action::LOGIN, detail).await;
+        return Ok(user);
+    }
+    let email = verified_email.ok_or_else(|| ExternalLoginError::NoVerifiedEmail(label.clone()))?;
+    if let Some(user) = state.store.find_user_by_email(&email).await? {
+        link(state, &user, &linked, &label).await?;
+        account_event_with(state, &user, ip, action::IDENTITY_LINKED, detail.clone()).await;
+        account_event_with(state, &user, ip, action::LOGIN, detail).await;
+        return Ok(user);
+    }
+    let display_name = identity
+        .name
+        .as_deref()
+        .and_then(|name| DisplayName::parse(name).ok())
+        .or_else(|| DisplayName::parse(email.as_str().split('@').next().unwrap_or_default()).ok())
+        .map_or_else(|| DisplayName::parse("New user"), Ok)
+        .map_err(|e| ExternalLoginError::Failed(e.into()))?;
+    let new_user = NewPlatformUser { email, display_name, password_hash: None };
+    let user = match state.store.create_user_with_identity(&new_user, &linked).await {
+        Ok(user) => user,
+        // Created a moment ago by a concurrent sign-in: link to it instead.
+        Err(StoreError::Conflict("email")) => {
+            let user = state
+                .store
+                .find_user_by_email(&new_user.email)
+                .await?
+                .ok_or(ExternalLoginError::Failed(ApiError::NotFound))?;
+            link(state, &user, &linked, &label).await?;
+            user
+        }
+        Err(StoreError::Conflict(_)) => return Err(ExternalLoginError::LinkedElsewhere(label)),
+        Err(err) => return Err(err.into()),
+    };
+    account_event_with(state, &user, ip, action::SIGNUP, detail).await;
+    Ok(user)
+}
+
+/// Links an identity to a logged-in account ("Connect GitHub" on the account page).
+pub async fn link_identity(
+    state: &AppState,
+    ip: IpAddr,
+    user: &PlatformUser,
+    provider: &PlatformLoginProvider,
+    identity: &UpstreamIdentity,
+) -> Result<(), ExternalLoginError> {
+    let now = state.clock.now();
+    let linked = LinkedIdentity {
+        provider: provider.identity_namespace(),
+        subject: identity.subject.clone(),
+        email: identity.email.clone().filter(|_| identity.email_verified),
+        created_at: now,
+        last_login_at: now,
+    };
+    link(state, user, &linked, &provider.settings.name).await?;
+    let detail = serde_json::json!({ "provider": linked.provider });
+    account_event_with(state, user, ip, action::IDENTITY_LINKED, detail).await;
+    Ok(())
+}
+
+async fn link(
+    state: &AppState,
+    user: &PlatformUser,
+    linked: &LinkedIdentity,
+    label: &str,
+) -> Result<(), ExternalLoginError> {
+    match state.store.record_identity_login(user.id, linked).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err(ExternalLoginError::LinkedElsewhere(label.to_owned())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Removes an outside sign-in from an account. The last way in of an account without a
+/// password is kept: removing it would leave only a password reset to get back in.
+pub async fn unlink_identity(
+    state: &AppState,
+    ip: IpAddr,
+    user: &PlatformUser,
+    provider: &str,
+    subject: &str,
+) -> Result<(), ApiError> {
+    let identities = state.store.list_user_identities(user.id).await?;
+    if !identities.iter().any(|i| i.provider == provider && i.subject == subject) {
+        return Err(ApiError::NotFound);
+    }
+    if user.password_hash.is_none() && identities.len() == 1 {
+        return Err(ApiError::BadRequest(
+            "This is the only way into your account: set a password (with \"Forgot your \
+             password?\" on the login page) before removing it."
+                .into(),
+        ));
+    }
+    state.store.unlink_identity(user.id, provider, subject).await?;
+    let detail = serde_json::json!({ "provider": provider });
+    account_event_with(state, user, ip, action::IDENTITY_UNLINKED, detail).await;
+    Ok(())
 }
 
 /// How long a password reset link works.

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use mcplatform_core::identity_provider::{Endpoints, ProviderKind, ProviderSettings};
+use secrecy::SecretString;
 use url::Url;
 
 use crate::auth::SessionSettings;
@@ -23,6 +25,33 @@ pub struct WebConfig {
     pub email_delivery: bool,
     /// What requests to user-chosen URLs (identity providers) may reach.
     pub outbound: OutboundPolicy,
+    /// Outside providers people may log in to the dashboard with, in button order.
+    pub login_providers: Vec<PlatformLoginProvider>,
+}
+
+/// A provider the platform operator configured for dashboard login (GitHub, Google or one
+/// OpenID Connect provider), separate from the providers organizations add for their servers.
+#[derive(Debug, Clone)]
+pub struct PlatformLoginProvider {
+    /// `github`, `google` or `oidc`: the path segment of its login button.
+    pub key: &'static str,
+    pub kind: ProviderKind,
+    /// Its `name` is the button label.
+    pub settings: ProviderSettings,
+    pub client_secret: SecretString,
+}
+
+impl PlatformLoginProvider {
+    /// How identities from this provider are recorded: an OpenID provider's subjects are
+    /// unique per issuer only (OpenID Connect Core §2), so its issuer is part of the name.
+    pub fn identity_namespace(&self) -> String {
+        match &self.settings.endpoints {
+            Endpoints::Discovered { issuer } if self.kind == ProviderKind::Oidc => {
+                format!("oidc:{issuer}")
+            }
+            _ => self.key.to_owned(),
+        }
+    }
 }
 
 impl WebConfig {
@@ -36,11 +65,16 @@ impl WebConfig {
             login_attempts_per_account: 10,
             email_delivery: false,
             outbound: OutboundPolicy::default(),
+            login_providers: Vec::new(),
         }
     }
 
     /// Whether browsers reach us over TLS, which decides `Secure` cookies and HSTS.
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
+    }
+
+    pub fn login_provider(&self, key: &str) -> Option<&PlatformLoginProvider> {
+        self.login_providers.iter().find(|provider| provider.key == key)
     }
 }

@@ -5,9 +5,13 @@ use axum::http::header;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcplatform_core::crypto::NewSecretToken;
-use mcplatform_core::identity_provider::{Endpoints, IdentityProvider, ProviderKind};
+use mcplatform_core::identity_provider::{
+    Endpoints, IdentityProvider, ProviderKind, ProviderSettings,
+};
 use mcplatform_core::ids::{UpstreamLoginId, UserId};
-use mcplatform_core::upstream_login::{LoginPurpose, UPSTREAM_LOGIN_TTL, UpstreamLogin};
+use mcplatform_core::upstream_login::{
+    LoginPurpose, ProviderRef, UPSTREAM_LOGIN_TTL, UpstreamLogin,
+};
 use mcplatform_core::{ValidationError, error_chain};
 use oauth2::AuthType;
 use oauth2::basic::BasicClient;
@@ -21,11 +25,12 @@ use openidconnect::{
     IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     ResponseTypes, Scope, TokenResponse as _, TokenUrl,
 };
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::config::PlatformLoginProvider;
 use crate::outbound::OutboundClient;
 use crate::{ApiError, AppState};
 
@@ -133,28 +138,90 @@ impl UpstreamError {
     }
 }
 
+/// A provider as a login round trip sees it: an organization's (secret sealed in the store)
+/// or one of the platform's dashboard login providers (secret from the configuration).
+#[derive(Debug, Clone, Copy)]
+pub enum UpstreamClient<'a> {
+    Organization(&'a IdentityProvider),
+    Platform(&'a PlatformLoginProvider),
+}
+
+impl UpstreamClient<'_> {
+    fn kind(&self) -> ProviderKind {
+        match self {
+            Self::Organization(provider) => provider.kind,
+            Self::Platform(provider) => provider.kind,
+        }
+    }
+
+    fn settings(&self) -> &ProviderSettings {
+        match self {
+            Self::Organization(provider) => &provider.settings,
+            Self::Platform(provider) => &provider.settings,
+        }
+    }
+
+    fn reference(&self) -> ProviderRef {
+        match self {
+            Self::Organization(provider) => ProviderRef::Organization {
+                organization_id: provider.organization_id,
+                provider_id: provider.id,
+            },
+            Self::Platform(provider) => ProviderRef::Platform(provider.key.to_owned()),
+        }
+    }
+
+    fn client_secret(&self, state: &AppState) -> Result<ClientSecret, UpstreamError> {
+        match self {
+            Self::Organization(provider) => {
+                let secret = state
+                    .master_key
+                    .open(
+                        &provider.sealed_client_secret,
+                        &IdentityProvider::secret_context(provider.id),
+                    )
+                    .map_err(|e| {
+                        UpstreamError::new("cannot open the provider's client secret", &e)
+                    })?;
+                Ok(ClientSecret::new(String::from_utf8_lossy(&secret).into_owned()))
+            }
+            Self::Platform(provider) => {
+                Ok(ClientSecret::new(provider.client_secret.expose_secret().to_owned()))
+            }
+        }
+    }
+}
+
+/// A round trip just begun: where to send the browser, and the `state` it carries (which a
+/// dashboard login also keeps in a cookie, to be sure the same browser comes back).
+pub struct BegunLogin {
+    pub url: Url,
+    pub state: SecretString,
+}
+
 /// Starts a round trip: remembers it (state hash, sealed PKCE verifier, nonce) and returns
 /// the provider URL to send the browser to (RFC 6749 §4.1.1 with RFC 7636 S256).
 pub async fn begin(
     state: &AppState,
-    provider: &IdentityProvider,
+    provider: UpstreamClient<'_>,
     purpose: LoginPurpose,
     user_id: Option<UserId>,
-) -> Result<Url, ApiError> {
+) -> Result<BegunLogin, ApiError> {
     let id = UpstreamLoginId::new();
     let login_state = NewSecretToken::generate("");
     let csrf = CsrfToken::new(login_state.secret.expose_secret().to_owned());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let redirect = redirect_url(state)?;
-    let scopes = provider.settings.scopes.iter().map(|s| Scope::new(s.clone()));
-    let (url, nonce) = match &provider.settings.endpoints {
+    let settings = provider.settings();
+    let scopes = settings.scopes.iter().map(|s| Scope::new(s.clone()));
+    let (url, nonce) = match &settings.endpoints {
         Endpoints::Discovered { issuer } => {
             let metadata = discover(&state.outbound, issuer)
                 .await
                 .map_err(|e| upstream_failed(&format!("OpenID Connect discovery failed: {e}")))?;
             let client = CoreClient::from_provider_metadata(
                 metadata,
-                ClientId::new(provider.settings.client_id.clone()),
+                ClientId::new(settings.client_id.clone()),
                 None,
             )
             .set_redirect_uri(redirect);
@@ -170,7 +237,7 @@ pub async fn begin(
             (url, Some(nonce.secret().clone()))
         }
         Endpoints::Configured { authorization, .. } => {
-            let client = BasicClient::new(ClientId::new(provider.settings.client_id.clone()))
+            let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
                 .set_auth_uri(AuthUrl::from_url(authorization.clone()))
                 .set_redirect_uri(redirect);
             let (url, _) = client
@@ -186,8 +253,7 @@ pub async fn begin(
         id,
         state_hash: login_state.hash,
         purpose,
-        organization_id: provider.organization_id,
-        provider_id: provider.id,
+        provider: provider.reference(),
         user_id,
         sealed_pkce_verifier: state
             .master_key
@@ -197,7 +263,7 @@ pub async fn begin(
         expires_at: now + UPSTREAM_LOGIN_TTL,
     };
     state.store.create_upstream_login(&login).await?;
-    Ok(url)
+    Ok(BegunLogin { url, state: login_state.secret })
 }
 
 fn upstream_failed(message: &str) -> ApiError {
@@ -216,7 +282,7 @@ fn redirect_url(state: &AppState) -> Result<RedirectUrl, ApiError> {
 pub async fn finish(
     state: &AppState,
     login: &UpstreamLogin,
-    provider: &IdentityProvider,
+    provider: UpstreamClient<'_>,
     code: &str,
     callback_iss: Option<&str>,
 ) -> Result<UpstreamIdentity, UpstreamError> {
@@ -225,17 +291,14 @@ pub async fn finish(
         .open(&login.sealed_pkce_verifier, &UpstreamLogin::verifier_context(login.id))
         .map_err(|e| UpstreamError::new("cannot open the login's PKCE verifier", &e))?;
     let verifier = PkceCodeVerifier::new(String::from_utf8_lossy(&verifier).into_owned());
-    let secret = state
-        .master_key
-        .open(&provider.sealed_client_secret, &IdentityProvider::secret_context(provider.id))
-        .map_err(|e| UpstreamError::new("cannot open the provider's client secret", &e))?;
-    let secret = ClientSecret::new(String::from_utf8_lossy(&secret).into_owned());
-    let client_id = ClientId::new(provider.settings.client_id.clone());
+    let secret = provider.client_secret(state)?;
+    let settings = provider.settings();
+    let client_id = ClientId::new(settings.client_id.clone());
     let redirect = redirect_url(state).map_err(|e| UpstreamError(e.to_string()))?;
     let code = AuthorizationCode::new(code.to_owned());
-    let claims = &provider.settings.claims;
+    let claims = &settings.claims;
 
-    let (mut identity_claims, access_token, userinfo_url) = match &provider.settings.endpoints {
+    let (mut identity_claims, access_token, userinfo_url) = match &settings.endpoints {
         Endpoints::Discovered { issuer } => {
             let metadata = discover(&state.outbound, issuer).await.map_err(UpstreamError)?;
             // RFC 9207 §2.4: a provider that announces `iss` must send it, and it must be ours.
@@ -314,7 +377,7 @@ pub async fn finish(
     let mut email_verified = identity_claims
         .get("email_verified")
         .is_some_and(|v| v == &Value::Bool(true) || v == "true");
-    if provider.kind == ProviderKind::Github {
+    if provider.kind() == ProviderKind::Github {
         // GitHub's profile email is optional and public; `GET /user/emails` (scope
         // `user:email`) says which address is primary and verified.
         let emails_url = Url::parse("https://api.github.com/user/emails")
@@ -325,7 +388,7 @@ pub async fn finish(
             identity_claims["email"] = primary["email"].clone();
             email_verified = primary["verified"] == true;
         }
-    } else if provider.kind == ProviderKind::Oauth2 {
+    } else if provider.kind() == ProviderKind::Oauth2 {
         email_verified = false;
     }
     let subject = claim_text(&identity_claims, &claims.subject).ok_or_else(|| {

@@ -4,6 +4,7 @@ mod audit_api;
 mod auth_api;
 mod cli;
 mod dashboard;
+mod dashboard_login;
 mod fake_idp;
 mod health;
 mod helpers;

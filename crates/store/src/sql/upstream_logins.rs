@@ -2,17 +2,16 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mcplatform_core::crypto::TokenHash;
-use mcplatform_core::ids::UserId;
-use mcplatform_core::upstream_login::UpstreamLogin;
+use mcplatform_core::upstream_login::{ProviderRef, UpstreamLogin};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::{Columns, SqlStore, millis};
 use crate::error::write_error;
-use crate::{Result, UpstreamLoginStore};
+use crate::{LoginClaimant, Result, UpstreamLoginStore};
 
-const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, user_id, \
-     pkce_verifier_sealed, nonce, created_at, expires_at";
+const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, \
+     platform_provider, user_id, pkce_verifier_sealed, nonce, created_at, expires_at";
 
 /// Expired logins are kept this long (milliseconds) before they are deleted.
 const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
@@ -20,12 +19,17 @@ const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
 fn login_from_row(row: &AnyRow, state_hash: &TokenHash) -> Result<UpstreamLogin> {
     let c = Columns::new(row, "upstream_logins");
     let sealed = c.base64("pkce_verifier_sealed")?;
+    let provider = match (c.opt_parsed("organization_id")?, c.opt_parsed("provider_id")?) {
+        (Some(organization_id), Some(provider_id)) => {
+            ProviderRef::Organization { organization_id, provider_id }
+        }
+        _ => ProviderRef::Platform(c.text("platform_provider")?),
+    };
     Ok(UpstreamLogin {
         id: c.parsed("id")?,
         state_hash: state_hash.clone(),
         purpose: c.parsed("purpose")?,
-        organization_id: c.parsed("organization_id")?,
-        provider_id: c.parsed("provider_id")?,
+        provider,
         user_id: c.opt_parsed("user_id")?,
         sealed_pkce_verifier: sealed,
         nonce: c.opt_text("nonce")?,
@@ -41,15 +45,22 @@ impl UpstreamLoginStore for SqlStore {
             .bind(millis(login.created_at) - KEEP_EXPIRED_MS)
             .execute(&self.pool)
             .await?;
+        let (org, provider, platform) = match &login.provider {
+            ProviderRef::Organization { organization_id, provider_id } => {
+                (Some(*organization_id), Some(*provider_id), None)
+            }
+            ProviderRef::Platform(key) => (None, None, Some(key.as_str())),
+        };
         sqlx::query(&format!(
             "INSERT INTO upstream_logins ({LOGIN_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(login.id.to_string())
         .bind(login.state_hash.to_hex())
         .bind(login.purpose.as_str())
-        .bind(login.organization_id.to_string())
-        .bind(login.provider_id.to_string())
+        .bind(org.map(|id| id.to_string()))
+        .bind(provider.map(|id| id.to_string()))
+        .bind(platform)
         .bind(login.user_id.map(|id| id.to_string()))
         .bind(STANDARD.encode(&login.sealed_pkce_verifier))
         .bind(login.nonce.as_deref())
@@ -64,18 +75,24 @@ impl UpstreamLoginStore for SqlStore {
     async fn consume_upstream_login(
         &self,
         state_hash: &TokenHash,
-        user: Option<UserId>,
+        claimant: LoginClaimant,
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>> {
+        // A login begun by a user is theirs; one begun anonymously only the browser that
+        // holds its state cookie may claim.
+        let whose = if claimant.same_browser {
+            "(user_id IS NULL OR user_id = $3)"
+        } else {
+            "user_id = $3"
+        };
         // The update decides who wins when the same callback arrives twice at once.
-        let claimed = sqlx::query(
+        let claimed = sqlx::query(&format!(
             "UPDATE upstream_logins SET consumed_at = $2 \
-             WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
-                 AND (user_id IS NULL OR user_id = $3)",
-        )
+             WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 AND {whose}"
+        ))
         .bind(state_hash.to_hex())
         .bind(millis(now))
-        .bind(user.map(|id| id.to_string()))
+        .bind(claimant.user.map(|id| id.to_string()))
         .execute(&self.pool)
         .await?;
         if claimed.rows_affected() == 0 {

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use mcplatform_core::crypto::TokenHash;
 use mcplatform_core::ids::{PasswordResetId, UserId};
-use mcplatform_core::user::{DisplayName, EmailAddress, PasswordHash, PlatformUser};
+use mcplatform_core::user::{
+    DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformUser,
+};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
@@ -168,4 +170,128 @@ impl UserStore for SqlStore {
         .await?;
         expect_rows(updated)
     }
+
+    async fn find_user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<PlatformUser>> {
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM platform_users u \
+             JOIN platform_user_identities i ON i.user_id = u.id \
+             WHERE i.provider = $1 AND i.subject = $2"
+        ))
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()
+    }
+
+    async fn create_user_with_identity(
+        &self,
+        user: &NewPlatformUser,
+        identity: &LinkedIdentity,
+    ) -> Result<PlatformUser> {
+        let id = UserId::new();
+        let now = millis(identity.created_at);
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO platform_users (id, email, display_name, password_hash, \
+                 email_verified_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $5)",
+        )
+        .bind(id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.display_name.as_str())
+        .bind(user.password_hash.as_ref().map(|h| h.as_phc().to_owned()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(write_error("email"))?;
+        insert_identity(&mut tx, id, identity).await?;
+        tx.commit().await?;
+        self.get_user(id).await
+    }
+
+    async fn record_identity_login(&self, user: UserId, identity: &LinkedIdentity) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // A sign-in with an identity already linked to this account only refreshes it; one
+        // linked to another account changes nothing and is refused.
+        let updated = sqlx::query(
+            "UPDATE platform_user_identities SET last_login_at = $4, email = $5 \
+             WHERE provider = $1 AND subject = $2 AND user_id = $3",
+        )
+        .bind(&identity.provider)
+        .bind(&identity.subject)
+        .bind(user.to_string())
+        .bind(millis(identity.last_login_at))
+        .bind(identity.email.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            insert_identity(&mut tx, user, identity).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_user_identities(&self, user: UserId) -> Result<Vec<LinkedIdentity>> {
+        let rows = sqlx::query(
+            "SELECT provider, subject, email, created_at, last_login_at \
+             FROM platform_user_identities WHERE user_id = $1 ORDER BY created_at, provider",
+        )
+        .bind(user.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Columns::new(row, "platform_user_identities");
+                Ok(LinkedIdentity {
+                    provider: c.text("provider")?,
+                    subject: c.text("subject")?,
+                    email: c.opt_text("email")?,
+                    created_at: c.time("created_at")?,
+                    last_login_at: c.time("last_login_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn unlink_identity(&self, user: UserId, provider: &str, subject: &str) -> Result<()> {
+        let deleted = sqlx::query(
+            "DELETE FROM platform_user_identities \
+             WHERE user_id = $1 AND provider = $2 AND subject = $3",
+        )
+        .bind(user.to_string())
+        .bind(provider)
+        .bind(subject)
+        .execute(&self.pool)
+        .await?;
+        expect_rows(deleted)
+    }
+}
+
+async fn insert_identity(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user: UserId,
+    identity: &LinkedIdentity,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO platform_user_identities \
+             (provider, subject, user_id, email, created_at, last_login_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&identity.provider)
+    .bind(&identity.subject)
+    .bind(user.to_string())
+    .bind(identity.email.as_deref())
+    .bind(millis(identity.created_at))
+    .bind(millis(identity.last_login_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(write_error("identity"))?;
+    Ok(())
 }

@@ -63,9 +63,35 @@ struct LoginView {
     email: String,
     error: Option<String>,
     next: Option<String>,
+    /// `(key, label)` of each outside provider to offer a button for.
+    providers: Vec<(&'static str, String)>,
+}
+
+/// The buttons of the platform's outside login providers.
+fn provider_buttons(state: &AppState) -> Vec<(&'static str, String)> {
+    state.config.login_providers.iter().map(|p| (p.key, p.settings.name.clone())).collect()
+}
+
+/// The login page showing why an outside sign-in did not work.
+pub(super) fn login_page_with_error(
+    state: &AppState,
+    csrf: AnonymousCsrf,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let view = LoginView {
+        layout: Layout::anonymous("Log in", csrf.token.0),
+        email: String::new(),
+        error: Some(error),
+        next: None,
+        providers: provider_buttons(state),
+    };
+    let jar = AnonymousCsrf::set_cookie(csrf.new_cookie, CookieJar::new());
+    (jar, render(status, &view)).into_response()
 }
 
 async fn login_get(
+    State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
     csrf: AnonymousCsrf,
     Query(query): Query<NextQuery>,
@@ -83,6 +109,7 @@ async fn login_get(
         email: String::new(),
         error: None,
         next: safe_next(query.next),
+        providers: provider_buttons(&state),
     };
     (AnonymousCsrf::set_cookie(csrf.new_cookie, jar), render(StatusCode::OK, &view)).into_response()
 }
@@ -122,6 +149,7 @@ async fn login_post(
                 email: form.email,
                 error: Some(refused.to_string()),
                 next: safe_next(query.next),
+                providers: provider_buttons(&state),
             };
             return Ok(render(status, &view));
         }
@@ -146,9 +174,11 @@ struct SignupView {
     layout: Layout,
     form: SignupFormState,
     next: Option<String>,
+    providers: Vec<(&'static str, String)>,
 }
 
 async fn signup_get(
+    State(state): State<AppState>,
     MaybeSession(current): MaybeSession,
     csrf: AnonymousCsrf,
     Query(query): Query<NextQuery>,
@@ -161,6 +191,7 @@ async fn signup_get(
         layout: Layout::anonymous("Sign up", csrf.token.0),
         form: SignupFormState::default(),
         next: safe_next(query.next),
+        providers: provider_buttons(&state),
     };
     (AnonymousCsrf::set_cookie(csrf.new_cookie, jar), render(StatusCode::OK, &view)).into_response()
 }
@@ -204,6 +235,7 @@ async fn signup_post(
                 layout: Layout::anonymous("Sign up", csrf.token.0),
                 form: state_form,
                 next: safe_next(query.next),
+                providers: provider_buttons(&state),
             };
             return Ok(render(status, &view));
         }

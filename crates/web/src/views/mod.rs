@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 mod auth;
+mod external_login;
 mod invitations;
 mod keys;
 mod members;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(keys::router())
         .merge(providers::router())
         .merge(upstream::router())
+        .merge(external_login::router())
         .merge(audit::router())
         .merge(password::router())
 }

@@ -19,6 +19,7 @@ use super::{Layout, PageForm, PageResult, PageSession, format_time, render};
 use crate::access::{Actor, OrgAccess};
 use crate::auth::CurrentSession;
 use crate::servers::FieldErrors;
+use crate::upstream::UpstreamClient;
 use crate::{ApiError, AppState, identity_providers, upstream};
 
 pub fn router() -> Router<AppState> {
@@ -335,10 +336,9 @@ async fn test_post(
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let provider = access.identity_provider(&state, &provider_id).await?;
     access.require(Role::Admin)?;
-    match upstream::begin(&state, &provider, LoginPurpose::ProviderTest, Some(current.user.id))
-        .await
-    {
-        Ok(url) => Ok(Redirect::to(url.as_str()).into_response()),
+    let client = UpstreamClient::Organization(&provider);
+    match upstream::begin(&state, client, LoginPurpose::ProviderTest, Some(current.user.id)).await {
+        Ok(begun) => Ok(Redirect::to(begun.url.as_str()).into_response()),
         Err(ApiError::Validation(e)) => {
             let mut view = ProviderFormView::for_provider(&state, &current, &access, &provider);
             view.test_error = Some(e.message);

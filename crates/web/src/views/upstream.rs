@@ -2,20 +2,29 @@
 //! The `state` finds the round trip begun in [`crate::upstream::begin`], usable once; what
 //! happens next depends on why it was begun.
 
+use std::net::SocketAddr;
+
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
-use mcplatform_core::crypto::TokenHash;
+use axum_extra::extract::CookieJar;
+use mcplatform_core::crypto::{TokenHash, constant_time_eq};
+use mcplatform_core::ids::OrgId;
 use mcplatform_core::org::Role;
-use mcplatform_core::upstream_login::LoginPurpose;
+use mcplatform_core::upstream_login::{LoginPurpose, ProviderRef, UpstreamLogin};
+use mcplatform_store::LoginClaimant;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Layout, PageResult, PageSession, render};
+use super::external_login::{self, ClientDetails, LOGIN_STATE_COOKIE};
+use super::{Layout, PageResult, render};
 use crate::access::OrgAccess;
-use crate::upstream::{self, UpstreamIdentity};
+use crate::auth::session::MaybeSession;
+use crate::auth::{AnonymousCsrf, CurrentSession};
+use crate::upstream::{self, UpstreamClient, UpstreamIdentity};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -55,65 +64,128 @@ impl TestResultView {
 
 async fn callback(
     State(state): State<AppState>,
-    PageSession(current): PageSession,
+    MaybeSession(current): MaybeSession,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    csrf: AnonymousCsrf,
     Query(query): Query<CallbackQuery>,
 ) -> PageResult {
-    let stale = || {
-        ApiError::BadRequest(
-            "This sign-in has expired or was already completed. Start it again.".into(),
-        )
-    };
     let login_state = query.state.as_deref().ok_or_else(stale)?;
+    let bound_to_browser = jar
+        .get(LOGIN_STATE_COOKIE)
+        .is_some_and(|cookie| constant_time_eq(cookie.value().as_bytes(), login_state.as_bytes()));
     let now = state.clock.now();
-    let login = state
-        .store
-        .consume_upstream_login(&TokenHash::of(login_state), Some(current.user.id), now)
-        .await?
-        .ok_or_else(stale)?;
-    match login.purpose {
-        LoginPurpose::ProviderTest => {
+    let claimant =
+        LoginClaimant { user: current.as_ref().map(|c| c.user.id), same_browser: bound_to_browser };
+    let Some(login) =
+        state.store.consume_upstream_login(&TokenHash::of(login_state), claimant, now).await?
+    else {
+        return Err(if current.is_none() && !bound_to_browser {
+            ApiError::BadRequest(
+                "This sign-in was started in another browser, has expired or was already \
+                 completed. Start it again here."
+                    .into(),
+            )
+        } else {
+            stale()
+        }
+        .into());
+    };
+    let outcome = Outcome::of(&query);
+    match (login.purpose, &login.provider) {
+        (LoginPurpose::ProviderTest, ProviderRef::Organization { organization_id, .. }) => {
             // Only the admin who began the test may see what the provider said (the store
             // found the login for this user only; this is a second lock on that door).
-            if login.user_id != Some(current.user.id) {
-                return Err(stale().into());
-            }
-            let access =
-                OrgAccess::load(&state, current.user.id, &login.organization_id.to_string())
-                    .await?;
-            access.require(Role::Admin)?;
-            let provider =
-                state.store.get_identity_provider(access.org.id, login.provider_id).await?;
-            // The person declining at the provider is not the provider failing.
-            let declined = query.error.is_some();
-            let outcome = match (query.error, query.code) {
-                (Some(error), _) => Err(format!(
-                    "The provider answered {error}{}",
-                    query.error_description.map(|d| format!(": {d}")).unwrap_or_default()
-                )),
-                (None, Some(code)) => upstream::finish(
-                    &state,
-                    &login,
-                    &provider,
-                    code.expose_secret(),
-                    query.iss.as_deref(),
-                )
-                .await
-                .map_err(|e| e.0),
-                (None, None) => Err("The provider sent neither a code nor an error.".into()),
-            };
-            let status = match &outcome {
-                Ok(_) => StatusCode::OK,
-                Err(_) if declined => StatusCode::BAD_REQUEST,
-                Err(_) => StatusCode::BAD_GATEWAY,
-            };
-            let view = TestResultView {
-                layout: Layout::for_session("Test sign-in", &current).in_org(&access),
-                org_id: access.org.id.to_string(),
-                provider_id: provider.id.to_string(),
-                provider_name: provider.settings.name,
-                outcome,
-            };
-            Ok(render(status, &view))
+            let current = current.filter(|c| login.user_id == Some(c.user.id)).ok_or_else(stale)?;
+            provider_test(&state, &current, &login, *organization_id, outcome).await
+        }
+        (LoginPurpose::DashboardLogin, ProviderRef::Platform(key)) => {
+            // Login CSRF (RFC 6749 §10.12): a sign-in begun without a user was found only for
+            // the browser holding its state cookie, so nobody can log a victim into the
+            // attacker's account by sending them the callback link.
+            let jar = jar.add(external_login::removal_cookie(&state));
+            let client = ClientDetails::of(&headers, peer);
+            let response =
+                external_login::finish(&state, current, &login, key, outcome, client, csrf).await?;
+            Ok((jar, response).into_response())
+        }
+        _ => Err(stale().into()),
+    }
+}
+
+fn stale() -> ApiError {
+    ApiError::BadRequest(
+        "This sign-in has expired or was already completed. Start it again.".into(),
+    )
+}
+
+/// What the provider sent back: a code to exchange, or the reason it refused.
+pub(super) enum Outcome {
+    Code {
+        code: SecretString,
+        iss: Option<String>,
+    },
+    /// The person declined, or the provider refused (RFC 6749 §4.1.2.1).
+    Refused(String),
+}
+
+impl Outcome {
+    fn of(query: &CallbackQuery) -> Self {
+        match (&query.error, &query.code) {
+            (Some(error), _) => Self::Refused(format!(
+                "The provider answered {error}{}",
+                query.error_description.as_ref().map(|d| format!(": {d}")).unwrap_or_default()
+            )),
+            (None, Some(code)) => Self::Code { code: code.clone(), iss: query.iss.clone() },
+            (None, None) => Self::Refused("The provider sent neither a code nor an error.".into()),
         }
     }
+
+    /// Exchanges the code: who signed in, or why not (with `true` when the person declined,
+    /// which is not the provider failing).
+    pub(super) async fn identity(
+        self,
+        state: &AppState,
+        login: &UpstreamLogin,
+        provider: UpstreamClient<'_>,
+    ) -> Result<UpstreamIdentity, (String, bool)> {
+        match self {
+            Self::Refused(message) => Err((message, true)),
+            Self::Code { code, iss } => {
+                upstream::finish(state, login, provider, code.expose_secret(), iss.as_deref())
+                    .await
+                    .map_err(|e| (e.0, false))
+            }
+        }
+    }
+}
+
+async fn provider_test(
+    state: &AppState,
+    current: &CurrentSession,
+    login: &UpstreamLogin,
+    organization_id: OrgId,
+    outcome: Outcome,
+) -> PageResult {
+    let access = OrgAccess::load(state, current.user.id, &organization_id.to_string()).await?;
+    access.require(Role::Admin)?;
+    let ProviderRef::Organization { provider_id, .. } = login.provider else {
+        return Err(stale().into());
+    };
+    let provider = state.store.get_identity_provider(access.org.id, provider_id).await?;
+    let outcome = outcome.identity(state, login, UpstreamClient::Organization(&provider)).await;
+    let status = match &outcome {
+        Ok(_) => StatusCode::OK,
+        Err((_, true)) => StatusCode::BAD_REQUEST,
+        Err((_, false)) => StatusCode::BAD_GATEWAY,
+    };
+    let view = TestResultView {
+        layout: Layout::for_session("Test sign-in", current).in_org(&access),
+        org_id: access.org.id.to_string(),
+        provider_id: provider.id.to_string(),
+        provider_name: provider.settings.name,
+        outcome: outcome.map_err(|(message, _)| message),
+    };
+    Ok(render(status, &view))
 }
