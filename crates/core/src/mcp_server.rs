@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ValidationError;
-use crate::ids::{McpServerId, OrgId};
+use crate::ids::{IdentityProviderId, McpServerId, OrgId};
 use crate::org::parse_display_name;
 
 /// Names that would collide with the platform's own hosts or paths.
@@ -130,6 +130,8 @@ pub struct McpServerSettings {
     /// The product name used in tool descriptions ("Ask Acme support…").
     pub product_name: String,
     pub auth_mode: AuthMode,
+    /// The organization's identity provider `custom_oauth` users sign in with (only then set).
+    pub identity_provider_id: Option<IdentityProviderId>,
     pub support_tool_enabled: bool,
     pub walkthrough_tool_enabled: bool,
     pub access_token_ttl: Duration,
@@ -162,6 +164,21 @@ impl McpServerSettings {
                 "must not contain control characters other than line breaks and tabs",
             ));
         }
+        match (self.auth_mode, self.identity_provider_id) {
+            (AuthMode::CustomOauth, None) => {
+                return Err(ValidationError::new(
+                    "identity_provider_id",
+                    "choose the identity provider your users sign in with",
+                ));
+            }
+            (mode, Some(_)) if mode != AuthMode::CustomOauth => {
+                return Err(ValidationError::new(
+                    "identity_provider_id",
+                    "only servers that sign users in with your identity provider (custom_oauth) use one",
+                ));
+            }
+            _ => {}
+        }
         if !(Self::MIN_ACCESS_TOKEN_TTL..=Self::MAX_ACCESS_TOKEN_TTL)
             .contains(&self.access_token_ttl)
         {
@@ -190,6 +207,7 @@ impl Default for McpServerSettings {
             description: String::new(),
             product_name: String::new(),
             auth_mode: AuthMode::PlatformOauth,
+            identity_provider_id: None,
             support_tool_enabled: true,
             walkthrough_tool_enabled: true,
             access_token_ttl: Duration::from_secs(3600),

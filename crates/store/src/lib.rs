@@ -471,11 +471,19 @@ pub trait IdentityProviderStore {
         now: OffsetDateTime,
     ) -> Result<IdentityProvider>;
 
+    /// `Conflict("in_use")` while a server signs its users in with it.
     async fn delete_identity_provider(
         &self,
         org: OrgId,
         provider: IdentityProviderId,
     ) -> Result<()>;
+
+    /// The slugs of the organization's servers that sign users in with the provider.
+    async fn servers_using_identity_provider(
+        &self,
+        org: OrgId,
+        provider: IdentityProviderId,
+    ) -> Result<Vec<Slug>>;
 }
 
 #[async_trait]

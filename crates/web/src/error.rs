@@ -36,6 +36,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("already exists: {0}")]
     Conflict(&'static str),
+    /// Something else depends on what was to be removed or changed; says what.
+    #[error("{0}")]
+    InUse(String),
     /// The body parsed but does not have the expected shape.
     #[error("{0}")]
     InvalidBody(String),
@@ -81,7 +84,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::InUse(_) => StatusCode::CONFLICT,
             Self::InvalidBody(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -101,7 +104,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict(_) | Self::InUse(_) => "conflict",
             Self::InvalidBody(_) => "invalid_body",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -202,6 +205,7 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::Conflict("c"),
+            ApiError::InUse("u".into()),
             ApiError::InvalidBody("i".into()),
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType("u".into()),
@@ -219,6 +223,7 @@ mod tests {
                 | ApiError::NotFound
                 | ApiError::MethodNotAllowed
                 | ApiError::Conflict(_)
+                | ApiError::InUse(_)
                 | ApiError::InvalidBody(_)
                 | ApiError::PayloadTooLarge
                 | ApiError::UnsupportedMediaType(_)

@@ -7,7 +7,9 @@ use mcplatform_core::identity_provider::{
     Endpoints, IdentityProvider, ProviderKind, ProviderSettings, parse_client_secret,
 };
 use mcplatform_core::ids::IdentityProviderId;
+use mcplatform_core::mcp_server::Slug;
 use mcplatform_core::org::Role;
+use mcplatform_store::StoreError;
 use serde_json::json;
 
 use crate::access::{Actor, OrgAccess};
@@ -134,7 +136,19 @@ pub async fn delete(
     provider: &IdentityProvider,
 ) -> Result<(), ApiError> {
     access.require(Role::Admin)?;
-    state.store.delete_identity_provider(access.org.id, provider.id).await?;
+    match state.store.delete_identity_provider(access.org.id, provider.id).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict("in_use")) => {
+            let slugs =
+                state.store.servers_using_identity_provider(access.org.id, provider.id).await?;
+            let slugs = slugs.iter().map(Slug::as_str).collect::<Vec<_>>().join(", ");
+            return Err(ApiError::InUse(format!(
+                "servers sign their users in with this provider ({slugs}): give them another \
+                 provider or sign-in mode first"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    }
     audit::record(
         state,
         Some(access.org.id),

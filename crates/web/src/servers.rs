@@ -14,6 +14,8 @@ use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::Role;
 use serde_json::json;
 
+use mcplatform_core::ValidationError;
+
 use crate::access::{Actor, OrgAccess};
 use crate::{ApiError, AppState, audit};
 
@@ -26,6 +28,7 @@ pub async fn create(
     settings: &McpServerSettings,
 ) -> Result<McpServer, ApiError> {
     access.require(Role::Admin)?;
+    check_identity_provider(state, access, settings).await?;
     let server =
         state.store.create_mcp_server(access.org.id, slug, settings, state.clock.now()).await?;
     let target = format!("server {slug}");
@@ -50,6 +53,7 @@ pub async fn update(
     settings: &McpServerSettings,
 ) -> Result<McpServer, ApiError> {
     access.require(Role::Admin)?;
+    check_identity_provider(state, access, settings).await?;
     let updated = state
         .store
         .update_mcp_server(access.org.id, server.id, settings, state.clock.now())
@@ -60,6 +64,7 @@ pub async fn update(
         description,
         product_name,
         auth_mode,
+        identity_provider_id,
         support_tool_enabled,
         walkthrough_tool_enabled,
         telemetry_enabled,
@@ -77,6 +82,25 @@ pub async fn update(
     )
     .await;
     Ok(updated)
+}
+
+/// A server may only sign its users in with a provider of its own organization.
+async fn check_identity_provider(
+    state: &AppState,
+    access: &OrgAccess,
+    settings: &McpServerSettings,
+) -> Result<(), ApiError> {
+    let Some(provider) = settings.identity_provider_id else { return Ok(()) };
+    match state.store.get_identity_provider(access.org.id, provider).await {
+        Ok(_) => Ok(()),
+        Err(mcplatform_store::StoreError::NotFound) => {
+            Err(ApiError::Validation(ValidationError::new(
+                "identity_provider_id",
+                "this organization has no such identity provider",
+            )))
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Deletes a server; admins only.
@@ -104,6 +128,8 @@ pub struct SettingsInput {
     pub description: String,
     pub product_name: String,
     pub auth_mode: String,
+    /// An identity provider id, or empty; used by `custom_oauth` only.
+    pub identity_provider_id: String,
     pub support_tool_enabled: bool,
     pub walkthrough_tool_enabled: bool,
     pub telemetry_enabled: bool,
@@ -118,6 +144,10 @@ impl SettingsInput {
             description: settings.description.clone(),
             product_name: settings.product_name.clone(),
             auth_mode: settings.auth_mode.as_str().to_owned(),
+            identity_provider_id: settings
+                .identity_provider_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
             support_tool_enabled: settings.support_tool_enabled,
             walkthrough_tool_enabled: settings.walkthrough_tool_enabled,
             telemetry_enabled: settings.telemetry_enabled,
@@ -149,6 +179,17 @@ impl SettingsInput {
             .parse::<AuthMode>()
             .map_err(|e| errors.insert("auth_mode", e.message))
             .ok();
+        // Only `custom_oauth` uses a provider: another mode lets go of the one chosen.
+        let identity_provider_id = match self.identity_provider_id.trim() {
+            _ if auth_mode != Some(AuthMode::CustomOauth) => None,
+            "" => None,
+            id => id
+                .parse()
+                .map_err(|_| {
+                    errors.insert("identity_provider_id", "is not an identity provider".into())
+                })
+                .ok(),
+        };
         let minutes = u64::try_from(self.access_token_ttl_minutes).unwrap_or(0);
         let days = u64::try_from(self.refresh_token_ttl_days).unwrap_or(0);
         let settings = McpServerSettings {
@@ -156,6 +197,7 @@ impl SettingsInput {
             description: self.description.trim().to_owned(),
             product_name: product_name.trim().to_owned(),
             auth_mode: auth_mode.unwrap_or(AuthMode::None),
+            identity_provider_id,
             support_tool_enabled: self.support_tool_enabled,
             walkthrough_tool_enabled: self.walkthrough_tool_enabled,
             access_token_ttl: match &shown {
@@ -202,6 +244,10 @@ fn neutralise(settings: &mut McpServerSettings, field: &str) -> bool {
             settings.product_name = "x".into();
         }
         "description" => settings.description = defaults.description,
+        "identity_provider_id" => {
+            settings.auth_mode = AuthMode::None;
+            settings.identity_provider_id = None;
+        }
         "access_token_ttl" => settings.access_token_ttl = defaults.access_token_ttl,
         "refresh_token_ttl" => settings.refresh_token_ttl = defaults.refresh_token_ttl,
         _ => return false,

@@ -326,7 +326,11 @@ async fn owner_with_org(app: &TestApp, email: &str, org: &str) -> (reqwest::Clie
     (client, location(&created))
 }
 
-fn server_form<'a>(csrf: &'a str, slug: &'a str, name: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn server_form<'a>(
+    csrf: &'a str,
+    slug: &'a str,
+    name: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("csrf_token", csrf),
         ("slug", slug),

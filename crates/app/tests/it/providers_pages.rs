@@ -281,3 +281,47 @@ async fn declining_at_the_provider_is_reported_as_such() {
     let html = response.text().await.unwrap();
     assert!(html.contains("The provider answered access_denied: The user said no"), "{html}");
 }
+
+#[tokio::test]
+async fn a_server_form_offers_the_organizations_providers_and_a_used_provider_stays() {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let client = signup_in_browser(&app, "ada@example.com").await;
+    let org = create_org_in_browser(&client, &app).await;
+    let new_server = format!("/orgs/{org}/servers/new");
+
+    // Without a provider to choose, the form says where to add one, and custom_oauth is refused.
+    let (_, html) = page(&client, &app, &new_server).await;
+    assert!(html.contains("no identity providers yet"), "{html}");
+    let csrf = csrf_in(&html);
+    let mut form = crate::dashboard::server_form(&csrf, "acme-docs", "Acme Docs");
+    form.retain(|(k, _)| *k != "auth_mode");
+    form.push(("auth_mode", "custom_oauth"));
+    let response = post_form(&client, &app, &new_server, &form).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"id="identity_provider_id-error">choose the identity provider"#));
+
+    let provider = add_oauth2_provider(&client, &app, &org, &idp, "secret-1").await;
+    let provider_id = provider.rsplit('/').next().unwrap().to_owned();
+    let (_, html) = page(&client, &app, &new_server).await;
+    assert!(html.contains(&format!(r#"<option value="{provider_id}">Legacy</option>"#)), "{html}");
+    form.push(("identity_provider_id", &provider_id));
+    let response = post_form(&client, &app, &new_server, &form).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&client, &app, &location(&response)).await;
+    assert!(html.contains(&format!(r#"<option value="{provider_id}" selected>"#)), "{html}");
+
+    // Deleting the provider is refused with the servers that need it; it is still there.
+    let (_, html) = page(&client, &app, &provider).await;
+    let response = post_form(
+        &client,
+        &app,
+        &format!("{provider}/delete"),
+        &[("csrf_token", &csrf_in(&html)), ("confirm", "Legacy")],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert!(response.text().await.unwrap().contains("acme-docs"));
+    assert_eq!(page(&client, &app, &provider).await.0, StatusCode::OK);
+}

@@ -36,11 +36,11 @@ async fn a_server_is_created_with_sensible_defaults_and_its_urls() {
 
     let id = server["id"].as_str().unwrap();
     let (status, patched) = call(&app, &ada, Method::PATCH, &format!("/api/v1/orgs/{org}/servers/{id}"),
-        Some(json!({"auth_mode": "custom_oauth", "access_token_ttl_seconds": 600, "telemetry_enabled": false}))).await;
+        Some(json!({"auth_mode": "collect_email", "access_token_ttl_seconds": 600, "telemetry_enabled": false}))).await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(
         (patched["auth_mode"].as_str(), patched["access_token_ttl_seconds"].as_u64()),
-        (Some("custom_oauth"), Some(600))
+        (Some("collect_email"), Some(600))
     );
     assert_eq!(patched["name"], "Acme Docs", "untouched fields keep their value");
 
@@ -183,4 +183,74 @@ async fn members_can_read_servers_but_not_change_them() {
     )
     .await;
     assert_eq!(create.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_custom_oauth_server_signs_in_with_a_provider_of_its_own_organization_which_stays_while_used()
+ {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = app.create_org(&ada, "Acme").await;
+    let globex = app.create_org(&ada, "Globex").await;
+    let provider = |org: &str| {
+        let path = format!("/api/v1/orgs/{org}/identity-providers");
+        let body = json!({"kind": "github", "name": "GitHub", "client_id": "Iv1.x", "client_secret": "gh"});
+        let (app, ada) = (&app, &ada);
+        async move {
+            let (status, body) = call(app, ada, Method::POST, &path, Some(body)).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let acme_github = provider(&acme).await;
+    let globex_github = provider(&globex).await;
+    let servers = format!("/api/v1/orgs/{acme}/servers");
+
+    // custom_oauth needs a provider; another organization's does not count; other modes take none.
+    for (body, message) in [
+        (json!({"auth_mode": "custom_oauth"}), "choose the identity provider"),
+        (
+            json!({"auth_mode": "custom_oauth", "identity_provider_id": globex_github}),
+            "no such identity provider",
+        ),
+        (
+            json!({"auth_mode": "custom_oauth", "identity_provider_id": "nope"}),
+            "is not an identity provider id",
+        ),
+        (
+            json!({"auth_mode": "platform_oauth", "identity_provider_id": acme_github}),
+            "only servers that sign users in",
+        ),
+    ] {
+        let mut body = body;
+        body["slug"] = json!("acme-docs");
+        body["name"] = json!("Acme Docs");
+        let (status, answer) = call(&app, &ada, Method::POST, &servers, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(answer["field"], "identity_provider_id", "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains(message), "{answer}");
+    }
+    let (_, list) = call(&app, &ada, Method::GET, &servers, None).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing was created");
+
+    let body = json!({"slug": "acme-docs", "name": "Acme Docs", "auth_mode": "custom_oauth", "identity_provider_id": acme_github});
+    let (status, server) = call(&app, &ada, Method::POST, &servers, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{server}");
+    assert_eq!(server["identity_provider_id"], acme_github.as_str());
+    let server_path = format!("{servers}/{}", server["id"].as_str().unwrap());
+
+    // The provider cannot go while the server uses it.
+    let provider_path = format!("/api/v1/orgs/{acme}/identity-providers/{acme_github}");
+    let (status, answer) = call(&app, &ada, Method::DELETE, &provider_path, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["code"], "conflict");
+    assert!(answer["message"].as_str().unwrap().contains("acme-docs"), "{answer}");
+
+    // Moving the server to another mode lets go of it; then it can be deleted.
+    let patch = json!({"auth_mode": "platform_oauth"});
+    let (status, patched) = call(&app, &ada, Method::PATCH, &server_path, Some(patch)).await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["identity_provider_id"], Value::Null);
+    let (status, _) = call(&app, &ada, Method::DELETE, &provider_path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 }

@@ -5,6 +5,7 @@ use mcplatform_core::identity_provider::{
     ClaimMapping, Endpoints, IdentityProvider, ProviderSettings,
 };
 use mcplatform_core::ids::{IdentityProviderId, OrgId};
+use mcplatform_core::mcp_server::Slug;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use url::Url;
@@ -159,12 +160,40 @@ impl IdentityProviderStore for SqlStore {
         org: OrgId,
         provider: IdentityProviderId,
     ) -> Result<()> {
+        if !self.servers_using_identity_provider(org, provider).await?.is_empty() {
+            return Err(StoreError::Conflict("in_use"));
+        }
+        // The foreign key still refuses it if a server started using it in between.
         let deleted =
             sqlx::query(&format!("DELETE FROM {TABLE} WHERE organization_id = $1 AND id = $2"))
                 .bind(org.to_string())
                 .bind(provider.to_string())
                 .execute(&self.pool)
-                .await?;
+                .await
+                .map_err(|err| match &err {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::Conflict("in_use")
+                    }
+                    _ => StoreError::from(err),
+                })?;
         expect_rows(deleted)
+    }
+
+    async fn servers_using_identity_provider(
+        &self,
+        org: OrgId,
+        provider: IdentityProviderId,
+    ) -> Result<Vec<Slug>> {
+        let rows = sqlx::query(
+            "SELECT slug FROM mcp_servers \
+             WHERE organization_id = $1 AND identity_provider_id = $2 ORDER BY slug",
+        )
+        .bind(org.to_string())
+        .bind(provider.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Columns::new(row, "mcp_servers").validated("slug", Slug::parse))
+            .collect()
     }
 }

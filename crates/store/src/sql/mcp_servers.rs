@@ -12,7 +12,7 @@ use crate::{McpServerStore, Page, PageRequest, Result, StoreError};
 
 const SERVER_COLUMNS: &str = "id, organization_id, slug, name, description, product_name, auth_mode, \
      support_tool_enabled, walkthrough_tool_enabled, access_token_ttl_secs, refresh_token_ttl_secs, \
-     telemetry_enabled, created_at, updated_at";
+     telemetry_enabled, identity_provider_id, created_at, updated_at";
 
 fn seconds(c: &Columns<'_>, column: &str) -> Result<Duration> {
     let secs = c.int(column)?;
@@ -38,6 +38,7 @@ fn server_from_row(row: &AnyRow) -> Result<McpServer> {
             access_token_ttl: seconds(&c, "access_token_ttl_secs")?,
             refresh_token_ttl: seconds(&c, "refresh_token_ttl_secs")?,
             telemetry_enabled: c.flag("telemetry_enabled")?,
+            identity_provider_id: c.opt_parsed("identity_provider_id")?,
         },
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
@@ -48,7 +49,7 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// Binds the nine settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
+/// Binds the ten settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
 fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> AnyQuery<'q> {
     query
         .bind(settings.name.as_str())
@@ -60,6 +61,7 @@ fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> An
         .bind(secs(settings.access_token_ttl))
         .bind(secs(settings.refresh_token_ttl))
         .bind(settings.telemetry_enabled)
+        .bind(settings.identity_provider_id.map(|id| id.to_string()))
 }
 
 #[async_trait]
@@ -74,7 +76,7 @@ impl McpServerStore for SqlStore {
         let id = McpServerId::new();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)"
         );
         let query =
             sqlx::query(&sql).bind(id.to_string()).bind(org.to_string()).bind(slug.as_str());
@@ -125,12 +127,16 @@ impl McpServerStore for SqlStore {
             "UPDATE mcp_servers SET name = $3, description = $4, product_name = $5, auth_mode = $6, \
                  support_tool_enabled = $7, walkthrough_tool_enabled = $8, \
                  access_token_ttl_secs = $9, refresh_token_ttl_secs = $10, \
-                 telemetry_enabled = $11, updated_at = $12 \
+                 telemetry_enabled = $11, identity_provider_id = $12, updated_at = $13 \
              WHERE organization_id = $1 AND id = $2",
         )
         .bind(org.to_string())
         .bind(server.to_string());
-        let updated = bind_settings(query, settings).bind(millis(now)).execute(&self.pool).await?;
+        let updated = bind_settings(query, settings)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(write_error("server"))?;
         expect_rows(updated)?;
         self.get_mcp_server(org, server).await
     }

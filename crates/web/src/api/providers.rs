@@ -338,6 +338,7 @@ async fn update(
         (status = NO_CONTENT, description = "Removed"),
         (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
         (status = NOT_FOUND, description = NO_PROVIDER, body = ErrorBody),
+        (status = CONFLICT, description = "A server signs its users in with it", body = ErrorBody),
     ),
 )]
 async fn delete(

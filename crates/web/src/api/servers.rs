@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use mcplatform_core::ValidationError;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,9 @@ pub struct ServerResponse {
     description: String,
     product_name: String,
     auth_mode: AuthMode,
+    /// The identity provider `custom_oauth` users sign in with; null in other modes.
+    #[schema(format = Uuid)]
+    identity_provider_id: Option<String>,
     support_tool_enabled: bool,
     walkthrough_tool_enabled: bool,
     telemetry_enabled: bool,
@@ -61,6 +65,7 @@ impl ServerResponse {
             description: settings.description,
             product_name: settings.product_name,
             auth_mode: settings.auth_mode,
+            identity_provider_id: settings.identity_provider_id.map(|id| id.to_string()),
             support_tool_enabled: settings.support_tool_enabled,
             walkthrough_tool_enabled: settings.walkthrough_tool_enabled,
             telemetry_enabled: settings.telemetry_enabled,
@@ -84,6 +89,10 @@ struct SettingsPatch {
     /// The name tools use for the product ("Ask Acme support…"); empty means the name.
     product_name: Option<String>,
     auth_mode: Option<AuthMode>,
+    /// The organization's identity provider `custom_oauth` users sign in with (required in
+    /// that mode, refused in others; switching to another mode lets go of it).
+    #[schema(format = Uuid)]
+    identity_provider_id: Option<String>,
     support_tool_enabled: Option<bool>,
     walkthrough_tool_enabled: Option<bool>,
     telemetry_enabled: Option<bool>,
@@ -107,7 +116,18 @@ impl SettingsPatch {
         if settings.product_name.is_empty() {
             settings.product_name.clone_from(&settings.name);
         }
-        settings.auth_mode = self.auth_mode.unwrap_or(settings.auth_mode);
+        if let Some(mode) = self.auth_mode {
+            if mode != AuthMode::CustomOauth {
+                settings.identity_provider_id = None;
+            }
+            settings.auth_mode = mode;
+        }
+        if let Some(id) = self.identity_provider_id {
+            let id = id.parse().map_err(|_| {
+                ValidationError::new("identity_provider_id", "is not an identity provider id")
+            })?;
+            settings.identity_provider_id = Some(id);
+        }
         settings.support_tool_enabled =
             self.support_tool_enabled.unwrap_or(settings.support_tool_enabled);
         settings.walkthrough_tool_enabled =
@@ -140,6 +160,10 @@ struct CreateServerRequest {
     /// The name tools use for the product ("Ask Acme support…"); empty means the name.
     product_name: Option<String>,
     auth_mode: Option<AuthMode>,
+    /// The organization's identity provider `custom_oauth` users sign in with (required in
+    /// that mode, refused in others; switching to another mode lets go of it).
+    #[schema(format = Uuid)]
+    identity_provider_id: Option<String>,
     support_tool_enabled: Option<bool>,
     walkthrough_tool_enabled: Option<bool>,
     telemetry_enabled: Option<bool>,
@@ -159,6 +183,7 @@ impl CreateServerRequest {
             description,
             product_name,
             auth_mode,
+            identity_provider_id,
             support_tool_enabled,
             walkthrough_tool_enabled,
             telemetry_enabled,
@@ -170,6 +195,7 @@ impl CreateServerRequest {
             description,
             product_name,
             auth_mode,
+            identity_provider_id,
             support_tool_enabled,
             walkthrough_tool_enabled,
             telemetry_enabled,

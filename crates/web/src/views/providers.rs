@@ -321,7 +321,15 @@ async fn delete_post(
         view.delete_error = Some("type the provider's name exactly to confirm".into());
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
-    identity_providers::delete(&state, &access, &Actor::from(&current), &provider).await?;
+    match identity_providers::delete(&state, &access, &Actor::from(&current), &provider).await {
+        Ok(()) => {}
+        Err(ApiError::InUse(message)) => {
+            let mut view = ProviderFormView::for_provider(&state, &current, &access, &provider);
+            view.delete_error = Some(message);
+            return Ok(render(StatusCode::CONFLICT, &view));
+        }
+        Err(err) => return Err(err.into()),
+    }
     Ok(Redirect::to(&format!("/orgs/{}/identity-providers", access.org.id)).into_response())
 }
 

@@ -49,6 +49,8 @@ struct SettingsForm {
     product_name: String,
     #[serde(default)]
     auth_mode: String,
+    #[serde(default)]
+    identity_provider_id: String,
     support_tool_enabled: Option<String>,
     walkthrough_tool_enabled: Option<String>,
     telemetry_enabled: Option<String>,
@@ -71,6 +73,7 @@ impl SettingsForm {
             description: self.description.clone(),
             product_name: self.product_name.clone(),
             auth_mode: self.auth_mode.clone(),
+            identity_provider_id: self.identity_provider_id.clone(),
             support_tool_enabled: self.support_tool_enabled.is_some(),
             walkthrough_tool_enabled: self.walkthrough_tool_enabled.is_some(),
             telemetry_enabled: self.telemetry_enabled.is_some(),
@@ -94,10 +97,26 @@ struct NewServerView {
     input: SettingsInput,
     errors: FieldErrors,
     auth_modes: &'static [(&'static str, &'static str)],
+    /// `(id, name)` of the organization's identity providers, for `custom_oauth`.
+    providers: Vec<(String, String)>,
+}
+
+/// The organization's identity providers a server can sign its users in with.
+async fn provider_choices(
+    state: &AppState,
+    access: &OrgAccess,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let providers = state.store.list_identity_providers(access.org.id).await?;
+    Ok(providers.into_iter().map(|p| (p.id.to_string(), p.settings.name)).collect())
 }
 
 impl NewServerView {
-    fn new(state: &AppState, current: &CurrentSession, access: &OrgAccess) -> Self {
+    fn new(
+        state: &AppState,
+        current: &CurrentSession,
+        access: &OrgAccess,
+        providers: Vec<(String, String)>,
+    ) -> Self {
         Self {
             layout: org_layout("New MCP server", current, access),
             org_id: access.org.id.to_string(),
@@ -107,6 +126,7 @@ impl NewServerView {
             input: SettingsInput::default(),
             errors: FieldErrors::new(),
             auth_modes: AUTH_MODES,
+            providers,
         }
     }
 }
@@ -122,7 +142,8 @@ async fn view_new_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     access.require(Role::Admin)?;
-    Ok(render(StatusCode::OK, &NewServerView::new(&state, &current, &access)))
+    let providers = provider_choices(&state, &access).await?;
+    Ok(render(StatusCode::OK, &NewServerView::new(&state, &current, &access, providers)))
 }
 
 async fn view_new_post(
@@ -137,7 +158,8 @@ async fn view_new_post(
     let input = form.input(&mut errors);
     let slug = Slug::parse(&form.slug);
     let settings = input.validate();
-    let mut view = NewServerView::new(&state, &current, &access);
+    let providers = provider_choices(&state, &access).await?;
+    let mut view = NewServerView::new(&state, &current, &access, providers);
     view.slug = form.slug.clone();
     view.input = input;
     match (slug, settings) {
@@ -152,6 +174,9 @@ async fn view_new_post(
                 }
                 Err(ApiError::Conflict("slug")) => {
                     view.slug_error = Some(format!("{slug} is already taken: choose another"))
+                }
+                Err(ApiError::Validation(e)) => {
+                    errors.insert(e.field, e.message);
                 }
                 Err(err) => return Err(err.into()),
             }
@@ -207,6 +232,7 @@ struct ServerView {
     errors: FieldErrors,
     delete_error: Option<String>,
     auth_modes: &'static [(&'static str, &'static str)],
+    providers: Vec<(String, String)>,
 }
 
 impl ServerView {
@@ -215,6 +241,7 @@ impl ServerView {
         current: &CurrentSession,
         access: &OrgAccess,
         server: &McpServer,
+        providers: Vec<(String, String)>,
     ) -> Self {
         let urls = ServerUrls::new(&state.config.base_url, &server.slug);
         let snippets = InstallSnippets::new(&server.slug, &urls.mcp_url);
@@ -231,6 +258,7 @@ impl ServerView {
             errors: FieldErrors::new(),
             delete_error: None,
             auth_modes: AUTH_MODES,
+            providers,
         }
     }
 }
@@ -242,7 +270,8 @@ async fn view_server_get(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    Ok(render(StatusCode::OK, &ServerView::new(&state, &current, &access, &server)))
+    let providers = provider_choices(&state, &access).await?;
+    Ok(render(StatusCode::OK, &ServerView::new(&state, &current, &access, &server, providers)))
 }
 
 async fn view_server_post(
@@ -256,25 +285,29 @@ async fn view_server_post(
     access.require(Role::Admin)?;
     let mut errors = FieldErrors::new();
     let input = form.input(&mut errors);
+    let providers = provider_choices(&state, &access).await?;
     match input.validate_over(Some(&server.settings)) {
         Ok(settings) if errors.is_empty() => {
-            let updated =
-                servers::update(&state, &access, &Actor::from(&current), &server, &settings)
-                    .await?;
-            let mut view = ServerView::new(&state, &current, &access, &updated);
-            view.layout = view.layout.with_notice(Some("Settings saved.".into()));
-            Ok(render(StatusCode::OK, &view))
-        }
-        result => {
-            if let Err(field_errors) = result {
-                errors.extend(field_errors);
+            let actor = Actor::from(&current);
+            match servers::update(&state, &access, &actor, &server, &settings).await {
+                Ok(updated) => {
+                    let mut view = ServerView::new(&state, &current, &access, &updated, providers);
+                    view.layout = view.layout.with_notice(Some("Settings saved.".into()));
+                    return Ok(render(StatusCode::OK, &view));
+                }
+                Err(ApiError::Validation(e)) => {
+                    errors.insert(e.field, e.message);
+                }
+                Err(err) => return Err(err.into()),
             }
-            let mut view = ServerView::new(&state, &current, &access, &server);
-            view.input = input;
-            view.errors = errors;
-            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
         }
+        Ok(_) => {}
+        Err(field_errors) => errors.extend(field_errors),
     }
+    let mut view = ServerView::new(&state, &current, &access, &server, providers);
+    view.input = input;
+    view.errors = errors;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
 }
 
 #[derive(Debug, Deserialize)]
@@ -293,7 +326,8 @@ async fn view_delete_post(
     let server = access.server(&state, &server_id).await?;
     access.require(Role::Admin)?;
     if form.confirm.trim() != server.slug.as_str() {
-        let mut view = ServerView::new(&state, &current, &access, &server);
+        let providers = provider_choices(&state, &access).await?;
+        let mut view = ServerView::new(&state, &current, &access, &server, providers);
         view.delete_error = Some("type the server's slug exactly to confirm".into());
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
