@@ -94,12 +94,16 @@ impl Application {
                 background.key_usage.flush(&background).await;
             }
         });
-        // Sessions past their absolute expiry are useless rows; clear them now and then.
+        // Sessions past their absolute expiry are useless rows; clear them now and then. The
+        // signing keys are rotated on the same beat (a key is made a day before it is needed).
         let sweeper_state = state.clone();
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(SESSION_SWEEP_INTERVAL);
             loop {
                 every.tick().await;
+                if let Err(err) = mcplatform_web::oauth::keys::rotate(&sweeper_state).await {
+                    tracing::warn!(error = ?err, "cannot rotate the signing keys");
+                }
                 let now = sweeper_state.clock.now();
                 match sweeper_state.store.delete_expired_sessions(now).await {
                     Ok(0) => {}
@@ -182,7 +186,13 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         login_providers: config.login_providers().context("invalid login provider")?,
         ..WebConfig::new(config.base_url.clone())
     };
-    AppState::new(store, clock, web, master_key).context("cannot set up the outbound HTTP client")
+    let state = AppState::new(store, clock, web, master_key)
+        .context("cannot set up the outbound HTTP client")?;
+    mcplatform_web::oauth::keys::rotate(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", mcplatform_core::error_chain(&e)))
+        .context("cannot prepare the token signing keys")?;
+    Ok(state)
 }
 
 /// Data directory, master key and migrated database, in that order.

@@ -10,6 +10,7 @@ pub mod identity_provider;
 pub mod ids;
 pub mod invitation;
 pub mod mcp_server;
+pub mod oauth;
 pub mod org;
 pub mod outbox;
 pub mod password;

@@ -25,6 +25,7 @@ use mcplatform_core::ids::{
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
+use mcplatform_core::oauth::signing_key::SigningKey;
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::upstream_login::UpstreamLogin;
@@ -81,6 +82,7 @@ pub trait Store:
     + ApiKeyStore
     + IdentityProviderStore
     + UpstreamLoginStore
+    + SigningKeyStore
     + AuditStore
     + Send
     + Sync
@@ -484,6 +486,14 @@ pub trait IdentityProviderStore {
         org: OrgId,
         provider: IdentityProviderId,
     ) -> Result<Vec<Slug>>;
+}
+
+#[async_trait]
+pub trait SigningKeyStore {
+    async fn create_signing_key(&self, key: &SigningKey) -> Result<()>;
+
+    /// Every key still published after `now`, newest first.
+    async fn list_signing_keys(&self, now: OffsetDateTime) -> Result<Vec<SigningKey>>;
 }
 
 #[async_trait]

@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
+    (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -27,6 +28,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (6, "identity providers", include_str!("../migrations/shared/0006_identity_providers.sql")),
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
+    (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -19,6 +19,7 @@ mod mail;
 mod members;
 pub mod metrics;
 mod middleware;
+pub mod oauth;
 pub mod organizations;
 pub mod outbound;
 pub mod router;

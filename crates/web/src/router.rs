@@ -2,9 +2,11 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::header;
+use axum::extract::Request;
+use axum::http::{Uri, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
+use mcplatform_core::oauth::UrlForm;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -14,13 +16,14 @@ use crate::auth::session::load_session;
 use crate::middleware::{
     REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
 };
-use crate::{ApiError, AppState, api, health, metrics, views};
+use crate::{ApiError, AppState, api, health, metrics, oauth, views};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     let https = state.config.is_https();
-    Router::new()
+    let base_host = state.config.base_url.host_str().unwrap_or("localhost").to_ascii_lowercase();
+    let routes = Router::new()
         .merge(views::router())
         .merge(api::router())
         .route_layer(from_fn_with_state(state.clone(), load_session))
@@ -28,6 +31,7 @@ pub fn app(state: AppState) -> Router {
         // probe that carries a cookie must not fail because the database is down.
         .merge(health::router())
         .merge(metrics::router())
+        .merge(oauth::router())
         .merge(views::assets_router())
         .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
@@ -52,5 +56,41 @@ pub fn app(state: AppState) -> Router {
                 .layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
-        .with_state(state)
+        .with_state(state);
+    // Routing looks at the path only: a hosted server's subdomain becomes its path form first.
+    Router::new().fallback_service(
+        ServiceBuilder::new()
+            .map_request(move |request| subdomain_to_path(&base_host, request))
+            .service(routes),
+    )
+}
+
+/// `{slug}.{base host}/x` is served as `/s/{slug}/x`, marked [`UrlForm::Subdomain`] so the
+/// server's issuer and URLs keep the subdomain form. Only one label deep: anything else on
+/// another host is left alone.
+fn subdomain_to_path(base_host: &str, mut request: Request) -> Request {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().host())
+        .unwrap_or_default();
+    // An IP literal has no subdomains; in `acme.localhost:3000` the port is not part of the name.
+    if host.starts_with('[') {
+        return request;
+    }
+    let name = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
+    let label = name
+        .strip_suffix(base_host)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .filter(|label| !label.is_empty() && !label.contains('.'));
+    if let Some(label) = label {
+        let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let rewritten = format!("/s/{label}{path_and_query}");
+        if let Ok(uri) = rewritten.parse::<Uri>() {
+            *request.uri_mut() = uri;
+            request.extensions_mut().insert(UrlForm::Subdomain);
+        }
+    }
+    request
 }

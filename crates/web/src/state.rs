@@ -8,6 +8,7 @@ use crate::WebConfig;
 use crate::api_keys::KeyUsage;
 use crate::auth::LoginLimiter;
 use crate::metrics::Metrics;
+use crate::oauth::keys::KeyRing;
 use crate::outbound::OutboundClient;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub key_usage: Arc<KeyUsage>,
     /// For requests to addresses users chose (identity providers).
     pub outbound: OutboundClient,
+    /// The token signing keys, kept rotated by [`crate::oauth::keys::rotate`].
+    pub keys: KeyRing,
 }
 
 impl AppState {
@@ -48,6 +51,7 @@ impl AppState {
             login_limiter,
             key_usage: Arc::new(KeyUsage::default()),
             outbound,
+            keys: KeyRing::default(),
         })
     }
 }

@@ -10,6 +10,7 @@ mod mcp_servers;
 mod organizations;
 mod outbox;
 mod sessions;
+mod signing_keys;
 mod upstream_logins;
 mod users;
 

@@ -1,0 +1,67 @@
+//! Every hosted MCP server is its own OAuth 2.1 authorization server and protected resource
+//! (MCP authorization spec; `shared/reference/mcp-auth.md` §1). This module holds what
+//! identifies one (the issuer of the URL form the request came through), its metadata
+//! documents and its signing keys.
+
+pub mod keys;
+mod metadata;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
+use axum::routing::get;
+use mcplatform_core::mcp_server::{McpServer, Slug};
+use mcplatform_core::oauth::{ServerOrigin, UrlForm};
+
+use crate::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        // RFC 8414 §3.1 inserts the well-known segment before the issuer's path (`/s/{slug}`);
+        // OpenID Connect Discovery appends it. A subdomain request is rewritten to `/s/{slug}`
+        // first, so the appended routes serve its root well-known paths too.
+        .route(
+            "/.well-known/oauth-authorization-server/s/{slug}",
+            get(metadata::authorization_server),
+        )
+        .route("/.well-known/openid-configuration/s/{slug}", get(metadata::openid_configuration))
+        .route(
+            "/s/{slug}/.well-known/oauth-authorization-server",
+            get(metadata::authorization_server),
+        )
+        .route("/s/{slug}/.well-known/openid-configuration", get(metadata::openid_configuration))
+        // RFC 9728 §3.1: the same insertion before each MCP endpoint's path.
+        .route(
+            "/.well-known/oauth-protected-resource/s/{slug}/{*resource}",
+            get(metadata::protected_resource),
+        )
+        .route("/s/{slug}/.well-known/oauth-protected-resource", get(metadata::protected_resource))
+        .route(
+            "/s/{slug}/.well-known/oauth-protected-resource/{*resource}",
+            get(metadata::protected_resource),
+        )
+        .route("/s/{slug}/oauth/jwks", get(keys::jwks))
+}
+
+/// The hosted server a request is for, and the origin (issuer) it was reached through.
+#[derive(Debug, Clone)]
+pub struct HostedServer {
+    pub server: McpServer,
+    pub origin: ServerOrigin,
+}
+
+impl FromRequestParts<AppState> for HostedServer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        let slug = params.iter().find(|(name, _)| *name == "slug").map(|(_, value)| value);
+        let slug = slug.and_then(|slug| Slug::parse(slug).ok()).ok_or(ApiError::NotFound)?;
+        let server = state.store.find_mcp_server_by_slug(&slug).await?.ok_or(ApiError::NotFound)?;
+        let form = parts.extensions.get::<UrlForm>().copied().unwrap_or(UrlForm::Path);
+        let origin = ServerOrigin::new(&state.config.base_url, &server.slug, form);
+        Ok(Self { server, origin })
+    }
+}
