@@ -209,3 +209,18 @@ async fn an_unreachable_provider_is_reported_on_the_login_page() {
         post_form(&client, &app, "/login/github", &[("csrf_token", &csrf_in(&html))]).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND, "not configured");
 }
+
+#[tokio::test]
+async fn an_outside_sign_in_ends_the_session_the_browser_had() {
+    let idp = FakeIdp::start().await;
+    let app = app_with_sso(&idp).await;
+    let browser = signup_in_browser(&app, "bob@example.com").await;
+    next_person(&idp, "grace-1", "grace@corp.test", true);
+    let callback = press_button(&browser, &app, "/account", "/login/oidc").await;
+    assert_eq!(browser.get(&callback).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&browser, &app, "/account").await;
+    assert!(html.contains("grace@corp.test"), "{html}");
+    let email = mcplatform_core::user::EmailAddress::parse("bob@example.com").unwrap();
+    let bob = app.store.find_user_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(app.store.delete_user_sessions(bob.id).await.unwrap(), 0, "Bob's session ended");
+}

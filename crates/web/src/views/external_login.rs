@@ -33,16 +33,18 @@ pub fn router() -> Router<AppState> {
         .route("/account/identities/{provider}", post(connect_begin))
 }
 
-/// Who is at the other end of the request, for the session and the audit log.
+/// Who is at the other end of the request, for the session and the audit log, with the
+/// cookies the browser sent (a session it already has ends when it logs in).
 pub(super) struct ClientDetails {
     pub user_agent: Option<String>,
     pub ip: IpAddr,
+    pub cookies: CookieJar,
 }
 
 impl ClientDetails {
-    pub fn of(headers: &HeaderMap, peer: SocketAddr) -> Self {
+    pub fn of(headers: &HeaderMap, peer: SocketAddr, cookies: CookieJar) -> Self {
         let (user_agent, _) = super::auth::client_details(headers, peer);
-        Self { user_agent, ip: peer.ip() }
+        Self { user_agent, ip: peer.ip(), cookies }
     }
 }
 
@@ -157,10 +159,11 @@ pub(super) async fn finish(
     }
     match accounts::login_with_identity(state, client.ip, provider, &identity).await {
         Ok(user) => {
-            let jar = CookieJar::new();
+            // Any session this browser had ends: rotation on login, as with a password.
             let ip = Some(client.ip.to_string());
-            let cookie = session::start(state, &jar, &user, client.user_agent, ip, None).await?;
-            Ok((jar.add(cookie), Redirect::to("/orgs")).into_response())
+            let cookie =
+                session::start(state, &client.cookies, &user, client.user_agent, ip, None).await?;
+            Ok((CookieJar::new().add(cookie), Redirect::to("/orgs")).into_response())
         }
         Err(ExternalLoginError::Failed(err)) => Err(err.into()),
         Err(refused) => Ok(super::auth::login_page_with_error(

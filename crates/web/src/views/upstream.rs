@@ -104,11 +104,11 @@ async fn callback(
             // Login CSRF (RFC 6749 §10.12): a sign-in begun without a user was found only for
             // the browser holding its state cookie, so nobody can log a victim into the
             // attacker's account by sending them the callback link.
-            let jar = jar.add(external_login::removal_cookie(&state));
-            let client = ClientDetails::of(&headers, peer);
+            let removal = external_login::removal_cookie(&state);
+            let client = ClientDetails::of(&headers, peer, jar);
             let response =
                 external_login::finish(&state, current, &login, key, outcome, client, csrf).await?;
-            Ok((jar, response).into_response())
+            Ok((CookieJar::new().add(removal), response).into_response())
         }
         _ => Err(stale().into()),
     }
