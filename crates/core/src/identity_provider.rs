@@ -323,6 +323,10 @@ pub fn parse_url(field: &'static str, input: &str) -> Result<Url, ValidationErro
 /// exactly as typed (trimmed), since the provider's metadata must repeat it byte for byte.
 pub fn parse_issuer(input: &str) -> Result<String, ValidationError> {
     let issuer = parse_url("issuer", input)?;
+    // Kept byte for byte, so what the URL parser would have dropped must not be there.
+    if input.trim().chars().any(char::is_control) {
+        return Err(ValidationError::new("issuer", "must not contain control characters"));
+    }
     if issuer.query().is_some() {
         return Err(ValidationError::new("issuer", "must not contain a query (?…)"));
     }

@@ -117,6 +117,22 @@ pub struct LinkedIdentity {
     pub last_login_at: OffsetDateTime,
 }
 
+impl LinkedIdentity {
+    pub const MAX_SUBJECT_CHARS: usize = 255;
+
+    /// A provider's id for a person as we can store and compare it: OpenID Connect Core §2
+    /// caps `sub` at 255 ASCII characters; other providers' ids are held to the same.
+    pub fn check_subject(subject: &str) -> Result<(), ValidationError> {
+        if subject.is_empty() || subject.chars().count() > Self::MAX_SUBJECT_CHARS {
+            return Err(ValidationError::new("subject", "must be 1 to 255 characters"));
+        }
+        if subject.chars().any(char::is_control) {
+            return Err(ValidationError::new("subject", "must not contain control characters"));
+        }
+        Ok(())
+    }
+}
+
 /// A dashboard login session. The cookie holds the secret; the store only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformSession {

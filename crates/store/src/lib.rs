@@ -173,8 +173,8 @@ pub trait UserStore {
         expires_at: OffsetDateTime,
     ) -> Result<()>;
 
-    /// Uses a reset link: sets the new password hash, marks the link used and ends every
-    /// session of the account, atomically. `NotFound` unless the link is unused and unexpired.
+    /// Uses a reset link: sets the new password hash, marks the link used and the address
+    /// verified (the link reached it) and ends every session of the account, atomically. `NotFound` unless the link is unused and unexpired.
     async fn complete_password_reset(
         &self,
         token: &TokenHash,
@@ -264,7 +264,8 @@ pub trait SessionStore {
 
 #[async_trait]
 pub trait McpServerStore {
-    /// Creates a server; `Conflict("slug")` if the slug is taken by any organization.
+    /// Creates a server; `Conflict("slug")` if the slug is taken by any organization,
+    /// `NotFound` if its identity provider is not the organization's.
     async fn create_mcp_server(
         &self,
         org: OrgId,
@@ -278,6 +279,8 @@ pub trait McpServerStore {
     /// The organization's servers by name (ties by id).
     async fn list_mcp_servers(&self, org: OrgId, page: PageRequest) -> Result<Page<McpServer>>;
 
+    /// `NotFound` if the organization has no such server, or its identity provider is not
+    /// the organization's.
     async fn update_mcp_server(
         &self,
         org: OrgId,

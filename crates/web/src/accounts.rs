@@ -212,6 +212,17 @@ pub enum ExternalLoginError {
     NoVerifiedEmail(String),
     #[error("this {0} account is already linked to another MCPlatform account")]
     LinkedElsewhere(String),
+    /// Linking would hand the account to whoever controls the provider identity, while the
+    /// account's own owner never proved they read that address: someone may have signed up
+    /// with it first, to be let in later by the real owner's sign-in.
+    #[error(
+        "An account with this email address exists, but the address was never confirmed. Log \
+         in with its password and connect {0} from your account page, or confirm the address \
+         with \"Forgot your password?\" first."
+    )]
+    UnconfirmedAccount(String),
+    #[error("{0} identified you by an id that cannot be used: {1}")]
+    UnusableIdentity(String, String),
     #[error(transparent)]
     Failed(ApiError),
 }
@@ -234,6 +245,8 @@ pub async fn login_with_identity(
 ) -> Result<PlatformUser, ExternalLoginError> {
     let namespace = provider.identity_namespace();
     let label = provider.settings.name.clone();
+    LinkedIdentity::check_subject(&identity.subject)
+        .map_err(|e| ExternalLoginError::UnusableIdentity(label.clone(), e.message))?;
     let now = state.clock.now();
     let verified_email = identity
         .email
@@ -255,6 +268,9 @@ pub async fn login_with_identity(
     }
     let email = verified_email.ok_or_else(|| ExternalLoginError::NoVerifiedEmail(label.clone()))?;
     if let Some(user) = state.store.find_user_by_email(&email).await? {
+        if user.email_verified_at.is_none() {
+            return Err(ExternalLoginError::UnconfirmedAccount(label));
+        }
         link(state, &user, &linked, &label).await?;
         account_event_with(state, &user, ip, action::IDENTITY_LINKED, detail.clone()).await;
         account_event_with(state, &user, ip, action::LOGIN, detail).await;
@@ -277,6 +293,9 @@ pub async fn login_with_identity(
                 .find_user_by_email(&new_user.email)
                 .await?
                 .ok_or(ExternalLoginError::Failed(ApiError::NotFound))?;
+            if user.email_verified_at.is_none() {
+                return Err(ExternalLoginError::UnconfirmedAccount(label));
+            }
             link(state, &user, &linked, &label).await?;
             user
         }
@@ -295,11 +314,15 @@ pub async fn link_identity(
     provider: &PlatformLoginProvider,
     identity: &UpstreamIdentity,
 ) -> Result<(), ExternalLoginError> {
+    LinkedIdentity::check_subject(&identity.subject).map_err(|e| {
+        ExternalLoginError::UnusableIdentity(provider.settings.name.clone(), e.message)
+    })?;
     let now = state.clock.now();
+    let email = identity.email.as_deref().filter(|_| identity.email_verified);
     let linked = LinkedIdentity {
         provider: provider.identity_namespace(),
         subject: identity.subject.clone(),
-        email: identity.email.clone().filter(|_| identity.email_verified),
+        email: email.and_then(|e| EmailAddress::parse(e).ok()).map(|e| e.as_str().to_owned()),
         created_at: now,
         last_login_at: now,
     };

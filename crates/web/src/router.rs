@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{Uri, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
+use mcplatform_core::mcp_server::Slug;
 use mcplatform_core::oauth::UrlForm;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -22,7 +23,8 @@ use crate::{ApiError, AppState, api, health, metrics, oauth, views};
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
     let https = state.config.is_https();
-    let base_host = state.config.base_url.host_str().unwrap_or("localhost").to_ascii_lowercase();
+    // Only a domain name has subdomains (`acme.127.0.0.1` is no name at all).
+    let base_domain = state.config.base_url.domain().map(str::to_ascii_lowercase);
     let routes = Router::new()
         .merge(views::router())
         .merge(api::router())
@@ -60,15 +62,19 @@ pub fn app(state: AppState) -> Router {
     // Routing looks at the path only: a hosted server's subdomain becomes its path form first.
     Router::new().fallback_service(
         ServiceBuilder::new()
-            .map_request(move |request| subdomain_to_path(&base_host, request))
+            .map_request(move |request| match &base_domain {
+                Some(domain) => subdomain_to_path(domain, request),
+                None => request,
+            })
             .service(routes),
     )
 }
 
-/// `{slug}.{base host}/x` is served as `/s/{slug}/x`, marked [`UrlForm::Subdomain`] so the
-/// server's issuer and URLs keep the subdomain form. Only one label deep: anything else on
-/// another host is left alone.
-fn subdomain_to_path(base_host: &str, mut request: Request) -> Request {
+/// `{slug}.{base domain}/x` is served as `/s/{slug}/x`, marked [`UrlForm::Subdomain`] so the
+/// server's issuer and URLs keep the subdomain form. Only one label deep, and only a label
+/// that can be a slug: anything else is left alone (and finds no dashboard route on that
+/// host's paths other than the base's own).
+fn subdomain_to_path(base_domain: &str, mut request: Request) -> Request {
     let host = request
         .headers()
         .get(header::HOST)
@@ -81,9 +87,9 @@ fn subdomain_to_path(base_host: &str, mut request: Request) -> Request {
     }
     let name = host.split(':').next().unwrap_or_default().to_ascii_lowercase();
     let label = name
-        .strip_suffix(base_host)
+        .strip_suffix(base_domain)
         .and_then(|rest| rest.strip_suffix('.'))
-        .filter(|label| !label.is_empty() && !label.contains('.'));
+        .and_then(|label| Slug::parse(label).ok());
     if let Some(label) = label {
         let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let rewritten = format!("/s/{label}{path_and_query}");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mcplatform_core::mcp_server::{AuthMode, McpServerSettings, Slug};
+use mcplatform_core::oauth::{ServerOrigin, UrlForm};
 use serde::Serialize;
 use url::Url;
 
@@ -284,7 +285,7 @@ pub async fn slug_status(state: &AppState, input: &str) -> Result<SlugStatus, Ap
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(description = "The addresses the MCP server answers on.")]
 pub struct ServerUrls {
-    /// `{scheme}://{slug}.{base host}/mcp`
+    /// `{scheme}://{slug}.{base host}/mcp` (the path form when the base host is an IP address)
     pub mcp_url: String,
     /// `{base}/s/{slug}/mcp`, the same server without a wildcard DNS record.
     pub mcp_path_url: String,
@@ -292,14 +293,8 @@ pub struct ServerUrls {
 
 impl ServerUrls {
     pub fn new(base: &Url, slug: &Slug) -> Self {
-        let mut vhost = base.clone();
-        let host = base.host_str().unwrap_or("localhost");
-        // Setting a host on an http(s) URL only fails for invalid hosts; the slug is a DNS label.
-        let _ = vhost.set_host(Some(&format!("{slug}.{host}")));
-        vhost.set_path("/mcp");
-        let mut path = base.clone();
-        path.set_path(&format!("/s/{slug}/mcp"));
-        Self { mcp_url: vhost.to_string(), mcp_path_url: path.to_string() }
+        let url = |form| ServerOrigin::new(base, slug, form).url("/mcp");
+        Self { mcp_url: url(UrlForm::Subdomain), mcp_path_url: url(UrlForm::Path) }
     }
 }
 

@@ -63,11 +63,14 @@ pub type ProviderMetadata = openidconnect::ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
+/// The path of [`callback_url`].
+pub const CALLBACK_PATH: &str = "/oauth/upstream/callback";
+
 /// The one redirect URI of every upstream login (dashboard sign-in, end-user login, a provider's
 /// test sign-in): customers register it once per provider. The login's `state` tells them apart.
 pub fn callback_url(base_url: &Url) -> Url {
     let mut url = base_url.clone();
-    url.set_path("/oauth/upstream/callback");
+    url.set_path(CALLBACK_PATH);
     url.set_query(None);
     url
 }
@@ -366,9 +369,9 @@ pub async fn finish(
 
     if let Some(url) = userinfo_url {
         let userinfo = fetch_json(state, &url, &access_token).await?;
-        // OpenID Connect Core §5.3.2: the userinfo `sub` must be the ID token's.
-        if let (Some(a), Some(b)) = (identity_claims.get("sub"), userinfo.get("sub"))
-            && a != b
+        // OpenID Connect Core §5.3.2: the userinfo answer must carry the ID token's `sub`.
+        if let Some(sub) = identity_claims.get("sub")
+            && userinfo.get("sub") != Some(sub)
         {
             return Err(UpstreamError("the userinfo answer is about another user".to_owned()));
         }

@@ -334,6 +334,18 @@ async fn repeated_attempts_from_one_address_are_throttled() {
     assert_eq!(body["code"], "too_many_requests");
 }
 
+/// Resets `email`'s password through the emailed link, as its owner would.
+pub(crate) async fn reset_password(app: &TestApp, email: &str, password: &str) {
+    let client = new_client();
+    let (status, _) =
+        post_json(&client, app, "/api/v1/auth/password-reset", json!({"email": email})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = reset_link(app, email).await.expect("a reset email");
+    let confirm = json!({"token": token, "password": password});
+    let (status, _) = post_json(&client, app, "/api/v1/auth/password-reset/confirm", confirm).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
 /// The newest reset link queued for `email`, read from the outbox as an operator would.
 async fn reset_link(app: &TestApp, email: &str) -> Option<String> {
     let queued = app.store.due_emails(app.clock_now(), 100).await.unwrap();

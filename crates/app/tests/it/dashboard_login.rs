@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::json;
 
+use crate::auth_api::reset_password;
 use crate::dashboard::{csrf_in, location, page, post_form, signup_in_browser};
 use crate::fake_idp::FakeIdp;
 use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app_with};
@@ -79,7 +80,8 @@ async fn a_newcomer_logs_in_with_the_configured_provider_and_gets_an_account() {
 }
 
 #[tokio::test]
-async fn a_verified_email_links_to_the_existing_account_and_an_unverified_one_gets_nothing() {
+async fn a_verified_email_links_only_to_an_account_that_confirmed_it_and_an_unverified_one_gets_nothing()
+ {
     let idp = FakeIdp::start().await;
     let app = app_with_sso(&idp).await;
     signup_in_browser(&app, "ada@example.com").await;
@@ -93,7 +95,16 @@ async fn a_verified_email_links_to_the_existing_account_and_an_unverified_one_ge
     assert!(html.contains("did not confirm an email address"), "{html}");
     assert_eq!(page(&client, &app, "/account").await.0, StatusCode::SEE_OTHER, "not logged in");
 
+    // A password account whose owner never proved the address could be anyone's (signed up
+    // early to be let in by the real owner's sign-in): it is not linked.
     next_person(&idp, "ada-sso", "ada@example.com", true);
+    let response = sso_login(&client, &app).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("the address was never confirmed"));
+    assert_eq!(page(&client, &app, "/account").await.0, StatusCode::SEE_OTHER, "not logged in");
+
+    // A reset link that reached the address confirms it; then the sign-in links.
+    reset_password(&app, "ada@example.com", PASSWORD).await;
     let response = sso_login(&client, &app).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&client, &app, "/account").await;
@@ -168,6 +179,10 @@ async fn an_account_connects_a_provider_and_removes_it_but_never_its_last_way_in
     let response = remove(&ada, &app, &namespace, "ada-work").await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(app.store.find_user_by_identity(&namespace, "ada-work").await.unwrap().is_none());
+    let stranger = new_client();
+    assert_eq!(sso_login(&stranger, &app).await.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&stranger, &app, "/account").await;
+    assert!(html.contains("ada@work.test") && !html.contains("ada@example.com"), "{html}");
 
     // An account made by the provider, without a password, keeps its only way in.
     next_person(&idp, "grace-1", "grace@corp.test", true);
@@ -223,4 +238,29 @@ async fn an_outside_sign_in_ends_the_session_the_browser_had() {
     let email = mcplatform_core::user::EmailAddress::parse("bob@example.com").unwrap();
     let bob = app.store.find_user_by_email(&email).await.unwrap().unwrap();
     assert_eq!(app.store.delete_user_sessions(bob.id).await.unwrap(), 0, "Bob's session ended");
+}
+
+#[tokio::test]
+async fn an_unusable_answer_from_the_provider_logs_nobody_in_and_stores_nothing() {
+    let idp = FakeIdp::start().await;
+    let app = app_with_sso(&idp).await;
+    let client = new_client();
+
+    // An id longer than OpenID Connect allows.
+    next_person(&idp, &"x".repeat(300), "long@corp.test", true);
+    let response = sso_login(&client, &app).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("id that cannot be used"));
+
+    // A userinfo answer that does not say whom it is about.
+    next_person(&idp, "grace-1", "grace@corp.test", true);
+    idp.set_userinfo(json!({"name": "Grace"}));
+    let response = sso_login(&client, &app).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert!(response.text().await.unwrap().contains("about another user"));
+
+    for email in ["long@corp.test", "grace@corp.test"] {
+        let email = mcplatform_core::user::EmailAddress::parse(email).unwrap();
+        assert!(app.store.find_user_by_email(&email).await.unwrap().is_none(), "no account");
+    }
 }

@@ -37,19 +37,22 @@ pub struct ServerOrigin {
 }
 
 impl ServerOrigin {
-    /// `base` is the platform's public base URL (an origin).
+    /// `base` is the platform's public base URL (an origin). A base without a domain name
+    /// (an IP address) has no subdomains: every server then has the path form only.
     pub fn new(base: &Url, slug: &Slug, form: UrlForm) -> Self {
         let mut issuer = base.clone();
         issuer.set_query(None);
         issuer.set_fragment(None);
-        match form {
-            UrlForm::Subdomain => {
-                let host = base.host_str().unwrap_or("localhost");
-                // A slug is a DNS label, so this host is valid whenever the base host is.
-                let _ = issuer.set_host(Some(&format!("{slug}.{host}")));
-                issuer.set_path("");
+        issuer.set_path(&format!("/s/{slug}"));
+        if form == UrlForm::Subdomain
+            && let Some(domain) = base.domain()
+        {
+            let mut subdomain = issuer.clone();
+            // A slug is a DNS label, so this is a valid host under any domain name.
+            if subdomain.set_host(Some(&format!("{slug}.{domain}"))).is_ok() {
+                subdomain.set_path("");
+                issuer = subdomain;
             }
-            UrlForm::Path => issuer.set_path(&format!("/s/{slug}")),
         }
         Self { issuer }
     }
@@ -115,6 +118,12 @@ mod tests {
             sub.resources(),
             ["http://acme.localhost:3000/mcp", "http://acme.localhost:3000/api/mcpserver/mcp"]
         );
+
+        // Under an IP address there are no subdomains: never the base itself as an issuer.
+        let ip = Url::parse("http://127.0.0.1:3000").unwrap();
+        let slug = Slug::parse("acme").unwrap();
+        let on_ip = ServerOrigin::new(&ip, &slug, UrlForm::Subdomain);
+        assert_eq!(on_ip.issuer(), "http://127.0.0.1:3000/s/acme");
 
         let path = origin(UrlForm::Path);
         assert_eq!(path.issuer(), "http://localhost:3000/s/acme");

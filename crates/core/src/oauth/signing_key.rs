@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::crypto::{CryptoError, MasterKey};
+use crate::mcp_server::McpServerSettings;
 
 pub const ALGORITHM: &str = "ES256";
 /// How long a key signs before the next one takes over.
@@ -132,16 +133,19 @@ pub fn published(keys: &[SigningKey], now: OffsetDateTime) -> Vec<&SigningKey> {
     keys
 }
 
-/// The key that signs at `now`: the newest active one still published.
+/// The key that signs at `now`: the newest active one that stays published longer than any
+/// token it signs now can live.
 pub fn current(keys: &[SigningKey], now: OffsetDateTime) -> Option<&SigningKey> {
-    published(keys, now).into_iter().find(|k| k.activates_at <= now)
+    published(keys, now).into_iter().find(|k| {
+        k.activates_at <= now && now + McpServerSettings::MAX_ACCESS_TOKEN_TTL < k.published_until
+    })
 }
 
 /// When the next key must start signing, if it is time to create it: at once when no key
-/// signs now, else when the newest key stops signing, created [`PREPUBLISH`] ahead.
+/// can sign now, else when the newest key stops signing, created [`PREPUBLISH`] ahead.
 pub fn next_activation(keys: &[SigningKey], now: OffsetDateTime) -> Option<OffsetDateTime> {
     let Some(newest) = keys.iter().max_by_key(|k| k.activates_at) else { return Some(now) };
-    if current(keys, now).is_none() && newest.activates_at <= now {
+    if current(keys, now).is_none() {
         return Some(now);
     }
     let handover = newest.signs_until();
@@ -258,6 +262,12 @@ mod tests {
         let published_later: Vec<_> =
             published(&keys, at(32 * DAY)).into_iter().map(|k| &k.kid).collect();
         assert_eq!(published_later, [&second.kid]);
+        // A key alone past its handover still signs while its tokens outlive nobody's view of
+        // it, and not after.
+        let alone = [first.clone()];
+        assert_eq!(current(&alone, at(30 * DAY + 1)).unwrap().kid, first.kid);
+        assert!(current(&alone, at(31 * DAY)).is_none());
+        assert_eq!(next_activation(&alone, at(31 * DAY)), Some(at(31 * DAY)));
         // A platform that was down for months starts signing with a new key at once.
         assert_eq!(next_activation(&keys, at(200 * DAY)), Some(at(200 * DAY)));
     }

@@ -14,6 +14,15 @@ const SERVER_COLUMNS: &str = "id, organization_id, slug, name, description, prod
      support_tool_enabled, walkthrough_tool_enabled, access_token_ttl_secs, refresh_token_ttl_secs, \
      telemetry_enabled, identity_provider_id, created_at, updated_at";
 
+/// The condition that the identity provider bound as `provider` is none or the own of the
+/// organization bound as `org`: the foreign key alone would take any organization's.
+fn own_provider(provider: &str, org: &str) -> String {
+    format!(
+        "({provider} IS NULL OR EXISTS \
+         (SELECT 1 FROM identity_providers WHERE id = {provider} AND organization_id = {org}))"
+    )
+}
+
 fn seconds(c: &Columns<'_>, column: &str) -> Result<Duration> {
     let secs = c.int(column)?;
     u64::try_from(secs).map(Duration::from_secs).map_err(|_| StoreError::Corrupt {
@@ -76,15 +85,18 @@ impl McpServerStore for SqlStore {
         let id = McpServerId::new();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)"
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14 \
+             WHERE {}",
+            own_provider("$13", "$2")
         );
         let query =
             sqlx::query(&sql).bind(id.to_string()).bind(org.to_string()).bind(slug.as_str());
-        bind_settings(query, settings)
+        let inserted = bind_settings(query, settings)
             .bind(millis(now))
             .execute(&self.pool)
             .await
             .map_err(write_error("slug"))?;
+        expect_rows(inserted)?;
         self.get_mcp_server(org, id).await
     }
 
@@ -123,15 +135,15 @@ impl McpServerStore for SqlStore {
         settings: &McpServerSettings,
         now: OffsetDateTime,
     ) -> Result<McpServer> {
-        let query = sqlx::query(
+        let sql = format!(
             "UPDATE mcp_servers SET name = $3, description = $4, product_name = $5, auth_mode = $6, \
                  support_tool_enabled = $7, walkthrough_tool_enabled = $8, \
                  access_token_ttl_secs = $9, refresh_token_ttl_secs = $10, \
                  telemetry_enabled = $11, identity_provider_id = $12, updated_at = $13 \
-             WHERE organization_id = $1 AND id = $2",
-        )
-        .bind(org.to_string())
-        .bind(server.to_string());
+             WHERE organization_id = $1 AND id = $2 AND {}",
+            own_provider("$12", "$1")
+        );
+        let query = sqlx::query(&sql).bind(org.to_string()).bind(server.to_string());
         let updated = bind_settings(query, settings)
             .bind(millis(now))
             .execute(&self.pool)

@@ -67,12 +67,16 @@ impl UserStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await?;
         let user_id = user_id.ok_or(StoreError::NotFound)?;
-        sqlx::query("UPDATE platform_users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(&user_id)
-            .bind(hash.as_phc())
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await?;
+        // Using the emailed link proves the account's owner reads that address.
+        sqlx::query(
+            "UPDATE platform_users SET password_hash = $2, updated_at = $3, \
+                 email_verified_at = COALESCE(email_verified_at, $3) WHERE id = $1",
+        )
+        .bind(&user_id)
+        .bind(hash.as_phc())
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM platform_sessions WHERE user_id = $1")
             .bind(&user_id)
             .execute(&mut *tx)

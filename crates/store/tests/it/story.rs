@@ -817,3 +817,55 @@ mod password_resets {
         assert_eq!(store.find_password_reset_user(&second.hash, t(21)).await.unwrap(), None);
     }
 }
+
+fn github_provider(org: OrgId, name: &str) -> mcplatform_core::identity_provider::IdentityProvider {
+    use mcplatform_core::identity_provider::{
+        IdentityProvider, ProviderInput, ProviderKind, ProviderSettings,
+    };
+    let input =
+        ProviderInput { name: name.into(), client_id: "Iv1.x".into(), ..ProviderInput::default() };
+    IdentityProvider {
+        id: mcplatform_core::ids::IdentityProviderId::new(),
+        organization_id: org,
+        kind: ProviderKind::Github,
+        settings: ProviderSettings::parse(ProviderKind::Github, &input).unwrap(),
+        sealed_client_secret: vec![1, 2, 3],
+        created_at: t(0),
+        updated_at: t(0),
+    }
+}
+
+#[tokio::test]
+async fn a_server_signs_in_only_with_its_own_organizations_provider_which_stays_while_used() {
+    let db = TestDatabase::create().await;
+    let store = db.store().await;
+    let ada = user(&store, "ada@example.com").await;
+    let acme = org(&store, "Acme", ada).await;
+    let evil = org(&store, "Evil", ada).await;
+    let acme_github = github_provider(acme, "GitHub");
+    let evil_github = github_provider(evil, "GitHub");
+    store.create_identity_provider(&acme_github).await.unwrap();
+    store.create_identity_provider(&evil_github).await.unwrap();
+    let custom = |provider| McpServerSettings {
+        auth_mode: AuthMode::CustomOauth,
+        identity_provider_id: Some(provider),
+        ..settings("Acme Docs")
+    };
+
+    let slug = Slug::parse("acme-docs").unwrap();
+    let stolen = store.create_mcp_server(acme, &slug, &custom(evil_github.id), t(1)).await;
+    assert!(matches!(stolen, Err(StoreError::NotFound)), "{stolen:?}");
+    assert!(store.find_mcp_server_by_slug(&slug).await.unwrap().is_none(), "nothing stored");
+
+    let server = store.create_mcp_server(acme, &slug, &custom(acme_github.id), t(1)).await.unwrap();
+    assert_eq!(server.settings.identity_provider_id, Some(acme_github.id));
+    let stolen = store.update_mcp_server(acme, server.id, &custom(evil_github.id), t(2)).await;
+    assert!(matches!(stolen, Err(StoreError::NotFound)), "{stolen:?}");
+    assert_eq!(store.get_mcp_server(acme, server.id).await.unwrap(), server, "unchanged");
+
+    let in_use = store.delete_identity_provider(acme, acme_github.id).await;
+    assert!(matches!(in_use, Err(StoreError::Conflict("in_use"))), "{in_use:?}");
+    assert_eq!(store.servers_using_identity_provider(acme, acme_github.id).await.unwrap(), [slug]);
+    store.update_mcp_server(acme, server.id, &settings("Acme Docs"), t(3)).await.unwrap();
+    store.delete_identity_provider(acme, acme_github.id).await.unwrap();
+}

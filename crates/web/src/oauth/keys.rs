@@ -12,18 +12,18 @@ use serde_json::json;
 use super::HostedServer;
 use crate::{ApiError, AppState};
 
-/// The published keys, as last read from the store.
+/// The published keys, as last read from the store. Readers take a cheap shared snapshot.
 #[derive(Debug, Clone, Default)]
-pub struct KeyRing(Arc<RwLock<Vec<SigningKey>>>);
+pub struct KeyRing(Arc<RwLock<Arc<[SigningKey]>>>);
 
 impl KeyRing {
-    pub fn snapshot(&self) -> Vec<SigningKey> {
-        self.0.read().map(|keys| keys.clone()).unwrap_or_default()
+    pub fn snapshot(&self) -> Arc<[SigningKey]> {
+        self.0.read().map(|keys| Arc::clone(&keys)).unwrap_or_else(|_| Arc::from(Vec::new()))
     }
 
     fn replace(&self, keys: Vec<SigningKey>) {
         if let Ok(mut current) = self.0.write() {
-            *current = keys;
+            *current = keys.into();
         }
     }
 }

@@ -51,14 +51,10 @@ fn server_metadata(hosted: &HostedServer) -> Value {
     })
 }
 
-/// `/.well-known/oauth-authorization-server` (RFC 8414 §3).
+/// `/.well-known/oauth-authorization-server` (RFC 8414 §3), and the same document as
+/// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4) for clients that try
+/// OpenID discovery first.
 pub(super) async fn authorization_server(hosted: HostedServer) -> Response {
-    document(server_metadata(&hosted))
-}
-
-/// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4): the same document,
-/// for clients that try OpenID discovery first.
-pub(super) async fn openid_configuration(hosted: HostedServer) -> Response {
     document(server_metadata(&hosted))
 }
 

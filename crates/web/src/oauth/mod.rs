@@ -24,12 +24,12 @@ pub fn router() -> Router<AppState> {
             "/.well-known/oauth-authorization-server/s/{slug}",
             get(metadata::authorization_server),
         )
-        .route("/.well-known/openid-configuration/s/{slug}", get(metadata::openid_configuration))
+        .route("/.well-known/openid-configuration/s/{slug}", get(metadata::authorization_server))
         .route(
             "/s/{slug}/.well-known/oauth-authorization-server",
             get(metadata::authorization_server),
         )
-        .route("/s/{slug}/.well-known/openid-configuration", get(metadata::openid_configuration))
+        .route("/s/{slug}/.well-known/openid-configuration", get(metadata::authorization_server))
         // RFC 9728 §3.1: the same insertion before each MCP endpoint's path.
         .route(
             "/.well-known/oauth-protected-resource/s/{slug}/{*resource}",

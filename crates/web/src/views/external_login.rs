@@ -25,7 +25,6 @@ use crate::{ApiError, AppState};
 
 /// Holds the `state` of the dashboard sign-in this browser began, so only it can finish it.
 pub(super) const LOGIN_STATE_COOKIE: &str = "mcplatform_login_state";
-const CALLBACK_PATH: &str = "/oauth/upstream/callback";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -111,7 +110,7 @@ fn state_cookie(state: &AppState, login_state: SecretString) -> Cookie<'static> 
         .http_only(true)
         .secure(state.config.is_https())
         .same_site(SameSite::Lax)
-        .path(CALLBACK_PATH)
+        .path(upstream::CALLBACK_PATH)
         .max_age(time::Duration::seconds(max_age))
         .build()
 }

@@ -28,7 +28,7 @@ use crate::upstream::{self, UpstreamClient, UpstreamIdentity};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/oauth/upstream/callback", get(callback))
+    Router::new().route(upstream::CALLBACK_PATH, get(callback))
 }
 
 /// RFC 6749 §4.1.2 (success) and §4.1.2.1 (error) parameters, and RFC 9207 `iss`.
