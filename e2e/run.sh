@@ -18,4 +18,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 if [ -n "${E2E_POSTGRES_URL:-}" ]; then pg="on ${E2E_POSTGRES_URL%%\?*}"; else pg="skipped (E2E_POSTGRES_URL unset)"; fi
 echo "== e2e: running (PostgreSQL tests: $pg)"
-node --test --test-concurrency=1 --test-reporter=spec tests/
+node --test --test-concurrency=1 --test-reporter=spec tests/*.test.js

@@ -61,7 +61,14 @@ test('sign up, create an organization, an MCP server (taken slug explained), an 
   await page.getByText('acme-docs is already taken').waitFor();
   await screenshot(page, '06-slug-taken');
   await page.getByLabel('Name', { exact: true }).fill('Duplicate');
-  await page.getByRole('button', { name: 'Create MCP server' }).click();
+  // The live check already shows the same words: the submit's own answer is what counts.
+  const [refused] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/servers/new')),
+    page.getByRole('button', { name: 'Create MCP server' }).click(),
+  ]);
+  assert.equal(refused.status(), 422);
+  await page.waitForLoadState();
+  assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'Duplicate');
   assert.match(await page.locator('#slug-status').innerText(), /already taken: choose another/);
 
   // An API key for CI: its secret is shown once, then only its prefix.

@@ -210,6 +210,7 @@ async fn admin_commands_set_up_an_account_organization_server_and_key_that_work(
         .args(["admin", "create-org", "--name", "X", "--owner", "nobody@example.com"])
         .output()
         .unwrap();
+    assert!(!bad.status.success());
     assert!(stderr_of(&bad).contains("no account with email nobody@example.com"));
 
     let port = free_port();
@@ -238,7 +239,7 @@ async fn admin_commands_set_up_an_account_organization_server_and_key_that_work(
 #[tokio::test]
 async fn serve_demo_seeds_once_and_prints_a_working_login() {
     let cwd = tempfile::tempdir().unwrap();
-    let mut last_password = String::new();
+    let mut passwords = Vec::new();
     for _ in 0..2 {
         let port = free_port();
         let mut child = mcplatform(cwd.path())
@@ -255,9 +256,14 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
             ),
             "{line}"
         );
-        last_password =
+        let last_password =
             line.split("with password ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        passwords.push(last_password.clone());
+        // Started, or gave up: never wait forever for a server that failed.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the demo server did not start");
+            assert!(child.try_wait().unwrap().is_none(), "the demo server exited");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -285,5 +291,5 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
         assert_eq!(servers["items"][0]["slug"], "demo");
         assert!(terminate(&mut child).success());
     }
-    assert!(!last_password.is_empty());
+    assert_ne!(passwords[0], passwords[1], "each start sets a new demo password");
 }
