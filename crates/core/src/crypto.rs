@@ -97,6 +97,18 @@ impl TokenHash {
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
+
+    /// The stored form back: 64 lowercase hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
 }
 
 impl fmt::Debug for TokenHash {
@@ -211,5 +223,8 @@ mod tests {
         assert_eq!(secret.len(), "mcpk_".len() + 43);
         assert_eq!(TokenHash::of(secret), token.hash);
         assert_ne!(NewSecretToken::generate("mcpk_").hash, token.hash);
+        assert_eq!(TokenHash::from_hex(&token.hash.to_hex()), Some(token.hash));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert_eq!(TokenHash::from_hex(&"g".repeat(64)), None);
     }
 }

@@ -101,6 +101,20 @@ define_id!(
     /// A round trip to an upstream identity provider, from redirect to callback.
     UpstreamLoginId
 );
+define_id!(
+    /// A person who signed in to one of an organization's MCP servers (an end user, never a
+    /// platform user).
+    EndUserId
+);
+define_id!(
+    /// An authorization request (RFC 6749 §4.1.1) between `/oauth/authorize` and its code.
+    AuthorizationRequestId
+);
+define_id!(
+    /// Everything issued from one authorization code: its access tokens and refresh-token chain,
+    /// revoked together.
+    TokenFamilyId
+);
 
 #[cfg(test)]
 mod tests {

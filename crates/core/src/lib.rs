@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod crypto;
+pub mod end_user;
 pub mod identity_provider;
 pub mod ids;
 pub mod invitation;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::crypto::TokenHash;
-use crate::ids::{IdentityProviderId, OrgId, UpstreamLoginId, UserId};
+use crate::ids::{AuthorizationRequestId, IdentityProviderId, OrgId, UpstreamLoginId, UserId};
 
 /// How long a person may take at the provider before the callback is refused.
 pub const UPSTREAM_LOGIN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -21,6 +21,9 @@ pub enum LoginPurpose {
     ProviderTest,
     /// Someone logs in to the dashboard with a provider the platform operator configured.
     DashboardLogin,
+    /// An end user signs in to a `custom_oauth` server through the organization's provider,
+    /// for the authorization request the login names.
+    EndUserLogin,
 }
 
 impl LoginPurpose {
@@ -28,6 +31,7 @@ impl LoginPurpose {
         match self {
             Self::ProviderTest => "provider_test",
             Self::DashboardLogin => "dashboard_login",
+            Self::EndUserLogin => "end_user_login",
         }
     }
 }
@@ -45,6 +49,7 @@ impl FromStr for LoginPurpose {
         match s {
             "provider_test" => Ok(Self::ProviderTest),
             "dashboard_login" => Ok(Self::DashboardLogin),
+            "end_user_login" => Ok(Self::EndUserLogin),
             other => Err(format!("unknown login purpose {other:?}")),
         }
     }
@@ -59,6 +64,8 @@ pub struct UpstreamLogin {
     pub provider: ProviderRef,
     /// The dashboard user who started it, when one did: only they may complete it.
     pub user_id: Option<UserId>,
+    /// The authorization request an end-user login signs in for.
+    pub authorization_request_id: Option<AuthorizationRequestId>,
     /// The PKCE code verifier, sealed with the master key for this login's id.
     pub sealed_pkce_verifier: Vec<u8>,
     /// The OpenID Connect nonce expected in the ID token.

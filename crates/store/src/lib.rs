@@ -18,13 +18,18 @@ use async_trait::async_trait;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::audit::{AuditEvent, NewAuditEvent};
 use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::end_user::{EndUser, EndUserLogin};
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
-    ApiKeyId, IdentityProviderId, InvitationId, McpServerId, OrgId, OutboxEmailId, SessionId,
-    UserId,
+    ApiKeyId, AuthorizationRequestId, EndUserId, IdentityProviderId, InvitationId, McpServerId,
+    OrgId, OutboxEmailId, SessionId, TokenFamilyId, UserId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
+use mcplatform_core::oauth::client::OAuthClient;
+use mcplatform_core::oauth::grant::{
+    AuthorizationCode, AuthorizationRequest, RefreshToken, Scopes, TokenFamily,
+};
 use mcplatform_core::oauth::signing_key::SigningKey;
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
@@ -83,6 +88,9 @@ pub trait Store:
     + IdentityProviderStore
     + UpstreamLoginStore
     + SigningKeyStore
+    + OAuthClientStore
+    + EndUserStore
+    + AuthorizationStore
     + AuditStore
     + Send
     + Sync
@@ -512,6 +520,168 @@ pub trait UpstreamLoginStore {
         claimant: LoginClaimant,
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>>;
+}
+
+#[async_trait]
+pub trait OAuthClientStore {
+    /// `NotFound` if the server is not the organization's.
+    async fn create_oauth_client(&self, client: &OAuthClient) -> Result<()>;
+
+    /// The server's unrevoked client with this id.
+    async fn find_oauth_client(
+        &self,
+        server: McpServerId,
+        client_id: &str,
+    ) -> Result<Option<OAuthClient>>;
+
+    /// The server's clients, revoked ones too, newest first.
+    async fn list_oauth_clients(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        page: PageRequest,
+    ) -> Result<Page<OAuthClient>>;
+
+    /// Revokes the client and every token issued to it. `NotFound` unless it is one of the
+    /// organization's server's unrevoked clients.
+    async fn revoke_oauth_client(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
+
+/// A customer IdP's tokens for an end user, sealed with the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedUpstreamTokens {
+    pub access_token: Vec<u8>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait EndUserStore {
+    /// Finds the organization's end user by the login's identity, else by its verified email
+    /// (linking the identity), else creates one; records the profile and the time, atomically.
+    async fn record_end_user_login(
+        &self,
+        org: OrgId,
+        login: &EndUserLogin,
+        now: OffsetDateTime,
+    ) -> Result<EndUser>;
+
+    async fn get_end_user(&self, org: OrgId, end_user: EndUserId) -> Result<EndUser>;
+
+    /// Replaces the end user's tokens from an organization identity provider.
+    async fn store_upstream_tokens(
+        &self,
+        end_user: EndUserId,
+        provider: IdentityProviderId,
+        tokens: &SealedUpstreamTokens,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn create_end_user_session(
+        &self,
+        server: McpServerId,
+        end_user: &EndUser,
+        token: &TokenHash,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Who holds this live session cookie of the server's authorization pages.
+    async fn find_end_user_session(
+        &self,
+        server: McpServerId,
+        token: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<EndUserId>>;
+}
+
+/// What presenting an authorization code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCode {
+    pub code: AuthorizationCode,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait AuthorizationStore {
+    async fn create_authorization_request(&self, request: &AuthorizationRequest) -> Result<()>;
+
+    /// The request while it is open: unexpired and without a code yet.
+    async fn get_authorization_request(
+        &self,
+        request: AuthorizationRequestId,
+        now: OffsetDateTime,
+    ) -> Result<Option<AuthorizationRequest>>;
+
+    /// Notes who signed in for an open request. `NotFound` unless it is open.
+    async fn set_authorization_request_user(
+        &self,
+        request: AuthorizationRequestId,
+        end_user: EndUserId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Closes the request, stores its code and remembers the consent (the code's client and
+    /// scopes for its end user), atomically. `NotFound` unless the request is open.
+    async fn issue_authorization_code(
+        &self,
+        request: AuthorizationRequestId,
+        code: &AuthorizationCode,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// The scopes an end user allowed a client on a server, if they did.
+    async fn find_grant(
+        &self,
+        server: McpServerId,
+        end_user: EndUserId,
+        client_id: &str,
+    ) -> Result<Option<Scopes>>;
+
+    /// A code by its hash, used or not (a used one presented again is a replay).
+    async fn find_authorization_code(&self, code: &TokenHash) -> Result<Option<StoredCode>>;
+
+    /// Marks the code used and starts the family it issues, with its first refresh token,
+    /// atomically. `false` when the code was used meanwhile (then nothing is stored).
+    async fn redeem_authorization_code(
+        &self,
+        code: &TokenHash,
+        family: &TokenFamily,
+        refresh: Option<&RefreshToken>,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// A refresh token and its family, whatever their state.
+    async fn find_refresh_token(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<(RefreshToken, TokenFamily)>>;
+
+    /// Replaces a live refresh token by `new` in its family. `false` when it was rotated
+    /// meanwhile (then nothing is stored).
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshToken,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// Revokes a family (its refresh token stops working; introspection calls its access
+    /// tokens inactive). Revoking a revoked family changes nothing.
+    async fn revoke_token_family(
+        &self,
+        family: TokenFamilyId,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn find_token_family(&self, family: TokenFamilyId) -> Result<Option<TokenFamily>>;
 }
 
 /// Who presents a login's callback.

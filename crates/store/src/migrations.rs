@@ -18,6 +18,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
     (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
+    (10, "oauth", include_str!("../migrations/shared/0010_oauth.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (7, "upstream logins", include_str!("../migrations/shared/0007_upstream_logins.sql")),
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
     (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
+    (10, "oauth", include_str!("../migrations/shared/0010_oauth.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

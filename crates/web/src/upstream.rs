@@ -8,7 +8,7 @@ use mcplatform_core::crypto::NewSecretToken;
 use mcplatform_core::identity_provider::{
     Endpoints, IdentityProvider, ProviderKind, ProviderSettings,
 };
-use mcplatform_core::ids::{UpstreamLoginId, UserId};
+use mcplatform_core::ids::{AuthorizationRequestId, UpstreamLoginId, UserId};
 use mcplatform_core::upstream_login::{
     LoginPurpose, ProviderRef, UPSTREAM_LOGIN_TTL, UpstreamLogin,
 };
@@ -22,7 +22,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
     ResponseTypes, Scope, TokenResponse as _, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -130,6 +130,25 @@ pub struct UpstreamIdentity {
     pub claims: Value,
 }
 
+/// The provider's tokens for the person who signed in: kept sealed on our side, never handed
+/// to an MCP client (no token passthrough).
+#[derive(Debug, Clone)]
+pub struct UpstreamTokens {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_in: Option<std::time::Duration>,
+}
+
+impl UpstreamTokens {
+    fn of(token: &impl OAuth2TokenResponse) -> Self {
+        Self {
+            access_token: SecretString::from(token.access_token().secret().clone()),
+            refresh_token: token.refresh_token().map(|t| SecretString::from(t.secret().clone())),
+            expires_in: token.expires_in(),
+        }
+    }
+}
+
 /// Why a round trip to a provider failed, in words for the person who tried.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -209,6 +228,7 @@ pub async fn begin(
     provider: UpstreamClient<'_>,
     purpose: LoginPurpose,
     user_id: Option<UserId>,
+    authorization_request_id: Option<AuthorizationRequestId>,
 ) -> Result<BegunLogin, ApiError> {
     let id = UpstreamLoginId::new();
     let login_state = NewSecretToken::generate("");
@@ -258,6 +278,7 @@ pub async fn begin(
         purpose,
         provider: provider.reference(),
         user_id,
+        authorization_request_id,
         sealed_pkce_verifier: state
             .master_key
             .seal(verifier.secret().as_bytes(), &UpstreamLogin::verifier_context(id)),
@@ -288,7 +309,7 @@ pub async fn finish(
     provider: UpstreamClient<'_>,
     code: &str,
     callback_iss: Option<&str>,
-) -> Result<UpstreamIdentity, UpstreamError> {
+) -> Result<(UpstreamIdentity, UpstreamTokens), UpstreamError> {
     let verifier = state
         .master_key
         .open(&login.sealed_pkce_verifier, &UpstreamLogin::verifier_context(login.id))
@@ -301,7 +322,7 @@ pub async fn finish(
     let code = AuthorizationCode::new(code.to_owned());
     let claims = &settings.claims;
 
-    let (mut identity_claims, access_token, userinfo_url) = match &settings.endpoints {
+    let (mut identity_claims, tokens, userinfo_url) = match &settings.endpoints {
         Endpoints::Discovered { issuer } => {
             let metadata = discover(&state.outbound, issuer).await.map_err(UpstreamError)?;
             // RFC 9207 §2.4: a provider that announces `iss` must send it, and it must be ours.
@@ -350,7 +371,7 @@ pub async fn finish(
                 .map_err(|e| UpstreamError::new("the ID token is not valid", &e))?;
             // Verified: now read every claim, not only the standard ones the typed claims keep,
             // so a mapping to a provider's own claim (`oid`, `groups`) finds it.
-            (jwt_payload(&id_token.to_string())?, token.access_token().secret().clone(), userinfo)
+            (jwt_payload(&id_token.to_string())?, UpstreamTokens::of(&token), userinfo)
         }
         Endpoints::Configured { token, userinfo, .. } => {
             let client = BasicClient::new(client_id)
@@ -363,12 +384,13 @@ pub async fn finish(
                 .request_async(&state.outbound)
                 .await
                 .map_err(|e| UpstreamError::new("the token request failed", &e))?;
-            (json!({}), token.access_token().secret().clone(), Some(userinfo.clone()))
+            (json!({}), UpstreamTokens::of(&token), Some(userinfo.clone()))
         }
     };
 
+    let access_token = tokens.access_token.expose_secret();
     if let Some(url) = userinfo_url {
-        let userinfo = fetch_json(state, &url, &access_token).await?;
+        let userinfo = fetch_json(state, &url, access_token).await?;
         // OpenID Connect Core §5.3.2: the userinfo answer must carry the ID token's `sub`.
         if let Some(sub) = identity_claims.get("sub")
             && userinfo.get("sub") != Some(sub)
@@ -385,7 +407,7 @@ pub async fn finish(
         // `user:email`) says which address is primary and verified.
         let emails_url = Url::parse("https://api.github.com/user/emails")
             .map_err(|e| UpstreamError::new("bad GitHub URL", &e))?;
-        if let Ok(Value::Array(emails)) = fetch_json(state, &emails_url, &access_token).await
+        if let Ok(Value::Array(emails)) = fetch_json(state, &emails_url, access_token).await
             && let Some(primary) = emails.iter().find(|e| e["primary"] == true)
         {
             identity_claims["email"] = primary["email"].clone();
@@ -400,13 +422,14 @@ pub async fn finish(
             claims.subject
         ))
     })?;
-    Ok(UpstreamIdentity {
+    let identity = UpstreamIdentity {
         subject,
         email: claim_text(&identity_claims, &claims.email),
         email_verified,
         name: claim_text(&identity_claims, &claims.name),
         claims: identity_claims,
-    })
+    };
+    Ok((identity, tokens))
 }
 
 /// `GET url` with the upstream access token, expecting a JSON answer.

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod keys_api;
 mod members_api;
+mod oauth_flow;
 mod oauth_metadata;
 mod openapi_api;
 mod orgs_api;

@@ -1,6 +1,8 @@
 //! The authorization server every hosted MCP server is (MCP authorization spec, OAuth 2.1):
 //! its addresses, scopes and signing keys.
 
+pub mod client;
+pub mod grant;
 pub mod signing_key;
 
 use url::Url;

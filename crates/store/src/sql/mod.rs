@@ -4,9 +4,12 @@
 
 mod api_keys;
 mod audit;
+mod authorization;
+mod end_users;
 mod identity_providers;
 mod invitations;
 mod mcp_servers;
+mod oauth_clients;
 mod organizations;
 mod outbox;
 mod sessions;

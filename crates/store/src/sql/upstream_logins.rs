@@ -11,7 +11,8 @@ use crate::error::write_error;
 use crate::{LoginClaimant, Result, UpstreamLoginStore};
 
 const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, \
-     platform_provider, user_id, pkce_verifier_sealed, nonce, created_at, expires_at";
+     platform_provider, user_id, pkce_verifier_sealed, nonce, created_at, expires_at, \
+     authorization_request_id";
 
 /// Expired logins are kept this long (milliseconds) before they are deleted.
 const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
@@ -31,6 +32,7 @@ fn login_from_row(row: &AnyRow, state_hash: &TokenHash) -> Result<UpstreamLogin>
         purpose: c.parsed("purpose")?,
         provider,
         user_id: c.opt_parsed("user_id")?,
+        authorization_request_id: c.opt_parsed("authorization_request_id")?,
         sealed_pkce_verifier: sealed,
         nonce: c.opt_text("nonce")?,
         created_at: c.time("created_at")?,
@@ -53,7 +55,7 @@ impl UpstreamLoginStore for SqlStore {
         };
         sqlx::query(&format!(
             "INSERT INTO upstream_logins ({LOGIN_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(login.id.to_string())
         .bind(login.state_hash.to_hex())
@@ -66,6 +68,7 @@ impl UpstreamLoginStore for SqlStore {
         .bind(login.nonce.as_deref())
         .bind(millis(login.created_at))
         .bind(millis(login.expires_at))
+        .bind(login.authorization_request_id.map(|id| id.to_string()))
         .execute(&self.pool)
         .await
         .map_err(write_error("state"))?;
@@ -79,11 +82,12 @@ impl UpstreamLoginStore for SqlStore {
         now: OffsetDateTime,
     ) -> Result<Option<UpstreamLogin>> {
         // A login begun by a user is theirs; one begun anonymously only the browser that
-        // holds its state cookie may claim.
+        // holds its state cookie may claim. An end-user login returns to the platform's host
+        // while its cookie lives on the server's: its authorization request checks the browser.
         let whose = if claimant.same_browser {
             "(user_id IS NULL OR user_id = $3)"
         } else {
-            "user_id = $3"
+            "(user_id = $3 OR purpose = 'end_user_login')"
         };
         // The update decides who wins when the same callback arrives twice at once.
         let claimed = sqlx::query(&format!(

@@ -9,7 +9,6 @@ use axum::response::IntoResponse;
 use mcplatform_core::oauth::signing_key::{self, SigningKey};
 use serde_json::json;
 
-use super::HostedServer;
 use crate::{ApiError, AppState};
 
 /// The published keys, as last read from the store. Readers take a cheap shared snapshot.
@@ -45,7 +44,7 @@ pub async fn rotate(state: &AppState) -> Result<(), ApiError> {
 
 /// `jwks_uri` (RFC 7517 §5): every published key, the next one included. One platform set,
 /// served under each existing server's issuer.
-pub async fn jwks(State(state): State<AppState>, _server: HostedServer) -> impl IntoResponse {
+pub async fn jwks(State(state): State<AppState>, _server: super::OAuthServer) -> impl IntoResponse {
     let now = state.clock.now();
     let keys = state.keys.snapshot();
     let set: Vec<_> = signing_key::published(&keys, now).into_iter().map(SigningKey::jwk).collect();

@@ -9,7 +9,7 @@ use mcplatform_core::oauth::{RESOURCE_PATHS, RESOURCE_SCOPES, SCOPES_SUPPORTED};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use super::HostedServer;
+use super::{HostedServer, OAuthServer};
 use crate::ApiError;
 
 /// Token endpoint client authentication (RFC 7591 §2 names): public clients use none.
@@ -54,14 +54,14 @@ fn server_metadata(hosted: &HostedServer) -> Value {
 /// `/.well-known/oauth-authorization-server` (RFC 8414 §3), and the same document as
 /// `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4) for clients that try
 /// OpenID discovery first.
-pub(super) async fn authorization_server(hosted: HostedServer) -> Response {
+pub(super) async fn authorization_server(OAuthServer(hosted): OAuthServer) -> Response {
     document(server_metadata(&hosted))
 }
 
 /// `/.well-known/oauth-protected-resource[/{resource path}]`: which authorization server
 /// protects an MCP endpoint. The bare form describes `/mcp`, the main endpoint.
 pub(super) async fn protected_resource(
-    hosted: HostedServer,
+    OAuthServer(hosted): OAuthServer,
     Path(params): Path<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let path = match params.get("resource") {

@@ -3,14 +3,18 @@
 //! identifies one (the issuer of the URL form the request came through), its metadata
 //! documents and its signing keys.
 
+pub mod authorize;
+pub mod error;
 pub mod keys;
 mod metadata;
+pub mod register;
+mod token;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use axum::routing::get;
-use mcplatform_core::mcp_server::{McpServer, Slug};
+use axum::routing::{get, post};
+use mcplatform_core::mcp_server::{AuthMode, McpServer, Slug};
 use mcplatform_core::oauth::{ServerOrigin, UrlForm};
 
 use crate::{ApiError, AppState};
@@ -41,6 +45,36 @@ pub fn router() -> Router<AppState> {
             get(metadata::protected_resource),
         )
         .route("/s/{slug}/oauth/jwks", get(keys::jwks))
+        .route("/s/{slug}/oauth/register", post(register::register))
+        .route("/s/{slug}/oauth/authorize", get(authorize::authorize))
+        .route("/s/{slug}/oauth/authorize/decision", post(authorize::decision))
+        .route("/s/{slug}/oauth/authorize/continue", get(authorize::resume))
+        .route("/s/{slug}/oauth/token", post(token::token))
+}
+
+/// Every MCP endpoint URL of a server, on both URL forms (RFC 8707 resource indicators).
+pub(crate) fn server_resources(state: &AppState, server: &McpServer) -> Vec<String> {
+    [UrlForm::Subdomain, UrlForm::Path]
+        .into_iter()
+        .flat_map(|form| ServerOrigin::new(&state.config.base_url, &server.slug, form).resources())
+        .collect()
+}
+
+/// A hosted server whose end users sign in with OAuth (`platform_oauth` or `custom_oauth`):
+/// the only ones with an authorization server. Others answer 404 on its endpoints.
+#[derive(Debug, Clone)]
+pub struct OAuthServer(pub HostedServer);
+
+impl FromRequestParts<AppState> for OAuthServer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hosted = HostedServer::from_request_parts(parts, state).await?;
+        match hosted.server.settings.auth_mode {
+            AuthMode::PlatformOauth | AuthMode::CustomOauth => Ok(Self(hosted)),
+            _ => Err(ApiError::NotFound),
+        }
+    }
 }
 
 /// The hosted server a request is for, and the origin (issuer) it was reached through.

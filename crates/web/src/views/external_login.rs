@@ -88,7 +88,8 @@ async fn begin(
 ) -> Result<Result<Response, String>, ApiError> {
     let client = UpstreamClient::Platform(provider);
     let user = current.map(|c| c.user.id);
-    let begun = match upstream::begin(state, client, LoginPurpose::DashboardLogin, user).await {
+    let begun = match upstream::begin(state, client, LoginPurpose::DashboardLogin, user, None).await
+    {
         Ok(begun) => begun,
         Err(ApiError::Validation(e)) => {
             // The provider could not be reached or is misconfigured: the operator's problem,

@@ -15,6 +15,7 @@ mod servers;
 mod upstream;
 
 pub(crate) use auth::client_details;
+pub(crate) use upstream::Outcome;
 
 use askama::Template;
 use axum::Router;
@@ -32,7 +33,11 @@ use mcplatform_core::org::Role;
 
 /// The stylesheet and script the pages load: no session needed.
 pub fn assets_router() -> Router<AppState> {
-    Router::new().route("/static/app.css", get(stylesheet)).route("/static/htmx.min.js", get(htmx))
+    Router::new()
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/htmx.min.js", get(htmx))
+        // A hosted server's own pages (consent, sign-in) on its subdomain.
+        .route("/s/{slug}/static/app.css", get(stylesheet))
 }
 
 pub fn router() -> Router<AppState> {

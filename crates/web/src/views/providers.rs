@@ -345,7 +345,9 @@ async fn test_post(
     let provider = access.identity_provider(&state, &provider_id).await?;
     access.require(Role::Admin)?;
     let client = UpstreamClient::Organization(&provider);
-    match upstream::begin(&state, client, LoginPurpose::ProviderTest, Some(current.user.id)).await {
+    match upstream::begin(&state, client, LoginPurpose::ProviderTest, Some(current.user.id), None)
+        .await
+    {
         Ok(begun) => Ok(Redirect::to(begun.url.as_str()).into_response()),
         Err(ApiError::Validation(e)) => {
             let mut view = ProviderFormView::for_provider(&state, &current, &access, &provider);

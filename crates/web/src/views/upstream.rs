@@ -24,7 +24,7 @@ use super::{Layout, PageResult, render};
 use crate::access::OrgAccess;
 use crate::auth::session::MaybeSession;
 use crate::auth::{AnonymousCsrf, CurrentSession};
-use crate::upstream::{self, UpstreamClient, UpstreamIdentity};
+use crate::upstream::{self, UpstreamClient, UpstreamIdentity, UpstreamTokens};
 use crate::{ApiError, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -110,6 +110,9 @@ async fn callback(
                 external_login::finish(&state, current, &login, key, outcome, client, csrf).await?;
             Ok((CookieJar::new().add(removal), response).into_response())
         }
+        (LoginPurpose::EndUserLogin, ProviderRef::Organization { .. }) => {
+            Ok(crate::oauth::authorize::finish_upstream_login(&state, &login, outcome).await)
+        }
         _ => Err(stale().into()),
     }
 }
@@ -121,7 +124,7 @@ fn stale() -> ApiError {
 }
 
 /// What the provider sent back: a code to exchange, or the reason it refused.
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     Code {
         code: SecretString,
         iss: Option<String>,
@@ -142,14 +145,14 @@ impl Outcome {
         }
     }
 
-    /// Exchanges the code: who signed in, or why not (with `true` when the person declined,
-    /// which is not the provider failing).
-    pub(super) async fn identity(
+    /// Exchanges the code: who signed in and the provider's tokens, or why not (with `true`
+    /// when the person declined, which is not the provider failing).
+    pub(crate) async fn finish(
         self,
         state: &AppState,
         login: &UpstreamLogin,
         provider: UpstreamClient<'_>,
-    ) -> Result<UpstreamIdentity, (String, bool)> {
+    ) -> Result<(UpstreamIdentity, UpstreamTokens), (String, bool)> {
         match self {
             Self::Refused(message) => Err((message, true)),
             Self::Code { code, iss } => {
@@ -158,6 +161,16 @@ impl Outcome {
                     .map_err(|e| (e.0, false))
             }
         }
+    }
+
+    /// [`Self::finish`] for callers that only need to know who signed in.
+    pub(super) async fn identity(
+        self,
+        state: &AppState,
+        login: &UpstreamLogin,
+        provider: UpstreamClient<'_>,
+    ) -> Result<UpstreamIdentity, (String, bool)> {
+        self.finish(state, login, provider).await.map(|(identity, _)| identity)
     }
 }
 

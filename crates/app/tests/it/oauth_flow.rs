@@ -1,0 +1,595 @@
+//! A hosted server as an OAuth 2.1 authorization server, driven over HTTP like a client and a
+//! browser would: registration (RFC 7591), authorization with PKCE, our consent page, login
+//! through the organization's identity provider (the fake IdP), codes, tokens, refresh rotation,
+//! and every way a request can be wrong.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::fake_idp::FakeIdp;
+use crate::helpers::{TestApp, call, new_client, spawn_app_with};
+
+const REDIRECT: &str = "http://127.0.0.1:43210/callback";
+const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-0123456789";
+
+struct Fixture {
+    app: TestApp,
+    idp: FakeIdp,
+    /// `http://localhost:{port}/s/acme`
+    issuer: String,
+}
+
+fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// An organization with a `custom_oauth` server `acme` signing in through the fake IdP.
+async fn fixture() -> Fixture {
+    let idp = FakeIdp::start().await;
+    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let ada = app.signup("ada@example.com").await;
+    let org = app.create_org(&ada, "Acme").await;
+    let body = json!({"kind": "oidc", "name": "Acme SSO", "client_id": "client-1",
+        "client_secret": "secret-1", "issuer": idp.base});
+    let path = format!("/api/v1/orgs/{org}/identity-providers");
+    let (status, provider) = call(&app, &ada, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{provider}");
+    let body = json!({"slug": "acme", "name": "Acme Docs", "auth_mode": "custom_oauth",
+        "identity_provider_id": provider["id"]});
+    let path = format!("/api/v1/orgs/{org}/servers");
+    let (status, server) = call(&app, &ada, Method::POST, &path, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{server}");
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    Fixture { app, idp, issuer: format!("http://localhost:{port}/s/acme") }
+}
+
+impl Fixture {
+    /// A URL the app sent (on its `localhost` base) as the test reaches it (127.0.0.1).
+    fn local(&self, url: &str) -> String {
+        let parsed = url::Url::parse(url).unwrap();
+        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+        self.app.url(&format!("{}{query}", parsed.path()))
+    }
+
+    async fn register(&self, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/s/acme/oauth/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        (status, response.json().await.unwrap())
+    }
+
+    async fn public_client(&self) -> String {
+        let (status, client) = self
+            .register(json!({
+                "redirect_uris": [REDIRECT],
+                "token_endpoint_auth_method": "none",
+                "client_name": "Test Editor",
+                "application_type": "native",
+            }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+        client["client_id"].as_str().unwrap().to_owned()
+    }
+
+    fn authorize_path(&self, client_id: &str, extra: &[(&str, &str)]) -> String {
+        let challenge = challenge(VERIFIER);
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("state", "client-state-1"),
+        ];
+        for (name, value) in extra {
+            params.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                params.push((name, value));
+            }
+        }
+        let query: String =
+            url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        format!("/s/acme/oauth/authorize?{query}")
+    }
+
+    /// Opens the consent page in `browser`: the request id and the form token.
+    async fn consent(&self, browser: &reqwest::Client, path: &str) -> (String, String) {
+        let response = browser.get(self.app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.headers().get("location"));
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Allow Test Editor to use Acme Docs?"), "{html}");
+        assert!(html.contains("127.0.0.1"), "the redirect host is shown: {html}");
+        (hidden(&html, "request"), hidden(&html, "csrf_token"))
+    }
+
+    async fn decide(
+        &self,
+        browser: &reqwest::Client,
+        request: &str,
+        csrf: &str,
+        decision: &str,
+    ) -> reqwest::Response {
+        browser
+            .post(self.app.url("/s/acme/oauth/authorize/decision"))
+            .form(&[("request", request), ("csrf_token", csrf), ("decision", decision)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Consent, then the IdP, then back: the redirect to the client.
+    async fn sign_in(&self, browser: &reqwest::Client, path: &str) -> url::Url {
+        let (request, csrf) = self.consent(browser, path).await;
+        let response = self.decide(browser, &request, &csrf, "allow").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let upstream = location(&response);
+        assert!(upstream.starts_with(&self.idp.base), "to the customer's IdP: {upstream}");
+        let response = new_client().get(&upstream).send().await.unwrap();
+        let callback = self.local(&location(&response));
+        let response = browser.get(&callback).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+        let resume = location(&response);
+        assert!(
+            resume.starts_with(&format!("{}/oauth/authorize/continue", self.issuer)),
+            "{resume}"
+        );
+        let response = browser.get(self.local(&resume)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
+        url::Url::parse(&location(&response)).unwrap()
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/s/acme/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        (status, response.json().await.unwrap())
+    }
+
+    async fn exchange(&self, client_id: &str, code: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id),
+        ])
+        .await
+    }
+
+    async fn refresh(&self, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ])
+        .await
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut decode =
+        || serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
+    (decode(), decode())
+}
+
+#[tokio::test]
+async fn a_public_client_registers_gets_consent_signs_in_upstream_and_gets_audience_bound_tokens() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    assert!(client_id.starts_with("mcp_client_"), "{client_id}");
+
+    let browser = new_client_with_cookies();
+    let back = f.sign_in(&browser, &f.authorize_path(&client_id, &[])).await;
+    assert!(back.as_str().starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("client-state-1"));
+    assert_eq!(param(&back, "iss").as_deref(), Some(f.issuer.as_str()), "RFC 9207");
+    let code = param(&back, "code").unwrap();
+    assert!(code.starts_with("mcp_ac_"));
+
+    let (status, tokens) = f.exchange(&client_id, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["scope"], "mcp", "the default scope");
+    assert!(tokens["refresh_token"].as_str().unwrap().starts_with("mcp_rt_"));
+    let (header, claims) = jwt_parts(tokens["access_token"].as_str().unwrap());
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "ES256");
+    assert_eq!(claims["iss"], f.issuer.as_str());
+    assert_eq!(claims["aud"], format!("{}/mcp", f.issuer), "the default resource");
+    assert_eq!(claims["client_id"], client_id.as_str());
+    assert_eq!(claims["scope"], "mcp");
+    assert!(claims["jti"].is_string() && claims["sub"].is_string());
+
+    // The key that signed it is published at the issuer's JWKS.
+    let jwks: Value = f.app.get("/s/acme/oauth/jwks").await.json().await.unwrap();
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == header["kid"]));
+
+    // The end user was recorded with what the provider said, their IdP token kept server-side.
+    let sub = claims["sub"].as_str().unwrap().parse().unwrap();
+    let org = f
+        .app
+        .store
+        .find_mcp_server_by_slug(&mcplatform_core::mcp_server::Slug::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let end_user = f.app.store.get_end_user(org.organization_id, sub).await.unwrap();
+    assert_eq!(end_user.email.as_deref(), Some("ada@idp.test"));
+    assert_eq!(end_user.name.as_deref(), Some("Ada"));
+    assert!(!tokens.to_string().contains("upstream-token"), "no token passthrough");
+
+    // The same browser again: consent is remembered and the sign-in too, so the code comes at once.
+    let response = browser.get(f.app.url(&f.authorize_path(&client_id, &[]))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let again = url::Url::parse(&location(&response)).unwrap();
+    assert!(param(&again, "code").is_some(), "{again}");
+    // Asking for more than was allowed shows the consent page again.
+    let wider = f.authorize_path(&client_id, &[("scope", "mcp email")]);
+    let response = browser.get(f.app.url(&wider)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// `reqwest::Client` with its own cookie store that does not follow redirects.
+fn new_client_with_cookies() -> reqwest::Client {
+    crate::helpers::new_client_with_jar().0
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_whole_family() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let (_, tokens) = f.exchange(&client_id, &param(&back, "code").unwrap()).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, refreshed) = f.refresh(&client_id, &first).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let second = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second, "rotated");
+    let (_, old_claims) = jwt_parts(tokens["access_token"].as_str().unwrap());
+    let (_, new_claims) = jwt_parts(refreshed["access_token"].as_str().unwrap());
+    assert_eq!(new_claims["sub"], old_claims["sub"]);
+    assert_eq!(new_claims["sid"], old_claims["sid"], "the same family");
+    assert_ne!(new_claims["jti"], old_claims["jti"]);
+
+    // A narrower scope is fine; a wider one is not.
+    let wider = f
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &second),
+            ("client_id", &client_id),
+            ("scope", "mcp email"),
+        ])
+        .await;
+    assert_eq!(
+        (wider.0, wider.1["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+
+    // The first token again: someone else has it. The family dies, the live token with it.
+    let (status, reused) = f.refresh(&client_id, &first).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused["error"], "invalid_grant");
+    assert!(reused["error_description"].as_str().unwrap().contains("already used"));
+    let (status, dead) = f.refresh(&client_id, &second).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(dead["error_description"], "the refresh token was revoked");
+}
+
+#[tokio::test]
+async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let code = param(&back, "code").unwrap();
+
+    // Wrong verifier, wrong redirect URI, another resource: refused without using the code up.
+    let (status, wrong) = f
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &VERIFIER.replace('a', "b")),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!((status, wrong["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert!(wrong["error_description"].as_str().unwrap().contains("code_verifier"));
+    let (_, wrong) = f
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:43210/other"),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+        ])
+        .await;
+    assert_eq!(wrong["error"], "invalid_grant");
+    let (_, wrong) = f
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", &client_id),
+            ("resource", "https://elsewhere.example/mcp"),
+        ])
+        .await;
+    assert_eq!(wrong["error"], "invalid_target");
+
+    let (status, tokens) = f.exchange(&client_id, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let (status, replay) = f.exchange(&client_id, &code).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(replay["error_description"], "the code was already used");
+    let (_, dead) = f.refresh(&client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(dead["error_description"], "the refresh token was revoked");
+}
+
+#[tokio::test]
+async fn an_expired_code_and_an_unknown_client_are_refused() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    f.app.clock.advance(std::time::Duration::from_secs(6 * 60));
+    let (status, expired) = f.exchange(&client_id, &param(&back, "code").unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(expired["error_description"], "the code has expired");
+
+    let (status, unknown) = f.exchange("mcp_client_nobody", "mcp_ac_nothing").await;
+    assert_eq!(
+        (status, unknown["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, no_grant) =
+        f.token(&[("grant_type", "password"), ("client_id", &client_id)]).await;
+    assert_eq!(
+        (status, no_grant["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+}
+
+#[tokio::test]
+async fn bad_authorization_requests_get_the_exact_error_where_it_belongs() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let app = &f.app;
+    let get = |path: String| async move { app.client.get(app.url(&path)).send().await.unwrap() };
+
+    // The redirect URI cannot be trusted: the person sees the error, the client gets nothing.
+    for (extra, said) in [
+        (vec![("redirect_uri", "http://127.0.0.1:43210/evil")], "is not registered"),
+        (vec![("redirect_uri", "https://attacker.example/callback")], "is not registered"),
+        (vec![("client_id", "mcp_client_unknown")], "No application"),
+    ] {
+        let response = get(f.authorize_path(&client_id, &extra)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert!(response.headers().get("location").is_none(), "no redirect");
+        assert!(response.text().await.unwrap().contains(said));
+    }
+    // Any port of a loopback redirect is the same redirect (RFC 8252 §7.3).
+    let other_port =
+        f.authorize_path(&client_id, &[("redirect_uri", "http://127.0.0.1:5999/callback")]);
+    assert_eq!(get(other_port).await.status(), StatusCode::OK);
+
+    // Otherwise the error goes back to the client, with its state and our iss.
+    for (extra, error) in [
+        (vec![("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (vec![("code_challenge_method", "")], "invalid_request"),
+        (vec![("response_type", "token")], "unsupported_response_type"),
+        (vec![("scope", "mcp admin")], "invalid_scope"),
+        (vec![("resource", "https://elsewhere.example/mcp")], "invalid_target"),
+    ] {
+        let response = get(f.authorize_path(&client_id, &extra)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{extra:?}");
+        let back = url::Url::parse(&location(&response)).unwrap();
+        assert!(back.as_str().starts_with(REDIRECT));
+        assert_eq!(param(&back, "error").as_deref(), Some(error), "{extra:?}");
+        assert_eq!(param(&back, "state").as_deref(), Some("client-state-1"));
+        assert_eq!(param(&back, "iss").as_deref(), Some(f.issuer.as_str()));
+    }
+    // Both URL forms' resources are the server's.
+    let port = f.app.address.rsplit(':').next().unwrap();
+    let subdomain_resource = format!("http://acme.localhost:{port}/mcp");
+    let ok = f.authorize_path(&client_id, &[("resource", &subdomain_resource)]);
+    assert_eq!(get(ok).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn consent_is_bound_to_the_browser_that_asked_and_can_be_declined() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let victim = new_client_with_cookies();
+    let (request, csrf) = f.consent(&victim, &f.authorize_path(&client_id, &[])).await;
+
+    // Another browser (an attacker who learned the ids) cannot approve it.
+    let attacker = new_client_with_cookies();
+    let response = f.decide(&attacker, &request, &csrf, "allow").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Nor can a form without the page's token, or one posted from another site.
+    let response = f.decide(&victim, &request, "forged", "allow").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = victim
+        .post(f.app.url("/s/acme/oauth/authorize/decision"))
+        .header("origin", "https://attacker.example")
+        .form(&[("request", request.as_str()), ("csrf_token", &csrf), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The person declines: the client hears access_denied.
+    let response = f.decide(&victim, &request, &csrf, "deny").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let back = url::Url::parse(&location(&response)).unwrap();
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&back, "iss").as_deref(), Some(f.issuer.as_str()));
+}
+
+#[tokio::test]
+async fn registration_checks_metadata_and_confidential_clients_authenticate() {
+    let f = fixture().await;
+    for (body, error) in [
+        (json!({"redirect_uris": ["http://attacker.example/cb"]}), "invalid_redirect_uri"),
+        (json!({"redirect_uris": []}), "invalid_redirect_uri"),
+        (
+            json!({"redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"]}),
+            "invalid_client_metadata",
+        ),
+        (json!({"redirect_uris": "https://a.example/cb"}), "invalid_client_metadata"),
+    ] {
+        let (status, answer) = f.register(body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(answer["error"], error, "{body}: {answer}");
+    }
+
+    let (status, client) =
+        f.register(json!({"redirect_uris": [REDIRECT], "client_name": "Server App"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(client["token_endpoint_auth_method"], "client_secret_basic", "RFC 7591 default");
+    let secret = client["client_secret"].as_str().unwrap();
+    assert!(secret.starts_with("mcp_secret_"));
+    assert_eq!(client["client_secret_expires_at"], 0);
+    let client_id = client["client_id"].as_str().unwrap();
+
+    // Without its secret, or with a wrong one: 401 with a Basic challenge.
+    let (status, answer) = f.exchange(client_id, "mcp_ac_x").await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/s/acme/oauth/token"))
+        .basic_auth(client_id, Some("mcp_secret_wrong"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "mcp_ac_x"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+    // With it (Basic or in the form), the client is known and only the code is wrong.
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/s/acme/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "mcp_ac_x"),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"], "invalid_grant");
+    let (_, answer) = f
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "mcp_ac_x"),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .await;
+    assert_eq!(answer["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn clients_and_codes_of_one_server_mean_nothing_to_another() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let code = param(&back, "code").unwrap();
+
+    // A second organization's server, with its own client.
+    let app = &f.app;
+    let bob = app.signup("bob@example.com").await;
+    let globex = app.create_org(&bob, "Globex").await;
+    let path = format!("/api/v1/orgs/{globex}/servers");
+    let (status, _) =
+        call(app, &bob, Method::POST, &path, Some(json!({"slug": "globex", "name": "Globex"})))
+            .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let response = app
+        .client
+        .post(app.url("/s/globex/oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "acme's client is unknown to globex");
+    let path = format!("/s/globex/oauth/authorize?client_id={client_id}&response_type=code");
+    let response = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // A server whose users are not identified by OAuth has no authorization server at all.
+    let (status, _) = call(
+        app,
+        &bob,
+        Method::POST,
+        &format!("/api/v1/orgs/{globex}/servers"),
+        Some(json!({"slug": "anon", "name": "Anon", "auth_mode": "none"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    for path in ["/s/anon/.well-known/oauth-authorization-server", "/s/anon/oauth/jwks"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let response = app
+        .client
+        .post(app.url("/s/anon/oauth/register"))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
