@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 
 use crate::fake_idp::FakeIdp;
-use crate::helpers::{TestApp, call, new_client, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, call, new_client, spawn_app_with};
 
 const REDIRECT: &str = "http://127.0.0.1:43210/callback";
 const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-0123456789";
@@ -18,6 +18,9 @@ const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-0123456
 struct Fixture {
     app: TestApp,
     idp: FakeIdp,
+    owner: TestUser,
+    org: String,
+    server_id: String,
     /// `http://localhost:{port}/s/acme`
     issuer: String,
 }
@@ -43,10 +46,51 @@ async fn fixture() -> Fixture {
     let (status, server) = call(&app, &ada, Method::POST, &path, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{server}");
     let port = app.address.rsplit(':').next().unwrap().to_owned();
-    Fixture { app, idp, issuer: format!("http://localhost:{port}/s/acme") }
+    let server_id = server["id"].as_str().unwrap().to_owned();
+    Fixture {
+        app,
+        idp,
+        owner: ada,
+        org,
+        server_id,
+        issuer: format!("http://localhost:{port}/s/acme"),
+    }
 }
 
 impl Fixture {
+    /// A new API key of server `server_id` with `scopes`: its secret.
+    async fn server_key(&self, server_id: &str, scopes: &[&str]) -> String {
+        let path = format!("/api/v1/orgs/{}/api-keys", self.org);
+        let body = json!({"name": "resource server", "scopes": scopes, "mcp_server_id": server_id});
+        let (status, key) = call(&self.app, &self.owner, Method::POST, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        key["secret"].as_str().unwrap().to_owned()
+    }
+
+    async fn introspect(&self, slug: &str, key: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(&format!("/s/{slug}/oauth/introspect")))
+            .bearer_auth(key)
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Signs in a public client and exchanges the code: the client id and the tokens.
+    async fn tokens(&self) -> (String, Value) {
+        let client_id = self.public_client().await;
+        let back =
+            self.sign_in(&new_client_with_cookies(), &self.authorize_path(&client_id, &[])).await;
+        let (status, tokens) = self.exchange(&client_id, &param(&back, "code").unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        (client_id, tokens)
+    }
+
     /// A URL the app sent (on its `localhost` base) as the test reaches it (127.0.0.1).
     fn local(&self, url: &str) -> String {
         let parsed = url::Url::parse(url).unwrap();
@@ -592,4 +636,164 @@ async fn clients_and_codes_of_one_server_mean_nothing_to_another() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn introspection_validation_userinfo_and_revocation_agree_on_what_a_token_is_worth() {
+    let f = fixture().await;
+    let (client_id, tokens) = f.tokens().await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let key = f.server_key(&f.server_id, &["auth:introspect"]).await;
+
+    let (status, answer) = f.introspect("acme", &key, access).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["client_id"], client_id.as_str());
+    assert_eq!(answer["aud"], format!("{}/mcp", f.issuer));
+    assert_eq!(answer["scope"], "mcp");
+    assert_eq!(answer["email"], "ada@idp.test", "who the end user is");
+    let (_, answer) = f.introspect("acme", &key, refresh).await;
+    assert_eq!(
+        (answer["active"].as_bool(), answer["token_type"].as_str()),
+        (Some(true), Some("refresh_token"))
+    );
+
+    // The SDK endpoint answers the same for the key's server.
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/api/mcp-auth/validate"))
+        .bearer_auth(&key)
+        .json(&json!({"token": access}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let validated: Value = response.json().await.unwrap();
+    assert_eq!(validated["sub"], answer["sub"]);
+    assert_eq!(validated["active"], true);
+
+    // Callers need a key with the scope; garbage and tampered tokens are simply inactive.
+    let telemetry = f.server_key(&f.server_id, &["telemetry:write"]).await;
+    for bad_key in ["", "mcpk_unknown", telemetry.as_str()] {
+        let (status, answer) = f.introspect("acme", bad_key, access).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad_key}: {answer}");
+    }
+    // Another end user's id in the payload, the signature left as it was.
+    let parts: Vec<&str> = access.split('.').collect();
+    let (_, mut claims) = jwt_parts(access);
+    claims["sub"] = json!("someone-else");
+    let forged_payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+    for token in ["not-a-token", tampered.as_str(), "mcp_rt_unknown"] {
+        let (_, answer) = f.introspect("acme", &key, token).await;
+        assert_eq!(answer, json!({"active": false}), "{token}");
+    }
+
+    // Another server of the same organization does not accept acme's tokens (issuer, audience).
+    let path = format!("/api/v1/orgs/{}/servers", f.org);
+    let (_, other) = call(
+        &f.app,
+        &f.owner,
+        Method::POST,
+        &path,
+        Some(json!({"slug": "acme-two", "name": "Two"})),
+    )
+    .await;
+    let other_key = f.server_key(other["id"].as_str().unwrap(), &["auth:introspect"]).await;
+    let (_, answer) = f.introspect("acme-two", &other_key, access).await;
+    assert_eq!(answer, json!({"active": false}));
+    let (status, _) = f.introspect("acme", &other_key, access).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a key of another server");
+
+    // Userinfo with the access token; without one, or with a bad one, a Bearer challenge.
+    let response = f
+        .app
+        .client
+        .get(f.app.url("/s/acme/oauth/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let info: Value = response.json().await.unwrap();
+    assert_eq!(info["sub"], answer_sub(&validated));
+    assert!(info.get("email").is_none(), "the mcp scope alone does not reveal the email");
+    let response = f
+        .app
+        .client
+        .get(f.app.url("/s/acme/oauth/userinfo"))
+        .bearer_auth(&tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+
+    // An expired access token is inactive; the refresh token still works.
+    f.app.clock.advance(std::time::Duration::from_secs(3601));
+    let (_, answer) = f.introspect("acme", &key, access).await;
+    assert_eq!(answer["active"], false, "expired");
+    let (status, refreshed) = f.refresh(&client_id, refresh).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(f.introspect("acme", &key, access).await.1["active"], true);
+
+    // The client revokes its refresh token (RFC 7009): the whole grant is gone.
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/s/acme/oauth/revoke"))
+        .form(&[("token", refreshed["refresh_token"].as_str().unwrap()), ("client_id", &client_id)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(f.introspect("acme", &key, access).await.1["active"], false);
+    let (_, dead) = f.refresh(&client_id, refreshed["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(dead["error"], "invalid_grant");
+    // Unknown tokens are answered 200 all the same (RFC 7009 §2.2).
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/s/acme/oauth/revoke"))
+        .form(&[("token", "mcp_rt_nothing"), ("client_id", client_id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn answer_sub(answer: &Value) -> Value {
+    answer["sub"].clone()
+}
+
+#[tokio::test]
+async fn clients_of_2025_03_26_find_the_endpoints_at_the_root_of_the_server_subdomain() {
+    let f = fixture().await;
+    let port = f.app.address.rsplit(':').next().unwrap().to_owned();
+    let host = format!("acme.localhost:{port}");
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/register"))
+        .header("host", &host)
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "client_name": "Test Editor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let client: Value = response.json().await.unwrap();
+    let path = f.authorize_path(client["client_id"].as_str().unwrap(), &[]);
+    let root_path = path.replace("/s/acme/oauth/authorize", "/authorize");
+    let response =
+        f.app.client.get(f.app.url(&root_path)).header("host", &host).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(&format!("action=\"http://{host}/oauth/authorize/decision\"")),
+        "the consent form posts to the subdomain issuer: {html}"
+    );
 }

@@ -190,14 +190,15 @@ pub enum VerifyError {
     Invalid(String),
 }
 
-/// Checks a token's signature against the published keys and its `iss`, `aud` and `exp`
-/// (with no leeway: our clocks are the ones that issued it) and `typ` header.
+/// Checks a token's signature against the published keys and its `iss`, `aud` (one of
+/// `audiences`) and `exp` (with no leeway: our clocks are the ones that issued it) and `typ`
+/// header.
 pub fn verify<C: DeserializeOwned>(
     keys: &[SigningKey],
     token: &str,
     typ: &str,
     issuers: &[&str],
-    audience: &str,
+    audiences: &[&str],
     now: OffsetDateTime,
 ) -> Result<C, VerifyError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
@@ -210,7 +211,7 @@ pub fn verify<C: DeserializeOwned>(
     let decoding = key.verifier().map_err(|e| VerifyError::Invalid(e.to_string()))?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(issuers);
-    validation.set_audience(&[audience]);
+    validation.set_audience(audiences);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     // jsonwebtoken reads the system clock; the injected clock is checked below instead.
     validation.validate_exp = false;
@@ -280,13 +281,19 @@ mod tests {
         let signer = key.signer(&master).unwrap();
         let claims = json!({"iss": "https://a.example", "aud": "https://a.example/mcp", "sub": "u1", "exp": at(60).unix_timestamp()});
         let token = signer.sign("at+jwt", &claims).unwrap();
-        let ok: Value =
-            verify(&keys, &token, "at+jwt", &["https://a.example"], "https://a.example/mcp", at(1))
-                .unwrap();
+        let ok: Value = verify(
+            &keys,
+            &token,
+            "at+jwt",
+            &["https://a.example"],
+            &["https://a.example/mcp"],
+            at(1),
+        )
+        .unwrap();
         assert_eq!(ok["sub"], "u1");
 
         let check = |token: &str, typ, iss, aud, when| {
-            verify::<Value>(&keys, token, typ, &[iss], aud, when).unwrap_err()
+            verify::<Value>(&keys, token, typ, &[iss], &[aud], when).unwrap_err()
         };
         assert!(matches!(
             check(&token, "at+jwt", "https://b.example", "https://a.example/mcp", at(1)),

@@ -5,10 +5,11 @@
 
 pub mod authorize;
 pub mod error;
+pub mod introspection;
 pub mod keys;
 mod metadata;
 pub mod register;
-mod token;
+pub(crate) mod token;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, RawPathParams};
@@ -50,6 +51,26 @@ pub fn router() -> Router<AppState> {
         .route("/s/{slug}/oauth/authorize/decision", post(authorize::decision))
         .route("/s/{slug}/oauth/authorize/continue", get(authorize::resume))
         .route("/s/{slug}/oauth/token", post(token::token))
+        .route("/s/{slug}/oauth/revoke", post(introspection::revoke))
+        .route("/s/{slug}/oauth/introspect", post(introspection::introspect))
+        .route(
+            "/s/{slug}/oauth/userinfo",
+            get(introspection::userinfo).post(introspection::userinfo),
+        )
+        .route("/api/mcp-auth/validate", post(introspection::validate))
+        // 2025-03-26 clients skip discovery and use these on the MCP server's origin (which is
+        // the server's own only on its subdomain).
+        .route("/s/{slug}/authorize", get(authorize::authorize))
+        .route("/s/{slug}/token", post(token::token))
+        .route("/s/{slug}/register", post(register::register))
+}
+
+/// The server's issuer on both URL forms: its tokens name one of them.
+pub(crate) fn server_issuers(state: &AppState, server: &McpServer) -> Vec<String> {
+    [UrlForm::Subdomain, UrlForm::Path]
+        .into_iter()
+        .map(|form| ServerOrigin::new(&state.config.base_url, &server.slug, form).issuer())
+        .collect()
 }
 
 /// Every MCP endpoint URL of a server, on both URL forms (RFC 8707 resource indicators).
