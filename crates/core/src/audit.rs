@@ -31,11 +31,13 @@ pub mod action {
     pub const IDP_CREATED: &str = "identity_provider.created";
     pub const IDP_UPDATED: &str = "identity_provider.updated";
     pub const IDP_DELETED: &str = "identity_provider.deleted";
+    pub const OAUTH_CLIENT_CREATED: &str = "oauth_client.created";
+    pub const OAUTH_CLIENT_REVOKED: &str = "oauth_client.revoked";
 }
 
 /// The areas the log can be filtered by.
-pub const AREAS: [&str; 6] =
-    ["account", "organization", "member", "server", "api_key", "identity_provider"];
+pub const AREAS: [&str; 7] =
+    ["account", "organization", "member", "server", "api_key", "identity_provider", "oauth_client"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {

@@ -20,6 +20,7 @@ mod members;
 pub mod metrics;
 mod middleware;
 pub mod oauth;
+pub mod oauth_clients;
 pub mod organizations;
 pub mod outbound;
 pub mod router;

@@ -797,3 +797,74 @@ async fn clients_of_2025_03_26_find_the_endpoints_at_the_root_of_the_server_subd
         "the consent form posts to the subdomain issuer: {html}"
     );
 }
+
+#[tokio::test]
+async fn the_organization_pre_registers_lists_and_revokes_clients_and_revoking_ends_their_tokens() {
+    let f = fixture().await;
+    let (dynamic_id, tokens) = f.tokens().await;
+    let base = format!("/api/v1/orgs/{}/servers/{}/oauth-clients", f.org, f.server_id);
+    f.app.clock.advance(std::time::Duration::from_secs(1));
+
+    let body = json!({"client_name": "Acme CI", "redirect_uris": ["https://ci.acme.example/cb"],
+        "token_endpoint_auth_method": "client_secret_post"});
+    let (status, created) = call(&f.app, &f.owner, Method::POST, &base, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["kind"], "preregistered");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let pre_id = created["client_id"].as_str().unwrap().to_owned();
+    let (_, answer) = f
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", "mcp_ac_x"),
+            ("code_verifier", VERIFIER),
+            ("client_id", &pre_id),
+            ("client_secret", &secret),
+        ])
+        .await;
+    assert_eq!(answer["error"], "invalid_grant", "the client authenticated");
+
+    let bad = json!({"redirect_uris": ["http://ci.acme.example/cb"]});
+    let (status, error) = call(&f.app, &f.owner, Method::POST, &base, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["field"], "redirect_uris");
+
+    let (status, list) = call(&f.app, &f.owner, Method::GET, &base, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [pre_id.as_str(), dynamic_id.as_str()], "newest first");
+    assert!(!list.to_string().contains(&secret), "secrets are shown once");
+    assert_eq!(list["items"][1]["display_name"], "Test Editor");
+
+    // Another organization sees nothing of it; a plain member cannot change it.
+    let eve = f.app.signup("eve@example.com").await;
+    let (status, _) = call(&f.app, &eve, Method::GET, &base, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    f.app.add_member(&f.org, "eve@example.com", mcplatform_core::org::Role::Member).await;
+    let (status, _) =
+        call(&f.app, &eve, Method::DELETE, &format!("{base}/{dynamic_id}"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Revoking the editor's client ends what it holds.
+    let key = f.server_key(&f.server_id, &["auth:introspect"]).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(f.introspect("acme", &key, access).await.1["active"], true);
+    let (status, _) =
+        call(&f.app, &f.owner, Method::DELETE, &format!("{base}/{dynamic_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(f.introspect("acme", &key, access).await.1["active"], false);
+    let (status, answer) = f.refresh(&dynamic_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, _) =
+        call(&f.app, &f.owner, Method::DELETE, &format!("{base}/{dynamic_id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "already revoked");
+    let (_, list) = call(&f.app, &f.owner, Method::GET, &base, None).await;
+    assert!(list["items"][1]["revoked_at"].is_string());
+}

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod keys;
 mod members;
+mod oauth_clients;
 mod openapi;
 mod orgs;
 mod providers;
@@ -50,6 +51,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(servers::router())
             .merge(members::router())
             .merge(keys::router())
+            .merge(oauth_clients::router())
             .merge(providers::router())
             .merge(audit::router())
             .merge(openapi::router()),

@@ -43,6 +43,11 @@ use crate::error::ErrorBody;
         (name = "members", description = "Members, invitations and the email outbox"),
         (name = "api-keys", description = "Server and organization API keys"),
         (
+            name = "oauth-clients",
+            description = "The OAuth clients of a server: self-registered (RFC 7591) or \
+                pre-registered"
+        ),
+        (
             name = "identity-providers",
             description = "The organization's upstream identity providers (GitHub, Google, \
                 OpenID Connect, OAuth 2.0)"

@@ -25,21 +25,13 @@ pub struct NewClient {
     pub secret: Option<SecretString>,
 }
 
-/// Checks the metadata and stores a new client of `server`.
+/// Stores a new client of `server` with checked metadata.
 pub async fn create_client(
     state: &AppState,
     server: &mcplatform_core::mcp_server::McpServer,
-    input: ClientMetadataInput,
+    metadata: ClientMetadata,
     kind: RegistrationKind,
-) -> Result<NewClient, OAuthError> {
-    let metadata = ClientMetadata::validate(input).map_err(|e| {
-        let code = if e.field == "redirect_uris" {
-            ErrorCode::InvalidRedirectUri
-        } else {
-            ErrorCode::InvalidClientMetadata
-        };
-        OAuthError::new(code, e.to_string())
-    })?;
+) -> Result<NewClient, crate::ApiError> {
     // The id is random, not a secret: 256 bits make it unguessable all the same.
     let client_id = NewSecretToken::generate(CLIENT_ID_PREFIX).secret.expose_secret().to_owned();
     let secret = metadata
@@ -96,7 +88,16 @@ pub(super) async fn register(
     let input: ClientMetadataInput = serde_json::from_slice(&body).map_err(|e| {
         OAuthError::new(ErrorCode::InvalidClientMetadata, format!("malformed metadata: {e}"))
     })?;
-    let new = create_client(&state, &hosted.0.server, input, RegistrationKind::Dynamic).await?;
+    // RFC 7591 §3.2.2 names two errors: the redirect URIs, or any other field.
+    let metadata = ClientMetadata::validate(input).map_err(|e| {
+        let code = if e.field == "redirect_uris" {
+            ErrorCode::InvalidRedirectUri
+        } else {
+            ErrorCode::InvalidClientMetadata
+        };
+        OAuthError::new(code, e.to_string())
+    })?;
+    let new = create_client(&state, &hosted.0.server, metadata, RegistrationKind::Dynamic).await?;
     tracing::info!(client_id = new.client.client_id, server = %hosted.0.server.id, "client registered");
     Ok((StatusCode::CREATED, no_store(), Json(registration_response(&new))).into_response())
 }
