@@ -619,11 +619,20 @@ pub trait AuthorizationStore {
         now: OffsetDateTime,
     ) -> Result<Option<AuthorizationRequest>>;
 
-    /// Notes who signed in for an open request. `NotFound` unless it is open.
+    /// Notes who signed in for an open request nobody signed in for yet, with the hash of the
+    /// secret that hands the sign-in back. `NotFound` otherwise.
     async fn set_authorization_request_user(
         &self,
         request: AuthorizationRequestId,
         end_user: EndUserId,
+        handoff: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Closes an open request without a code (the person declined).
+    async fn close_authorization_request(
+        &self,
+        request: AuthorizationRequestId,
         now: OffsetDateTime,
     ) -> Result<()>;
 

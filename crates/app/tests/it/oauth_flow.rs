@@ -868,3 +868,36 @@ async fn the_organization_pre_registers_lists_and_revokes_clients_and_revoking_e
     let (_, list) = call(&f.app, &f.owner, Method::GET, &base, None).await;
     assert!(list["items"][1]["revoked_at"].is_string());
 }
+
+#[tokio::test]
+async fn a_sign_in_finished_in_another_browser_completes_nothing() {
+    let f = fixture().await;
+    let client_id = f.public_client().await;
+    // The attacker starts an authorization for their client and allows it, but does not sign in:
+    // they send the provider link to a victim instead.
+    let attacker = new_client_with_cookies();
+    let (request, csrf) = f.consent(&attacker, &f.authorize_path(&client_id, &[])).await;
+    let response = f.decide(&attacker, &request, &csrf, "allow").await;
+    let upstream = location(&response);
+
+    // The victim signs in at the provider; their browser comes back without the request's cookie.
+    let victim = new_client_with_cookies();
+    let response = new_client().get(&upstream).send().await.unwrap();
+    let response = victim.get(f.local(&location(&response))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let resume = f.local(&location(&response));
+    let response = victim.get(&resume).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN, "the victim's browser did not ask");
+
+    // The attacker's browser holds the cookie but not the handoff the victim's browser got.
+    let guessed =
+        f.app.url(&format!("/s/acme/oauth/authorize/continue?request={request}&handoff=x"));
+    let response = attacker.get(&guessed).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("location").is_none(), "no code for the attacker's client");
+
+    // Declining closes a request for good: it cannot be allowed afterwards.
+    let (request, csrf) = f.consent(&attacker, &f.authorize_path(&client_id, &[])).await;
+    assert_eq!(f.decide(&attacker, &request, &csrf, "deny").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(f.decide(&attacker, &request, &csrf, "allow").await.status(), StatusCode::FORBIDDEN);
+}

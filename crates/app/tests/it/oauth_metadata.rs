@@ -58,7 +58,10 @@ async fn the_path_form_issuer_serves_its_metadata_on_every_discovery_path() {
         assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-        assert_eq!(doc["client_id_metadata_document_supported"], true);
+        assert_eq!(
+            doc["client_id_metadata_document_supported"], false,
+            "not until client metadata documents are fetched"
+        );
         let scopes = doc["scopes_supported"].as_array().unwrap();
         assert!(scopes.contains(&"mcp".into()) && scopes.contains(&"offline_access".into()));
     }

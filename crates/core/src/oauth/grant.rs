@@ -63,6 +63,13 @@ impl Scopes {
         self.0.iter().all(|s| other.contains(s))
     }
 
+    /// Every scope of either, `self`'s first.
+    pub fn union(&self, other: &Scopes) -> Scopes {
+        let mut all = self.0.clone();
+        all.extend(other.0.iter().filter(|s| !self.contains(s)).cloned());
+        Scopes(all)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
@@ -143,6 +150,10 @@ pub struct AuthorizationRequest {
     pub browser_hash: TokenHash,
     /// Who signed in, once someone did.
     pub end_user_id: Option<EndUserId>,
+    /// SHA-256 of the one-time secret in the link that brings the browser back from signing
+    /// in: the browser cookie alone would let an attacker finish a victim's sign-in begun from
+    /// the attacker's request.
+    pub handoff_hash: Option<TokenHash>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -225,6 +236,8 @@ mod tests {
         let narrow = Scopes::parse(Some("mcp")).unwrap();
         assert!(narrow.is_subset_of(&Scopes::parse(Some("mcp email")).unwrap()));
         assert!(!Scopes::parse(Some("email")).unwrap().is_subset_of(&narrow));
+        let wide = narrow.union(&Scopes::parse(Some("email mcp")).unwrap());
+        assert_eq!(wide.to_string(), "mcp email");
     }
 
     #[test]

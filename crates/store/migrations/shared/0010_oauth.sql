@@ -81,6 +81,8 @@ CREATE TABLE authorization_requests (
     code_challenge      TEXT NOT NULL,
     browser_hash        TEXT NOT NULL,
     end_user_id         TEXT REFERENCES end_users (id) ON DELETE CASCADE,
+    -- SHA-256 of the one-time secret that hands a finished sign-in back to the server's host.
+    handoff_hash        TEXT,
     created_at          BIGINT NOT NULL,
     expires_at          BIGINT NOT NULL,
     completed_at        BIGINT

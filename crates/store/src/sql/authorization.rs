@@ -14,7 +14,7 @@ use crate::{AuthorizationStore, Result, StoreError, StoredCode};
 
 const REQUEST_COLUMNS: &str = "id, organization_id, mcp_server_id, issuer, client_id, \
      redirect_uri, redirect_uri_given, scope, resource, state, code_challenge, browser_hash, \
-     end_user_id, created_at, expires_at";
+     end_user_id, handoff_hash, created_at, expires_at";
 
 const CODE_COLUMNS: &str = "code_hash, organization_id, mcp_server_id, issuer, client_id, \
      end_user_id, redirect_uri, redirect_uri_given, scope, resource, code_challenge, family_id, \
@@ -47,6 +47,7 @@ fn request_from_row(row: &AnyRow) -> Result<AuthorizationRequest> {
         code_challenge: c.text("code_challenge")?,
         browser_hash: required_hash(&c, "browser_hash")?,
         end_user_id: c.opt_parsed("end_user_id")?,
+        handoff_hash: hash_from_hex(&c, "handoff_hash")?,
         created_at: c.time("created_at")?,
         expires_at: c.time("expires_at")?,
     })
@@ -133,7 +134,7 @@ impl AuthorizationStore for SqlStore {
             .await?;
         sqlx::query(&format!(
             "INSERT INTO authorization_requests ({REQUEST_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(request.id.to_string())
         .bind(request.organization_id.to_string())
@@ -148,6 +149,7 @@ impl AuthorizationStore for SqlStore {
         .bind(&request.code_challenge)
         .bind(request.browser_hash.to_hex())
         .bind(request.end_user_id.map(|id| id.to_string()))
+        .bind(request.handoff_hash.as_ref().map(TokenHash::to_hex))
         .bind(millis(request.created_at))
         .bind(millis(request.expires_at))
         .execute(&self.pool)
@@ -176,18 +178,37 @@ impl AuthorizationStore for SqlStore {
         &self,
         request: AuthorizationRequestId,
         end_user: EndUserId,
+        handoff: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<()> {
+        // Once: a second sign-in for the same request (a replayed link) changes nothing.
         let updated = sqlx::query(
-            "UPDATE authorization_requests SET end_user_id = $2 \
-             WHERE id = $1 AND expires_at > $3 AND completed_at IS NULL",
+            "UPDATE authorization_requests SET end_user_id = $2, handoff_hash = $4 \
+             WHERE id = $1 AND expires_at > $3 AND completed_at IS NULL AND end_user_id IS NULL",
         )
         .bind(request.to_string())
         .bind(end_user.to_string())
         .bind(millis(now))
+        .bind(handoff.to_hex())
         .execute(&self.pool)
         .await?;
         expect_rows(updated)
+    }
+
+    async fn close_authorization_request(
+        &self,
+        request: AuthorizationRequestId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let closed = sqlx::query(
+            "UPDATE authorization_requests SET completed_at = $2 \
+             WHERE id = $1 AND completed_at IS NULL",
+        )
+        .bind(request.to_string())
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        expect_rows(closed)
     }
 
     async fn issue_authorization_code(
@@ -232,25 +253,33 @@ impl AuthorizationStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(write_error("code"))?;
-        // The consent, remembered for the next authorization of this client by this person.
-        sqlx::query(
-            "DELETE FROM oauth_grants \
+        // The consent, remembered for the next authorization of this client by this person:
+        // what was allowed before stays allowed (a narrower request does not shrink it).
+        let earlier: Option<String> = sqlx::query_scalar(
+            "SELECT scope FROM oauth_grants \
              WHERE mcp_server_id = $1 AND end_user_id = $2 AND client_id = $3",
         )
         .bind(code.mcp_server_id.to_string())
         .bind(code.end_user_id.to_string())
         .bind(&code.client_id)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let scope = match earlier {
+            Some(earlier) => Scopes::from_stored(&earlier).union(&code.scopes),
+            None => code.scopes.clone(),
+        };
+        // An upsert: two codes for the same person and client at once both succeed.
         sqlx::query(
             "INSERT INTO oauth_grants (mcp_server_id, end_user_id, client_id, organization_id, \
-             scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+             scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
+             ON CONFLICT (mcp_server_id, end_user_id, client_id) \
+             DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
         )
         .bind(code.mcp_server_id.to_string())
         .bind(code.end_user_id.to_string())
         .bind(&code.client_id)
         .bind(code.organization_id.to_string())
-        .bind(code.scopes.to_string())
+        .bind(scope.to_string())
         .bind(millis(now))
         .execute(&mut *tx)
         .await?;
@@ -355,7 +384,8 @@ impl AuthorizationStore for SqlStore {
         let mut tx = self.pool.begin().await?;
         let rotated = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2 \
-             WHERE token_hash = $1 AND family_id = $3 AND rotated_at IS NULL",
+             WHERE token_hash = $1 AND family_id = $3 AND rotated_at IS NULL \
+             AND EXISTS (SELECT 1 FROM token_families WHERE id = $3 AND revoked_at IS NULL)",
         )
         .bind(old.to_hex())
         .bind(millis(now))

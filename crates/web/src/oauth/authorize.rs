@@ -271,6 +271,7 @@ pub(super) async fn authorize(
         code_challenge: challenge.unwrap_or_default().to_owned(),
         browser_hash: TokenHash::of(&browser_secret),
         end_user_id: None,
+        handoff_hash: None,
         created_at: now,
         expires_at: now + AUTHORIZATION_REQUEST_TTL,
     };
@@ -413,6 +414,7 @@ pub(super) async fn decision(
             Err(page) => return Ok(page),
         };
     if form.decision != "allow" {
+        state.store.close_authorization_request(request.id, state.clock.now()).await?;
         return Ok(error_to_client(
             &request.redirect_uri,
             ErrorCode::AccessDenied,
@@ -554,14 +556,24 @@ async fn finish_upstream(
         .store_upstream_tokens(end_user.id, provider.id, &sealed, now)
         .await
         .map_err(|e| page_error(e.into()))?;
-    state
+    // Whoever finished the sign-in gets the one link that completes the request: a browser
+    // that only holds the request's cookie (the one that asked) cannot complete someone
+    // else's sign-in, and the person who signed in cannot complete it without that browser.
+    let handoff = NewSecretToken::generate("");
+    match state
         .store
-        .set_authorization_request_user(request.id, end_user.id, now)
+        .set_authorization_request_user(request.id, end_user.id, &handoff.hash, now)
         .await
-        .map_err(|e| page_error(e.into()))?;
+    {
+        Ok(()) => {}
+        Err(mcplatform_store::StoreError::NotFound) => return Err(stale()),
+        Err(e) => return Err(page_error(e.into())),
+    }
     let mut next = Url::parse(&format!("{}/oauth/authorize/continue", request.issuer))
         .map_err(|e| page_error(ApiError::Internal(Box::new(e))))?;
-    next.query_pairs_mut().append_pair("request", &request.id.to_string());
+    next.query_pairs_mut()
+        .append_pair("request", &request.id.to_string())
+        .append_pair("handoff", handoff.secret.expose_secret());
     Ok(Redirect::to(next.as_str()).into_response())
 }
 
@@ -597,6 +609,7 @@ fn seal_tokens(
 #[derive(Debug, Deserialize)]
 pub(super) struct ContinueQuery {
     request: String,
+    handoff: String,
 }
 
 /// `GET /oauth/authorize/continue`: the browser back on the server's host after signing in.
@@ -610,11 +623,18 @@ pub(super) async fn resume(
         Ok(request) => request,
         Err(page) => return Ok(page),
     };
-    let Some(end_user_id) = request.end_user_id else {
+    let handed_off = request.handoff_hash.as_ref().is_some_and(|expected| {
+        constant_time_eq(
+            TokenHash::of(&query.handoff).to_hex().as_bytes(),
+            expected.to_hex().as_bytes(),
+        )
+    });
+    let (Some(end_user_id), true) = (request.end_user_id, handed_off) else {
         return Ok(error_page(
-            StatusCode::BAD_REQUEST,
-            "Not signed in",
-            "Nobody has signed in for this authorization yet.",
+            StatusCode::FORBIDDEN,
+            "Not signed in here",
+            "This sign-in was not completed in this browser. Go back to your application and \
+             connect again.",
         ));
     };
     let now = state.clock.now();
