@@ -98,6 +98,12 @@ impl TokenHash {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// Whether `secret` hashes to this, compared in constant time.
+    pub fn matches(&self, secret: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        Self::of(secret).0.ct_eq(&self.0).into()
+    }
+
     /// The stored form back: 64 lowercase hex digits.
     pub fn from_hex(hex: &str) -> Option<Self> {
         if hex.len() != 64 {
@@ -223,6 +229,7 @@ mod tests {
         assert_eq!(secret.len(), "mcpk_".len() + 43);
         assert_eq!(TokenHash::of(secret), token.hash);
         assert_ne!(NewSecretToken::generate("mcpk_").hash, token.hash);
+        assert!(token.hash.matches(secret) && !token.hash.matches("mcpk_other"));
         assert_eq!(TokenHash::from_hex(&token.hash.to_hex()), Some(token.hash));
         assert_eq!(TokenHash::from_hex("zz"), None);
         assert_eq!(TokenHash::from_hex(&"g".repeat(64)), None);

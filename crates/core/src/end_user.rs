@@ -4,7 +4,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::ids::{EndUserId, OrgId};
+use crate::ids::{EndUserId, IdentityProviderId, OrgId};
 
 /// The identity provider key of the built-in end-user login (`platform_oauth`); an
 /// organization's provider is keyed by its id.
@@ -22,6 +22,18 @@ pub struct EndUser {
     pub profile: Value,
     pub created_at: OffsetDateTime,
     pub last_login_at: OffsetDateTime,
+}
+
+impl EndUser {
+    /// Associated data binding a sealed upstream token (`kind`: `access`, `refresh`) to its end
+    /// user and provider.
+    pub fn upstream_token_context(
+        end_user: EndUserId,
+        provider: IdentityProviderId,
+        kind: &str,
+    ) -> Vec<u8> {
+        format!("upstream_token.{kind}:{end_user}:{provider}").into_bytes()
+    }
 }
 
 /// A sign-in as a provider reported it: who, by which provider, with what profile.

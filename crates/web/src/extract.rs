@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -39,6 +39,14 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         other => ApiError::BadRequest(other.body_text()),
     }
+}
+
+/// The credentials of an `Authorization: {scheme} …` header (RFC 9110 §11.6.2; the scheme is
+/// case-insensitive, §11.1).
+pub fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {
+    let (given, credentials) =
+        headers.get(header::AUTHORIZATION)?.to_str().ok()?.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| credentials.trim())
 }
 
 impl<T: Serialize> IntoResponse for AppJson<T> {

@@ -3,16 +3,52 @@
 //! client, dynamic ones included.
 
 use mcplatform_core::audit::action;
+use mcplatform_core::crypto::NewSecretToken;
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::oauth::client::{
-    ClientMetadata, ClientMetadataInput, OAuthClient, RegistrationKind,
+    CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, ClientMetadata, ClientMetadataInput, OAuthClient,
+    RegistrationKind,
 };
 use mcplatform_core::org::Role;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
 use crate::access::{Actor, OrgAccess};
-use crate::oauth::register::{self, NewClient};
 use crate::{ApiError, AppState, audit};
+
+/// A client just made, with its secret (if confidential) in the clear for the one answer that
+/// shows it.
+pub struct NewClient {
+    pub client: OAuthClient,
+    pub secret: Option<SecretString>,
+}
+
+/// Stores a new client of `server` with checked metadata.
+pub async fn create_client(
+    state: &AppState,
+    server: &mcplatform_core::mcp_server::McpServer,
+    metadata: ClientMetadata,
+    kind: RegistrationKind,
+) -> Result<NewClient, crate::ApiError> {
+    // The id is random, not a secret: 256 bits make it unguessable all the same.
+    let client_id = NewSecretToken::generate(CLIENT_ID_PREFIX).secret.expose_secret().to_owned();
+    let secret = metadata
+        .token_endpoint_auth_method
+        .is_confidential()
+        .then(|| NewSecretToken::generate(CLIENT_SECRET_PREFIX));
+    let client = OAuthClient {
+        client_id,
+        organization_id: server.organization_id,
+        mcp_server_id: server.id,
+        secret_hash: secret.as_ref().map(|s| s.hash.clone()),
+        metadata,
+        kind,
+        created_at: state.clock.now(),
+        revoked_at: None,
+    };
+    state.store.create_oauth_client(&client).await?;
+    Ok(NewClient { client, secret: secret.map(|s| s.secret) })
+}
 
 /// Creates a client of `server` from RFC 7591 metadata; admins only. The answer carries the
 /// secret of a confidential client, shown this once.
@@ -25,8 +61,7 @@ pub async fn create(
 ) -> Result<NewClient, ApiError> {
     access.require(Role::Admin)?;
     let metadata = ClientMetadata::validate(metadata)?;
-    let new =
-        register::create_client(state, server, metadata, RegistrationKind::Preregistered).await?;
+    let new = create_client(state, server, metadata, RegistrationKind::Preregistered).await?;
     audit::record(
         state,
         Some(access.org.id),

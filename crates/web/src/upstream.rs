@@ -4,15 +4,19 @@
 use axum::http::header;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcplatform_core::crypto::NewSecretToken;
+use mcplatform_core::crypto::{MasterKey, NewSecretToken};
+use mcplatform_core::end_user::EndUser;
 use mcplatform_core::identity_provider::{
     Endpoints, IdentityProvider, ProviderKind, ProviderSettings,
 };
-use mcplatform_core::ids::{AuthorizationRequestId, UpstreamLoginId, UserId};
+use mcplatform_core::ids::{
+    AuthorizationRequestId, EndUserId, IdentityProviderId, UpstreamLoginId, UserId,
+};
 use mcplatform_core::upstream_login::{
     LoginPurpose, ProviderRef, UPSTREAM_LOGIN_TTL, UpstreamLogin,
 };
 use mcplatform_core::{ValidationError, error_chain};
+use mcplatform_store::SealedUpstreamTokens;
 use oauth2::AuthType;
 use oauth2::basic::BasicClient;
 use openidconnect::core::{
@@ -140,6 +144,27 @@ pub struct UpstreamTokens {
 }
 
 impl UpstreamTokens {
+    /// The tokens as stored: sealed for this end user and provider.
+    pub fn seal(
+        &self,
+        master_key: &MasterKey,
+        end_user: EndUserId,
+        provider: IdentityProviderId,
+        now: time::OffsetDateTime,
+    ) -> SealedUpstreamTokens {
+        let seal = |secret: &SecretString, kind: &str| {
+            master_key.seal(
+                secret.expose_secret().as_bytes(),
+                &EndUser::upstream_token_context(end_user, provider, kind),
+            )
+        };
+        SealedUpstreamTokens {
+            access_token: seal(&self.access_token, "access"),
+            refresh_token: self.refresh_token.as_ref().map(|t| seal(t, "refresh")),
+            expires_at: self.expires_in.map(|d| now + d),
+        }
+    }
+
     fn of(token: &impl OAuth2TokenResponse) -> Self {
         Self {
             access_token: SecretString::from(token.access_token().secret().clone()),

@@ -467,6 +467,26 @@ async fn bad_authorization_requests_get_the_exact_error_where_it_belongs() {
         assert_eq!(param(&back, "state").as_deref(), Some("client-state-1"));
         assert_eq!(param(&back, "iss").as_deref(), Some(f.issuer.as_str()));
     }
+    // A state that could not come back byte for byte is refused, without echoing it.
+    let response = get(f.authorize_path(&client_id, &[("state", "caf\u{e9}")])).await;
+    let back = url::Url::parse(&location(&response)).unwrap();
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&back, "state"), None);
+    let not_utf8 = format!("{}&x=%FF", f.authorize_path(&client_id, &[]));
+    let response = get(not_utf8).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("not valid UTF-8"));
+
+    // A client that registered its scopes asks within them, and gets them by default.
+    let (_, narrow) = f
+        .register(json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "scope": "mcp"}))
+        .await;
+    let narrow_id = narrow["client_id"].as_str().unwrap();
+    let response = get(f.authorize_path(narrow_id, &[("scope", "mcp email")])).await;
+    let back = url::Url::parse(&location(&response)).unwrap();
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_scope"));
+
     // Both URL forms' resources are the server's.
     let port = f.app.address.rsplit(':').next().unwrap();
     let subdomain_resource = format!("http://acme.localhost:{port}/mcp");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use url::{Host, Url};
 
-use super::SCOPES_SUPPORTED;
+use super::grant::Scopes;
 use crate::ValidationError;
 use crate::crypto::TokenHash;
 use crate::ids::{McpServerId, OrgId};
@@ -223,19 +223,11 @@ impl ClientMetadata {
         }
         let scope = match input.scope.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(scope) => {
-                if let Some(unknown) = scope
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .find(|s| !SCOPES_SUPPORTED.contains(s))
-                {
-                    return Err(ValidationError::new(
-                        "scope",
-                        format!("{unknown:?} is not a scope of this server"),
-                    ));
-                }
-                Some(scope.split_whitespace().collect::<Vec<_>>().join(" "))
-            }
+            Some(scope) => Some(
+                Scopes::parse(Some(scope))
+                    .map_err(|e| ValidationError::new("scope", e))?
+                    .to_string(),
+            ),
         };
         let application_type = match input.application_type.as_deref() {
             Some(kind) => kind.parse()?,
@@ -274,6 +266,12 @@ impl ClientMetadata {
                 .and_then(|url| url.host_str().map(str::to_owned))
                 .unwrap_or_else(|| "An unnamed application".to_owned())
         })
+    }
+
+    /// Whether every redirect URI is loopback HTTP (RFC 8252 §7.3): an app on the person's
+    /// own machine, which the consent page says so of.
+    pub fn loopback_only(&self) -> bool {
+        self.redirect_uris.iter().all(|uri| Url::parse(uri).is_ok_and(|url| is_loopback_http(&url)))
     }
 
     pub fn allows_refresh(&self) -> bool {
@@ -425,6 +423,7 @@ mod tests {
         assert_eq!(metadata.display_name(), "app.example");
         let native = ClientMetadata::validate(input(&["http://127.0.0.1:9000/cb"])).unwrap();
         assert_eq!(native.application_type, ApplicationType::Native);
+        assert!(native.loopback_only() && !metadata.loopback_only());
     }
 
     #[test]

@@ -49,6 +49,22 @@ impl Scopes {
         Ok(Self(scopes))
     }
 
+    /// The scopes a client asks for, within those it registered (RFC 7591 §2 `scope`), which
+    /// are also its default; without a registration, [`Self::parse`].
+    pub fn for_client(requested: Option<&str>, registered: Option<&str>) -> Result<Self, String> {
+        let Some(registered) = registered.map(Self::from_stored).filter(|r| !r.0.is_empty()) else {
+            return Self::parse(requested);
+        };
+        if requested.is_none_or(|r| r.trim().is_empty()) {
+            return Ok(registered);
+        }
+        let scopes = Self::parse(requested)?;
+        if let Some(outside) = scopes.iter().find(|s| !registered.contains(s)) {
+            return Err(format!("{outside:?} is not a scope this client registered"));
+        }
+        Ok(scopes)
+    }
+
     /// Scopes already stored (trusted).
     pub fn from_stored(text: &str) -> Self {
         Self(text.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
@@ -236,6 +252,13 @@ mod tests {
         let narrow = Scopes::parse(Some("mcp")).unwrap();
         assert!(narrow.is_subset_of(&Scopes::parse(Some("mcp email")).unwrap()));
         assert!(!Scopes::parse(Some("email")).unwrap().is_subset_of(&narrow));
+        let registered = Some("mcp email");
+        assert_eq!(Scopes::for_client(None, registered).unwrap().to_string(), "mcp email");
+        assert_eq!(Scopes::for_client(Some("email"), registered).unwrap().to_string(), "email");
+        assert!(
+            Scopes::for_client(Some("mcp profile"), registered).unwrap_err().contains("profile")
+        );
+        assert_eq!(Scopes::for_client(None, None).unwrap().to_string(), "mcp");
         let wide = narrow.union(&Scopes::parse(Some("email mcp")).unwrap());
         assert_eq!(wide.to_string(), "mcp email");
     }

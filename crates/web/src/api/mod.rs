@@ -19,7 +19,6 @@ mod servers;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
 use axum::{Extension, Router};
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
@@ -174,16 +173,9 @@ impl FromRequestParts<AppState> for ApiCaller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            // RFC 9110 §11.1: the scheme is case-insensitive.
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, secret)| secret);
+        let bearer = crate::extract::authorization(&parts.headers, "bearer");
         if let Some(secret) = bearer {
-            let key = api_keys::authenticate(state, secret.trim(), ApiKeyScope::Management).await?;
+            let key = api_keys::authenticate(state, secret, ApiKeyScope::Management).await?;
             return Ok(Self(Caller::Key { key, ip: client_ip(&parts.extensions) }));
         }
         let current = CurrentSession::from_request_parts(parts, state).await?;

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use mcplatform_core::oauth::client::{
     ApplicationType, ClientMetadataInput, OAuthClient, RegistrationKind, TokenEndpointAuthMethod,
 };
-use mcplatform_core::org::Role;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -139,7 +138,6 @@ async fn create(
     AppJson(body): AppJson<ClientMetadataInput>,
 ) -> Result<(StatusCode, AppJson<CreatedClientResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(Role::Admin)?;
     let server = access.server(&state, &server_id).await?;
     let new = oauth_clients::create(&state, &access, &caller.actor(), &server, body).await?;
     let client_secret = new.secret.as_ref().map(|s| s.expose_secret().to_owned());
@@ -171,7 +169,6 @@ async fn revoke(
     Path((org_id, server_id, client_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(Role::Admin)?;
     let server = access.server(&state, &server_id).await?;
     let client =
         state.store.find_oauth_client(server.id, &client_id).await?.ok_or(ApiError::NotFound)?;

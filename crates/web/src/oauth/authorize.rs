@@ -24,13 +24,13 @@ use mcplatform_core::oauth::grant::{
     AuthorizationCode, AuthorizationRequest, Scopes, check_code_challenge, describe_scope,
 };
 use mcplatform_core::upstream_login::{ProviderRef, UpstreamLogin};
-use mcplatform_store::SealedUpstreamTokens;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
 
+use super::params::Params;
 use super::{OAuthServer, error::ErrorCode};
-use crate::upstream::{self, UpstreamClient, UpstreamTokens};
+use crate::upstream::{self, UpstreamClient};
 use crate::views::Outcome;
 use crate::{ApiError, AppState};
 
@@ -38,6 +38,8 @@ use crate::{ApiError, AppState};
 const BROWSER_COOKIE: &str = "mcp_oauth_browser";
 /// An end user's sign-in at one server's authorization pages.
 const END_USER_COOKIE: &str = "mcp_end_user";
+/// The longest client `state` accepted (it is stored with the request and sent back).
+const MAX_STATE_LEN: usize = 1024;
 /// How long an end user stays signed in at a server's authorization pages.
 const END_USER_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
 
@@ -134,31 +136,6 @@ fn error_to_client(
 // ---------------------------------------------------------------------------------------------
 // GET /oauth/authorize
 
-/// The request's parameters; each may appear once (RFC 6749 §3.1), except `resource`, which
-/// RFC 8707 §2 allows to repeat.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(query: Option<&str>) -> Self {
-        let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes());
-        Self(pairs.map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-    }
-
-    /// `Err` names a parameter given twice.
-    fn one(&self, name: &str) -> Result<Option<&str>, String> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let first = values.next();
-        match values.next() {
-            Some(_) => Err(format!("{name} is given more than once")),
-            None => Ok(first.filter(|v| !v.is_empty())),
-        }
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
-    }
-}
-
 /// The resource the tokens will be for (RFC 8707 §2): one of this server's MCP endpoint URLs,
 /// on either URL form; the main endpoint of the form in use when none is named.
 pub(crate) fn check_resource(
@@ -185,14 +162,17 @@ pub(super) async fn authorize(
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = Params::parse(query.as_deref());
     let bad = |message: String| error_page(StatusCode::BAD_REQUEST, "Invalid request", message);
+    let params = match Params::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(e) => return Ok(bad(e.description)),
+    };
 
     // Until the client and its redirect URI are known good, errors stay on our page.
     let client_id = match params.one("client_id") {
         Ok(Some(id)) => id,
         Ok(None) => return Ok(bad("The request names no client_id.".into())),
-        Err(e) => return Ok(bad(e)),
+        Err(e) => return Ok(bad(e.description)),
     };
     let Some(client) = state.store.find_oauth_client(hosted.server.id, client_id).await? else {
         return Ok(bad(format!(
@@ -201,7 +181,7 @@ pub(super) async fn authorize(
     };
     let requested_redirect = match params.one("redirect_uri") {
         Ok(uri) => uri,
-        Err(e) => return Ok(bad(e)),
+        Err(e) => return Ok(bad(e.description)),
     };
     let Some(redirect_uri) = client.metadata.match_redirect_uri(requested_redirect) else {
         return Ok(bad(match requested_redirect {
@@ -214,16 +194,34 @@ pub(super) async fn authorize(
 
     // From here, errors go back to the client (RFC 6749 §4.1.2.1), with its state and our iss.
     let iss = hosted.origin.issuer();
-    let client_state = params.one("state").ok().flatten().map(str::to_owned);
+    let state_param = params.one("state");
+    // RFC 6749 Appendix A.5: printable ASCII, returned as it came; we also bound its length.
+    let state_ok =
+        |s: &&str| s.len() <= MAX_STATE_LEN && s.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    let client_state =
+        state_param.as_ref().ok().copied().flatten().filter(state_ok).map(str::to_owned);
     let fail = |code: ErrorCode, description: &str| {
         Ok(error_to_client(&redirect_uri, code, description, client_state.as_deref(), &iss))
     };
-    for name in ["response_type", "scope", "code_challenge", "code_challenge_method", "state"] {
-        if let Err(e) = params.one(name) {
-            return fail(ErrorCode::InvalidRequest, &e);
-        }
+    if matches!(state_param, Ok(Some(s)) if !state_ok(&s)) {
+        return fail(
+            ErrorCode::InvalidRequest,
+            &format!("state must be at most {MAX_STATE_LEN} printable ASCII characters"),
+        );
     }
-    match params.one("response_type").ok().flatten() {
+    let one = |name: &str| params.one(name).map_err(|e| e.description);
+    let checked = (|| {
+        let response_type = one("response_type")?;
+        let challenge = one("code_challenge")?;
+        let method = one("code_challenge_method")?;
+        let scope = one("scope")?;
+        Ok::<_, String>((response_type, challenge, method, scope))
+    })();
+    let (response_type, challenge, method, scope) = match checked {
+        Ok(values) => values,
+        Err(e) => return fail(ErrorCode::InvalidRequest, &e),
+    };
+    match response_type {
         Some("code") => {}
         None => return fail(ErrorCode::InvalidRequest, "response_type is required"),
         Some(other) => {
@@ -233,13 +231,10 @@ pub(super) async fn authorize(
             );
         }
     }
-    let challenge = params.one("code_challenge").ok().flatten();
-    if let Err(e) =
-        check_code_challenge(challenge, params.one("code_challenge_method").ok().flatten())
-    {
+    if let Err(e) = check_code_challenge(challenge, method) {
         return fail(ErrorCode::InvalidRequest, &e);
     }
-    let scopes = match Scopes::parse(params.one("scope").ok().flatten()) {
+    let scopes = match Scopes::for_client(scope, client.metadata.scope.as_deref()) {
         Ok(scopes) => scopes,
         Err(e) => return fail(ErrorCode::InvalidScope, &e),
     };
@@ -308,17 +303,12 @@ fn consent_page(
         .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned).or_else(|| Some(format!("{}:", u.scheme()))))
         .unwrap_or_default();
-    let loopback_only = client.metadata.redirect_uris.iter().all(|uri| {
-        Url::parse(uri)
-            .ok()
-            .is_some_and(|u| matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")))
-    });
     let view = ConsentView {
         server_name: hosted.server.settings.name.clone(),
         client_name: client.metadata.display_name(),
         client_uri: client.metadata.client_uri.clone(),
         redirect_host,
-        loopback_only,
+        loopback_only: client.metadata.loopback_only(),
         scopes: request.scopes.iter().map(|s| (s.to_owned(), describe_scope(s))).collect(),
         action: hosted.origin.url("/oauth/authorize/decision"),
         request_id: request.id.to_string(),
@@ -550,7 +540,7 @@ async fn finish_upstream(
         )
         .await
         .map_err(|e| page_error(e.into()))?;
-    let sealed = seal_tokens(state, &tokens, end_user.id, provider.id, now);
+    let sealed = tokens.seal(&state.master_key, end_user.id, provider.id, now);
     state
         .store
         .store_upstream_tokens(end_user.id, provider.id, &sealed, now)
@@ -577,35 +567,6 @@ async fn finish_upstream(
     Ok(Redirect::to(next.as_str()).into_response())
 }
 
-/// Associated data binding a sealed upstream token to its end user and provider.
-pub fn upstream_token_context(
-    end_user: EndUserId,
-    provider: mcplatform_core::ids::IdentityProviderId,
-    kind: &str,
-) -> Vec<u8> {
-    format!("upstream_token.{kind}:{end_user}:{provider}").into_bytes()
-}
-
-fn seal_tokens(
-    state: &AppState,
-    tokens: &UpstreamTokens,
-    end_user: EndUserId,
-    provider: mcplatform_core::ids::IdentityProviderId,
-    now: time::OffsetDateTime,
-) -> SealedUpstreamTokens {
-    let seal = |secret: &secrecy::SecretString, kind: &str| {
-        state.master_key.seal(
-            secret.expose_secret().as_bytes(),
-            &upstream_token_context(end_user, provider, kind),
-        )
-    };
-    SealedUpstreamTokens {
-        access_token: seal(&tokens.access_token, "access"),
-        refresh_token: tokens.refresh_token.as_ref().map(|t| seal(t, "refresh")),
-        expires_at: tokens.expires_in.map(|d| now + d),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub(super) struct ContinueQuery {
     request: String,
@@ -623,12 +584,7 @@ pub(super) async fn resume(
         Ok(request) => request,
         Err(page) => return Ok(page),
     };
-    let handed_off = request.handoff_hash.as_ref().is_some_and(|expected| {
-        constant_time_eq(
-            TokenHash::of(&query.handoff).to_hex().as_bytes(),
-            expected.to_hex().as_bytes(),
-        )
-    });
+    let handed_off = request.handoff_hash.as_ref().is_some_and(|h| h.matches(&query.handoff));
     let (Some(end_user_id), true) = (request.end_user_id, handed_off) else {
         return Ok(error_page(
             StatusCode::FORBIDDEN,

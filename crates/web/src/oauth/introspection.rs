@@ -17,9 +17,10 @@ use mcplatform_core::oauth::signing_key;
 use serde_json::{Value, json};
 
 use super::error::{OAuthError, no_store};
+use super::params::Params;
 use super::token::authenticate_client;
 use super::{OAuthServer, server_issuers, server_resources};
-use crate::{ApiError, AppState, api_keys};
+use crate::{ApiError, AppState, api_keys, extract};
 
 /// An access token that is ours, for this server, unexpired and not revoked.
 #[derive(Debug, Clone)]
@@ -105,12 +106,11 @@ async fn inspect(state: &AppState, server: &McpServer, token: &str) -> Result<Va
         "jti": c.jti,
     });
     // Who the end user is, so a server needs no second call to know them.
-    let end_user = state.store.get_end_user(server.organization_id, valid.family.end_user_id).await;
-    if let Ok(end_user) = end_user {
-        answer["email"] = json!(end_user.email);
-        answer["email_verified"] = json!(end_user.email_verified_at.is_some());
-        answer["name"] = json!(end_user.name);
-    }
+    let end_user =
+        state.store.get_end_user(server.organization_id, valid.family.end_user_id).await?;
+    answer["email"] = json!(end_user.email);
+    answer["email_verified"] = json!(end_user.email_verified_at.is_some());
+    answer["name"] = json!(end_user.name);
     Ok(answer)
 }
 
@@ -132,15 +132,9 @@ async fn authenticate_resource_server(
         );
         response
     };
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| v[7..].trim())
-        })
-        .ok_or_else(|| {
-            unauthorized("present an API key with the auth:introspect scope as a Bearer token")
-        })?;
+    let secret = extract::authorization(headers, "bearer").ok_or_else(|| {
+        unauthorized("present an API key with the auth:introspect scope as a Bearer token")
+    })?;
     match api_keys::authenticate(state, secret, ApiKeyScope::AuthIntrospect).await {
         Ok(key) => Ok(key),
         Err(ApiError::Forbidden) => {
@@ -155,18 +149,15 @@ async fn authenticate_resource_server(
 fn token_parameter(headers: &HeaderMap, body: &Bytes) -> Result<String, OAuthError> {
     let content_type =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let token = if content_type.starts_with("application/json") {
+    if content_type.starts_with("application/json") {
         serde_json::from_slice::<Value>(body)
             .ok()
             .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
-    } else if content_type.starts_with("application/x-www-form-urlencoded") {
-        url::form_urlencoded::parse(body).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("token is required"))
     } else {
-        return Err(OAuthError::invalid_request(
-            "send the token as application/x-www-form-urlencoded (or JSON)",
-        ));
-    };
-    token.filter(|t| !t.is_empty()).ok_or_else(|| OAuthError::invalid_request("token is required"))
+        Params::form(headers, body)?.required("token").map(str::to_owned)
+    }
 }
 
 /// `POST /oauth/introspect` (RFC 7662).
@@ -226,10 +217,7 @@ pub(super) async fn userinfo(
         }
         response
     };
-    let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
-        v.get(..7).filter(|p| p.eq_ignore_ascii_case("bearer ")).map(|_| v[7..].trim())
-    });
-    let Some(token) = token else {
+    let Some(token) = extract::authorization(&headers, "bearer") else {
         return Ok(invalid("invalid_request"));
     };
     let Some(valid) = validate_access_token(&state, &hosted.server, token).await? else {
@@ -257,20 +245,9 @@ pub(super) async fn revoke(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let form: Vec<(String, String)> =
-        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let client = authenticate_client(
-        &state,
-        &hosted.server,
-        &headers,
-        field("client_id"),
-        field("client_secret"),
-    )
-    .await?;
-    let token = field("token")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let form = Params::form(&headers, &body)?;
+    let client = authenticate_client(&state, &hosted.server, &headers, &form).await?;
+    let token = form.required("token")?;
     let now = state.clock.now();
     let family = if token.starts_with(REFRESH_TOKEN_PREFIX) {
         state.store.find_refresh_token(&TokenHash::of(token)).await?.map(|(_, family)| family)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod introspection;
 pub mod keys;
 mod metadata;
+mod params;
 pub mod register;
 pub(crate) mod token;
 

@@ -6,51 +6,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use mcplatform_core::crypto::NewSecretToken;
-use mcplatform_core::oauth::client::{
-    CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, ClientMetadata, ClientMetadataInput, OAuthClient,
-    RegistrationKind,
-};
-use secrecy::{ExposeSecret, SecretString};
+use mcplatform_core::oauth::client::{ClientMetadata, ClientMetadataInput, RegistrationKind};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::OAuthServer;
 use super::error::{ErrorCode, OAuthError, no_store};
 use crate::AppState;
-
-/// A client just made, with its secret (if confidential) in the clear for the one answer that
-/// shows it.
-pub struct NewClient {
-    pub client: OAuthClient,
-    pub secret: Option<SecretString>,
-}
-
-/// Stores a new client of `server` with checked metadata.
-pub async fn create_client(
-    state: &AppState,
-    server: &mcplatform_core::mcp_server::McpServer,
-    metadata: ClientMetadata,
-    kind: RegistrationKind,
-) -> Result<NewClient, crate::ApiError> {
-    // The id is random, not a secret: 256 bits make it unguessable all the same.
-    let client_id = NewSecretToken::generate(CLIENT_ID_PREFIX).secret.expose_secret().to_owned();
-    let secret = metadata
-        .token_endpoint_auth_method
-        .is_confidential()
-        .then(|| NewSecretToken::generate(CLIENT_SECRET_PREFIX));
-    let client = OAuthClient {
-        client_id,
-        organization_id: server.organization_id,
-        mcp_server_id: server.id,
-        secret_hash: secret.as_ref().map(|s| s.hash.clone()),
-        metadata,
-        kind,
-        created_at: state.clock.now(),
-        revoked_at: None,
-    };
-    state.store.create_oauth_client(&client).await?;
-    Ok(NewClient { client, secret: secret.map(|s| s.secret) })
-}
+use crate::oauth_clients::{NewClient, create_client};
 
 /// RFC 7591 §3.2.1: the registered metadata, with the id, its issue time and the secret.
 pub fn registration_response(new: &NewClient) -> Value {

@@ -3,11 +3,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use mcplatform_core::crypto::{NewSecretToken, TokenHash, constant_time_eq};
+use mcplatform_core::crypto::{NewSecretToken, TokenHash};
 use mcplatform_core::ids::TokenFamilyId;
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::oauth::client::OAuthClient;
@@ -22,25 +22,8 @@ use time::OffsetDateTime;
 
 use super::OAuthServer;
 use super::error::{ErrorCode, OAuthError, no_store};
-use crate::AppState;
-
-/// The form fields of a token request that may appear at most once each (RFC 6749 §3.2).
-struct TokenForm(Vec<(String, String)>);
-
-impl TokenForm {
-    fn one(&self, name: &str) -> Result<Option<&str>, OAuthError> {
-        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(OAuthError::invalid_request(format!("{name} is given more than once")));
-        }
-        Ok(first.filter(|v| !v.is_empty()))
-    }
-
-    fn required(&self, name: &str) -> Result<&str, OAuthError> {
-        self.one(name)?.ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
-    }
-}
+use super::params::{Params, decode};
+use crate::{AppState, extract};
 
 /// RFC 6749 §2.3.1: `client_secret_basic` (id and secret form-urlencoded, then Basic), or
 /// `client_secret_post`, or for a public client its `client_id` alone.
@@ -48,23 +31,17 @@ pub(super) async fn authenticate_client(
     state: &AppState,
     server: &McpServer,
     headers: &HeaderMap,
-    form_client_id: Option<&str>,
-    form_secret: Option<&str>,
+    params: &Params,
 ) -> Result<OAuthClient, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
+    let basic = match extract::authorization(headers, "basic") {
+        Some(credentials) => {
             let decoded = STANDARD
-                .decode(value[6..].trim())
+                .decode(credentials)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .and_then(|pair| {
                     let (id, secret) = pair.split_once(':')?;
-                    let decode = |s: &str| {
-                        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                            .next()
-                            .map(|(_, v)| v.into_owned())
-                    };
-                    Some((decode(id)?, decode(secret)?))
+                    Some((decode(id.as_bytes()).ok()?, decode(secret.as_bytes()).ok()?))
                 });
             let Some(pair) = decoded else {
                 let mut err = OAuthError::invalid_client("malformed Basic credentials");
@@ -73,7 +50,7 @@ pub(super) async fn authenticate_client(
             };
             Some(pair)
         }
-        _ => None,
+        None => None,
     };
     let challenge = basic.is_some();
     let reject = |message: &str| {
@@ -81,6 +58,7 @@ pub(super) async fn authenticate_client(
         err.basic_challenge = challenge;
         err
     };
+    let (form_client_id, form_secret) = (params.one("client_id")?, params.one("client_secret")?);
     let (client_id, secret) = match (&basic, form_client_id, form_secret) {
         (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request("use one client authentication method"));
@@ -98,14 +76,7 @@ pub(super) async fn authenticate_client(
         .await?
         .ok_or_else(|| reject("unknown client"))?;
     match (&client.secret_hash, secret) {
-        (Some(hash), Some(secret))
-            if constant_time_eq(
-                TokenHash::of(secret).to_hex().as_bytes(),
-                hash.to_hex().as_bytes(),
-            ) =>
-        {
-            Ok(client)
-        }
+        (Some(hash), Some(secret)) if hash.matches(secret) => Ok(client),
         (Some(_), _) => Err(reject("wrong or missing client secret")),
         (None, None) => Ok(client),
         (None, Some(_)) => Err(reject("this client is public: it has no secret")),
@@ -118,27 +89,9 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(OAuthError::invalid_request(
-            "send the token request as application/x-www-form-urlencoded",
-        ));
-    }
-    let form = TokenForm(
-        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
-    );
+    let form = Params::form(&headers, &body)?;
     let grant_type = form.required("grant_type")?;
-    let client = authenticate_client(
-        &state,
-        &hosted.server,
-        &headers,
-        form.one("client_id")?,
-        form.one("client_secret")?,
-    )
-    .await?;
+    let client = authenticate_client(&state, &hosted.server, &headers, &form).await?;
     let issued = match grant_type {
         "authorization_code" => authorization_code(&state, &hosted.server, &client, &form).await?,
         "refresh_token" => {
@@ -148,7 +101,7 @@ pub(super) async fn token(
                     "this client did not register the refresh_token grant",
                 ));
             }
-            refresh_token(&state, &client, &form).await?
+            refresh_token(&state, &hosted.server, &client, &form).await?
         }
         other => {
             return Err(OAuthError::new(
@@ -165,7 +118,7 @@ async fn authorization_code(
     state: &AppState,
     server: &McpServer,
     client: &OAuthClient,
-    form: &TokenForm,
+    form: &Params,
 ) -> Result<serde_json::Value, OAuthError> {
     let code_text = form.required("code")?;
     let verifier = form.required("code_verifier")?;
@@ -262,15 +215,16 @@ fn new_refresh(
 /// presented again revokes the family.
 async fn refresh_token(
     state: &AppState,
+    server: &McpServer,
     client: &OAuthClient,
-    form: &TokenForm,
+    form: &Params,
 ) -> Result<serde_json::Value, OAuthError> {
     let presented = TokenHash::of(form.required("refresh_token")?);
     let now = state.clock.now();
     let Some((token, family)) = state.store.find_refresh_token(&presented).await? else {
         return Err(OAuthError::invalid_grant("the refresh token is not valid"));
     };
-    if family.client_id != client.client_id || family.mcp_server_id != client.mcp_server_id {
+    if family.client_id != client.client_id || family.mcp_server_id != server.id {
         return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
     }
     if family.revoked_at.is_some() {
@@ -306,13 +260,12 @@ async fn refresh_token(
             "resource differs from the one the tokens were issued for",
         ));
     }
-    let server = state.store.get_mcp_server(family.organization_id, family.mcp_server_id).await?;
     let (next, secret) = new_refresh(family.id, now, &server.settings);
     if !state.store.rotate_refresh_token(&presented, &next, now).await? {
         state.store.revoke_token_family(family.id, "refresh_token_reused", now).await?;
         return Err(OAuthError::invalid_grant("the refresh token was already used"));
     }
-    token_response(state, &server, &family, &scopes, Some(secret), now)
+    token_response(state, server, &family, &scopes, Some(secret), now)
 }
 
 /// RFC 6749 §5.1, with a fresh access token for the family.
