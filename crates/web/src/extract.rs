@@ -41,6 +41,29 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// `Path<T>` for the JSON API: a path segment that is not even text (`%FF`) or not the
+/// expected shape is a resource that does not exist, answered like any other 404.
+#[derive(Debug, Clone)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for AppPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
 /// The credentials of an `Authorization: {scheme} …` header (RFC 9110 §11.6.2; the scheme is
 /// case-insensitive, §11.1).
 pub fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Option<&'h str> {

@@ -783,3 +783,18 @@ async fn saving_the_form_keeps_lifetimes_the_api_set_in_seconds() {
     let stored = app.store.find_mcp_server_by_slug(&slug).await.unwrap().unwrap();
     assert_eq!(stored.settings.access_token_ttl, Duration::from_secs(300));
 }
+
+#[tokio::test]
+async fn the_home_page_opens_the_organization_last_worked_in_while_still_a_member() {
+    let app = spawn_app().await;
+    let (client, org_path) = owner_with_org(&app, "ada@example.com", "Acme").await;
+    assert_eq!(page(&client, &app, &org_path).await.0, StatusCode::OK);
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(location(&response), org_path);
+
+    // Once the organization is gone, home is the list again.
+    let org = org_path.trim_start_matches("/orgs/").parse().unwrap();
+    app.store.delete_organization(org).await.unwrap();
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(location(&response), "/orgs");
+}

@@ -122,4 +122,9 @@ async fn the_api_needs_a_session() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "unauthorized");
+
+    // A path segment that is not text is a resource that does not exist, said in JSON.
+    let ada = app.signup("ada@example.com").await;
+    let (status, body) = call(&app, &ada, Method::GET, "/api/v1/orgs/%FF/servers", None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/orgs/{org_id}/audit-events`: the audit log, for admins.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use mcplatform_core::audit::{AREAS, AuditEvent};
 use mcplatform_core::org::Role;
 use mcplatform_store::{AuditFilter, PageRequest};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::{ApiCaller, Limit, Paged, says};
 use crate::error::{ErrorBody, Result};
-use crate::extract::{AppJson, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,11 +55,20 @@ impl From<AuditEvent> for EventResponse {
     }
 }
 
+/// The `area` filter's schema, listing the areas [`AREAS`] names (the check below uses them too).
+fn area_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .description(Some("Only actions of this area"))
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(AREAS))
+        .build()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct AuditQuery {
-    /// Only actions of this area: `account`, `organization`, `member`, `server` or `api_key`.
+    #[param(schema_with = area_schema)]
     area: Option<String>,
     /// Only what this person did (a user id).
     #[param(format = Uuid)]
@@ -98,7 +107,7 @@ struct AuditQuery {
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<AppJson<Paged<EventResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/orgs/{org_id}/api-keys`: server and organization API keys.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::org::Role;
@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::access::path_id;
 use crate::api_keys;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{AppJson, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default().routes(routes!(list, create)).routes(routes!(revoke))
@@ -81,7 +81,7 @@ impl From<ApiKey> for KeyResponse {
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<KeyResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -138,7 +138,7 @@ struct CreatedKeyResponse {
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppJson(body): AppJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, AppJson<CreatedKeyResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -180,7 +180,7 @@ async fn create(
 async fn revoke(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, key)): Path<(String, String)>,
+    AppPath((org_id, key)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     api_keys::revoke(&state, &access, &caller.actor(), path_id::<ApiKeyId>(&key)?).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/orgs/{org_id}/members`, `…/invitations`, `…/outbox` and `/api/v1/invitations/accept`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::ids::{InvitationId, UserId};
 use mcplatform_core::invitation::{Invitation, InvitationStatus};
@@ -15,7 +15,7 @@ use super::auth::UserResponse;
 use super::{ApiCaller, Items, PageQuery, Paged, says};
 use crate::access::path_id;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{AppJson, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::{AppState, members};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,7 +56,7 @@ struct MemberResponse {
 async fn list_members(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<MemberResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -130,7 +130,7 @@ struct RoleRequest {
 async fn change_role(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, target)): Path<(String, String)>,
+    AppPath((org_id, target)): AppPath<(String, String)>,
     AppJson(body): AppJson<RoleRequest>,
 ) -> Result<AppJson<MembershipResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -180,7 +180,7 @@ async fn change_role(
 async fn remove(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, target)): Path<(String, String)>,
+    AppPath((org_id, target)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     members::remove(&state, &access, &caller.actor(), path_id::<UserId>(&target)?).await?;
@@ -232,7 +232,7 @@ impl InvitationResponse {
 async fn list_invitations(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
 ) -> Result<AppJson<Items<InvitationResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     access.require(Role::Admin)?;
@@ -291,7 +291,7 @@ fn member() -> Role {
 async fn invite(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppJson(body): AppJson<InviteRequest>,
 ) -> Result<(StatusCode, AppJson<InvitationResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -329,7 +329,7 @@ async fn invite(
 async fn resend(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, invitation)): Path<(String, String)>,
+    AppPath((org_id, invitation)): AppPath<(String, String)>,
 ) -> Result<AppJson<InvitationResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let invitation =
@@ -363,7 +363,7 @@ async fn resend(
 async fn revoke(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, invitation)): Path<(String, String)>,
+    AppPath((org_id, invitation)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     members::revoke(&state, &access, &caller.actor(), path_id::<InvitationId>(&invitation)?)
@@ -456,7 +456,7 @@ impl From<OutboxEmail> for EmailResponse {
 async fn outbox(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<EmailResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;

@@ -1,7 +1,7 @@
 //! `/api/v1/orgs/{org_id}/servers/{server_id}/oauth-clients`: the OAuth clients of a server,
 //! registered by themselves (RFC 7591) or pre-registered by the organization.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::oauth::client::{
     ApplicationType, ClientMetadataInput, OAuthClient, RegistrationKind, TokenEndpointAuthMethod,
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{ApiCaller, PageQuery, Paged, says};
 use crate::error::{ErrorBody, Result};
-use crate::extract::{AppJson, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::{ApiError, AppState, oauth_clients};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -88,7 +88,7 @@ const NO_SERVER: &str =
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id)): Path<(String, String)>,
+    AppPath((org_id, server_id)): AppPath<(String, String)>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<ClientResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -134,7 +134,7 @@ struct CreatedClientResponse {
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id)): Path<(String, String)>,
+    AppPath((org_id, server_id)): AppPath<(String, String)>,
     AppJson(body): AppJson<ClientMetadataInput>,
 ) -> Result<(StatusCode, AppJson<CreatedClientResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -166,7 +166,7 @@ async fn create(
 async fn revoke(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id, client_id)): Path<(String, String, String)>,
+    AppPath((org_id, server_id, client_id)): AppPath<(String, String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;

@@ -1,6 +1,6 @@
 //! `/api/v1/orgs`: organizations the caller belongs to.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::org::{Organization, Role};
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use super::{ApiCaller, Caller, Items, says};
 use crate::error::{ErrorBody, Result};
 use crate::extract::AppJson;
+use crate::extract::AppPath;
 use crate::{AppState, organizations};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -122,7 +123,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
 ) -> Result<AppJson<OrgResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     Ok(AppJson(OrgResponse::new(&access.org, access.role)))
@@ -151,7 +152,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppJson(body): AppJson<OrgRequest>,
 ) -> Result<AppJson<OrgResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -180,7 +181,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     organizations::delete(&state, &access, &caller.actor()).await?;

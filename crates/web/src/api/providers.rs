@@ -1,6 +1,6 @@
 //! `/api/v1/orgs/{org_id}/identity-providers`: the organization's upstream identity providers.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::ValidationError;
 use mcplatform_core::identity_provider::{
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use super::{ApiCaller, Items, says};
 use crate::error::{ErrorBody, Result};
 use crate::extract::AppJson;
+use crate::extract::AppPath;
 use crate::{AppState, identity_providers, upstream};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -194,7 +195,7 @@ struct CreateProviderRequest {
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
 ) -> Result<AppJson<Items<ProviderResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
     let providers = state.store.list_identity_providers(access.org.id).await?;
@@ -223,7 +224,7 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppJson(body): AppJson<CreateProviderRequest>,
 ) -> Result<(StatusCode, AppJson<ProviderResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -271,7 +272,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, provider_id)): Path<(String, String)>,
+    AppPath((org_id, provider_id)): AppPath<(String, String)>,
 ) -> Result<AppJson<ProviderResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let provider = access.identity_provider(&state, &provider_id).await?;
@@ -302,7 +303,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, provider_id)): Path<(String, String)>,
+    AppPath((org_id, provider_id)): AppPath<(String, String)>,
     AppJson(mut patch): AppJson<ProviderPatch>,
 ) -> Result<AppJson<ProviderResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -344,7 +345,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, provider_id)): Path<(String, String)>,
+    AppPath((org_id, provider_id)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let provider = access.identity_provider(&state, &provider_id).await?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::ValidationError;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::{ApiCaller, PageQuery, Paged, says};
 use crate::AppState;
 use crate::error::{ErrorBody, Result};
-use crate::extract::{AppJson, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::servers::{self, ServerUrls, SlugStatus, slug_status};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -223,7 +223,7 @@ impl CreateServerRequest {
 async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<ServerResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -255,7 +255,7 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path(org_id): Path<String>,
+    AppPath(org_id): AppPath<String>,
     AppJson(body): AppJson<CreateServerRequest>,
 ) -> Result<(StatusCode, AppJson<ServerResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -291,7 +291,7 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id)): Path<(String, String)>,
+    AppPath((org_id, server_id)): AppPath<(String, String)>,
 ) -> Result<AppJson<ServerResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
@@ -329,7 +329,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id)): Path<(String, String)>,
+    AppPath((org_id, server_id)): AppPath<(String, String)>,
     AppJson(patch): AppJson<SettingsPatch>,
 ) -> Result<AppJson<ServerResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
@@ -365,7 +365,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     caller: ApiCaller,
-    Path((org_id, server_id)): Path<(String, String)>,
+    AppPath((org_id, server_id)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;

@@ -25,11 +25,17 @@ pub fn router() -> Router<AppState> {
         .route("/logout", post(logout))
 }
 
-async fn home(MaybeSession(current): MaybeSession) -> Redirect {
-    match current {
-        Some(_) => Redirect::to("/orgs"),
-        None => Redirect::to("/login"),
+/// The organization the person last worked in (while they still belong to it), else the list.
+async fn home(State(state): State<AppState>, MaybeSession(current): MaybeSession) -> Redirect {
+    let Some(current) = current else {
+        return Redirect::to("/login");
+    };
+    if let Some(org) = current.session.active_organization_id
+        && state.store.get_membership(org, current.user.id).await.is_ok()
+    {
+        return Redirect::to(&format!("/orgs/{org}"));
     }
+    Redirect::to("/orgs")
 }
 
 #[derive(Debug, Deserialize)]

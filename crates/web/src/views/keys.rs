@@ -167,7 +167,6 @@ async fn create_post(
     let created =
         api_keys::create(&state, &access, &Actor::from(&current), field("name"), target, &scopes)
             .await;
-    let mut view = keys_view(&state, &current, &access, 0).await?;
     match created {
         Ok(created) => {
             let context = new_key_context(&current, &access);
@@ -183,6 +182,9 @@ async fn create_post(
             Ok((jar.add(cookie), Redirect::to(&path)).into_response())
         }
         Err(ApiError::Validation(err)) => {
+            // Only now: on success the page is not shown, and a failure to build it must not
+            // hide a key that exists.
+            let mut view = keys_view(&state, &current, &access, 0).await?;
             view.name = field("name").to_owned();
             view.error = Some(format!("{}: {}", err.field.replace('_', " "), err.message));
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
