@@ -149,6 +149,8 @@ test('sign up, create an organization, an MCP server (taken slug explained), an 
   assert.equal(choices.length, 1, `Bob sees only the organization he joined: ${choices}`);
   assert.match(choices[0], /Acme Inc\./);
   await bob.goto('/orgs/' + new URL(page.url()).pathname.split('/')[2] + '/members');
+  // The page is there (a 404 or 403 page would not list the members either).
+  await bob.getByRole('cell', { name: 'bob@example.com' }).first().waitFor();
   assert.equal(await bob.getByText('Invite someone').count(), 0, 'members cannot invite');
   await screenshot(bob, '11-member-view');
   await bobContext.close();

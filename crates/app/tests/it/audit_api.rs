@@ -21,14 +21,7 @@ async fn changes_are_recorded_with_who_what_and_details_and_can_be_filtered() {
     let acme = app.create_org(&ada, "Acme").await;
     let base = format!("/api/v1/orgs/{acme}");
     call(&app, &ada, Method::PATCH, &base, Some(json!({"name": "Acme Corp"}))).await;
-    let (_, server) = call(
-        &app,
-        &ada,
-        Method::POST,
-        &format!("{base}/servers"),
-        Some(json!({"slug": "acme", "name": "Acme"})),
-    )
-    .await;
+    let server = app.create_server(&ada, &acme, json!({"slug": "acme", "name": "Acme"})).await;
     let server_path = format!("{base}/servers/{}", server["id"].as_str().unwrap());
     call(
         &app,

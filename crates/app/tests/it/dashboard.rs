@@ -6,8 +6,14 @@ use crate::helpers::{PASSWORD, TestApp, new_client, spawn_app};
 
 /// The CSRF token a page embeds in its forms.
 pub(crate) fn csrf_in(html: &str) -> String {
-    let marker = r#"name="csrf_token" value=""#;
-    let start = html.find(marker).expect("page has a form with a CSRF token") + marker.len();
+    hidden(html, "csrf_token")
+}
+
+/// The value of the first form field named `name` on a page.
+pub(crate) fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start =
+        html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
 }
 
@@ -370,7 +376,7 @@ async fn an_admin_creates_a_server_and_gets_its_urls_and_install_snippets() {
 
     let (status, html) = page(&client, &app, &server_page).await;
     assert_eq!(status, StatusCode::OK);
-    let port = app.address.rsplit(':').next().unwrap();
+    let port = app.port();
     assert!(html.contains(&format!("http://acme-docs.localhost:{port}/mcp")));
     assert!(html.contains(&format!("http://localhost:{port}/s/acme-docs/mcp")));
     let deeplink =

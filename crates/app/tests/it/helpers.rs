@@ -97,6 +97,19 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The port the app listens on.
+    pub fn port(&self) -> &str {
+        self.address.rsplit(':').next().unwrap_or_default()
+    }
+
+    /// A URL the app sent (on its `localhost` base URL, or a provider's redirect to it) as the
+    /// test reaches it: the same path and query on the test's address.
+    pub fn local(&self, url: &str) -> String {
+        let parsed = url::Url::parse(url).expect("an absolute URL");
+        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
+        self.url(&format!("{}{query}", parsed.path()))
+    }
+
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.client.request(method, self.url(path))
     }
@@ -198,6 +211,20 @@ impl TestApp {
             id: body["user"]["id"].as_str().expect("user id").to_owned(),
             csrf_token: body["csrf_token"].as_str().expect("csrf token").to_owned(),
         }
+    }
+
+    /// Creates a server of `org` as `user` with the settings in `body` (at least `slug` and
+    /// `name`) through the API, expecting success; the server as the API answered.
+    pub async fn create_server(
+        &self,
+        user: &TestUser,
+        org: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let path = format!("/api/v1/orgs/{org}/servers");
+        let (status, server) = call(self, user, Method::POST, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{server}");
+        server
     }
 
     /// Makes the account with `email` a member of `org` (an id, or an `/orgs/{id}` path)

@@ -27,14 +27,7 @@ async fn a_key_is_shown_once_stored_as_a_hash_and_revocable() {
     let app = spawn_app().await;
     let ada = app.signup("ada@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
-    let (_, server) = call(
-        &app,
-        &ada,
-        Method::POST,
-        &format!("/api/v1/orgs/{acme}/servers"),
-        Some(json!({"slug": "acme", "name": "Acme"})),
-    )
-    .await;
+    let server = app.create_server(&ada, &acme, json!({"slug": "acme", "name": "Acme"})).await;
     let server_id = server["id"].as_str().unwrap();
 
     let (status, created) = call(&app, &ada, Method::POST, &format!("/api/v1/orgs/{acme}/api-keys"),
@@ -167,14 +160,7 @@ async fn bad_key_requests_are_refused_and_members_cannot_manage_keys() {
     let eve = app.signup("eve@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
     let evil = app.create_org(&eve, "Evil").await;
-    let (_, evil_server) = call(
-        &app,
-        &eve,
-        Method::POST,
-        &format!("/api/v1/orgs/{evil}/servers"),
-        Some(json!({"slug": "evil", "name": "Evil"})),
-    )
-    .await;
+    let evil_server = app.create_server(&eve, &evil, json!({"slug": "evil", "name": "Evil"})).await;
     let path = format!("/api/v1/orgs/{acme}/api-keys");
     let cases = [
         (json!({"name": "x", "scopes": []}), "scopes"),

@@ -9,6 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+use crate::dashboard::{hidden, location};
 use crate::fake_idp::FakeIdp;
 use crate::helpers::{TestApp, TestUser, call, new_client, spawn_app_with};
 
@@ -42,10 +43,8 @@ async fn fixture() -> Fixture {
     assert_eq!(status, StatusCode::CREATED, "{provider}");
     let body = json!({"slug": "acme", "name": "Acme Docs", "auth_mode": "custom_oauth",
         "identity_provider_id": provider["id"]});
-    let path = format!("/api/v1/orgs/{org}/servers");
-    let (status, server) = call(&app, &ada, Method::POST, &path, Some(body)).await;
-    assert_eq!(status, StatusCode::CREATED, "{server}");
-    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let server = app.create_server(&ada, &org, body).await;
+    let port = app.port().to_owned();
     let server_id = server["id"].as_str().unwrap().to_owned();
     Fixture {
         app,
@@ -84,18 +83,10 @@ impl Fixture {
     /// Signs in a public client and exchanges the code: the client id and the tokens.
     async fn tokens(&self) -> (String, Value) {
         let client_id = self.public_client().await;
-        let back =
-            self.sign_in(&new_client_with_cookies(), &self.authorize_path(&client_id, &[])).await;
+        let back = self.sign_in(&new_client(), &self.authorize_path(&client_id, &[])).await;
         let (status, tokens) = self.exchange(&client_id, &param(&back, "code").unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         (client_id, tokens)
-    }
-
-    /// A URL the app sent (on its `localhost` base) as the test reaches it (127.0.0.1).
-    fn local(&self, url: &str) -> String {
-        let parsed = url::Url::parse(url).unwrap();
-        let query = parsed.query().map(|q| format!("?{q}")).unwrap_or_default();
-        self.app.url(&format!("{}{query}", parsed.path()))
     }
 
     async fn register(&self, body: Value) -> (StatusCode, Value) {
@@ -154,6 +145,7 @@ impl Fixture {
         let html = response.text().await.unwrap();
         assert!(html.contains("Allow Test Editor to use Acme Docs?"), "{html}");
         assert!(html.contains("127.0.0.1"), "the redirect host is shown: {html}");
+        assert!(html.contains("runs on your own computer"), "localhost-only apps are flagged");
         (hidden(&html, "request"), hidden(&html, "csrf_token"))
     }
 
@@ -180,7 +172,7 @@ impl Fixture {
         let upstream = location(&response);
         assert!(upstream.starts_with(&self.idp.base), "to the customer's IdP: {upstream}");
         let response = new_client().get(&upstream).send().await.unwrap();
-        let callback = self.local(&location(&response));
+        let callback = self.app.local(&location(&response));
         let response = browser.get(&callback).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
         let resume = location(&response);
@@ -188,7 +180,7 @@ impl Fixture {
             resume.starts_with(&format!("{}/oauth/authorize/continue", self.issuer)),
             "{resume}"
         );
-        let response = browser.get(self.local(&resume)).send().await.unwrap();
+        let response = browser.get(self.app.local(&resume)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap());
         url::Url::parse(&location(&response)).unwrap()
     }
@@ -208,14 +200,30 @@ impl Fixture {
     }
 
     async fn exchange(&self, client_id: &str, code: &str) -> (StatusCode, Value) {
-        self.token(&[
+        self.exchange_with(client_id, code, &[]).await
+    }
+
+    /// The code exchange with some fields replaced or added (an empty value drops the field).
+    async fn exchange_with(
+        &self,
+        client_id: &str,
+        code: &str,
+        changes: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
             ("redirect_uri", REDIRECT),
             ("code_verifier", VERIFIER),
             ("client_id", client_id),
-        ])
-        .await
+        ];
+        for (name, value) in changes {
+            form.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                form.push((name, value));
+            }
+        }
+        self.token(&form).await
     }
 
     async fn refresh(&self, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
@@ -226,16 +234,6 @@ impl Fixture {
         ])
         .await
     }
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
 }
 
 fn param(url: &url::Url, name: &str) -> Option<String> {
@@ -255,7 +253,7 @@ async fn a_public_client_registers_gets_consent_signs_in_upstream_and_gets_audie
     let client_id = f.public_client().await;
     assert!(client_id.starts_with("mcp_client_"), "{client_id}");
 
-    let browser = new_client_with_cookies();
+    let browser = new_client();
     let back = f.sign_in(&browser, &f.authorize_path(&client_id, &[])).await;
     assert!(back.as_str().starts_with(REDIRECT), "{back}");
     assert_eq!(param(&back, "state").as_deref(), Some("client-state-1"));
@@ -303,20 +301,14 @@ async fn a_public_client_registers_gets_consent_signs_in_upstream_and_gets_audie
     assert!(param(&again, "code").is_some(), "{again}");
     // Asking for more than was allowed shows the consent page again.
     let wider = f.authorize_path(&client_id, &[("scope", "mcp email")]);
-    let response = browser.get(f.app.url(&wider)).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
-/// `reqwest::Client` with its own cookie store that does not follow redirects.
-fn new_client_with_cookies() -> reqwest::Client {
-    crate::helpers::new_client_with_jar().0
+    f.consent(&browser, &wider).await;
 }
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_whole_family() {
     let f = fixture().await;
     let client_id = f.public_client().await;
-    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let back = f.sign_in(&new_client(), &f.authorize_path(&client_id, &[])).await;
     let (_, tokens) = f.exchange(&client_id, &param(&back, "code").unwrap()).await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
 
@@ -358,41 +350,21 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_whole_family() {
 async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
     let f = fixture().await;
     let client_id = f.public_client().await;
-    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let back = f.sign_in(&new_client(), &f.authorize_path(&client_id, &[])).await;
     let code = param(&back, "code").unwrap();
 
     // Wrong verifier, wrong redirect URI, another resource: refused without using the code up.
-    let (status, wrong) = f
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &VERIFIER.replace('a', "b")),
-            ("client_id", &client_id),
-        ])
-        .await;
+    let other_verifier = VERIFIER.replace('a', "b");
+    let (status, wrong) =
+        f.exchange_with(&client_id, &code, &[("code_verifier", &other_verifier)]).await;
     assert_eq!((status, wrong["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     assert!(wrong["error_description"].as_str().unwrap().contains("code_verifier"));
     let (_, wrong) = f
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:43210/other"),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client_id),
-        ])
+        .exchange_with(&client_id, &code, &[("redirect_uri", "http://127.0.0.1:43210/other")])
         .await;
     assert_eq!(wrong["error"], "invalid_grant");
-    let (_, wrong) = f
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", VERIFIER),
-            ("client_id", &client_id),
-            ("resource", "https://elsewhere.example/mcp"),
-        ])
-        .await;
+    let (_, wrong) =
+        f.exchange_with(&client_id, &code, &[("resource", "https://elsewhere.example/mcp")]).await;
     assert_eq!(wrong["error"], "invalid_target");
 
     let (status, tokens) = f.exchange(&client_id, &code).await;
@@ -408,7 +380,7 @@ async fn a_code_works_once_and_its_replay_revokes_what_it_issued() {
 async fn an_expired_code_and_an_unknown_client_are_refused() {
     let f = fixture().await;
     let client_id = f.public_client().await;
-    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let back = f.sign_in(&new_client(), &f.authorize_path(&client_id, &[])).await;
     f.app.clock.advance(std::time::Duration::from_secs(6 * 60));
     let (status, expired) = f.exchange(&client_id, &param(&back, "code").unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -488,7 +460,7 @@ async fn bad_authorization_requests_get_the_exact_error_where_it_belongs() {
     assert_eq!(param(&back, "error").as_deref(), Some("invalid_scope"));
 
     // Both URL forms' resources are the server's.
-    let port = f.app.address.rsplit(':').next().unwrap();
+    let port = f.app.port();
     let subdomain_resource = format!("http://acme.localhost:{port}/mcp");
     let ok = f.authorize_path(&client_id, &[("resource", &subdomain_resource)]);
     assert_eq!(get(ok).await.status(), StatusCode::OK);
@@ -498,11 +470,11 @@ async fn bad_authorization_requests_get_the_exact_error_where_it_belongs() {
 async fn consent_is_bound_to_the_browser_that_asked_and_can_be_declined() {
     let f = fixture().await;
     let client_id = f.public_client().await;
-    let victim = new_client_with_cookies();
+    let victim = new_client();
     let (request, csrf) = f.consent(&victim, &f.authorize_path(&client_id, &[])).await;
 
     // Another browser (an attacker who learned the ids) cannot approve it.
-    let attacker = new_client_with_cookies();
+    let attacker = new_client();
     let response = f.decide(&attacker, &request, &csrf, "allow").await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // Nor can a form without the page's token, or one posted from another site.
@@ -605,18 +577,14 @@ async fn registration_checks_metadata_and_confidential_clients_authenticate() {
 async fn clients_and_codes_of_one_server_mean_nothing_to_another() {
     let f = fixture().await;
     let client_id = f.public_client().await;
-    let back = f.sign_in(&new_client_with_cookies(), &f.authorize_path(&client_id, &[])).await;
+    let back = f.sign_in(&new_client(), &f.authorize_path(&client_id, &[])).await;
     let code = param(&back, "code").unwrap();
 
     // A second organization's server, with its own client.
     let app = &f.app;
     let bob = app.signup("bob@example.com").await;
     let globex = app.create_org(&bob, "Globex").await;
-    let path = format!("/api/v1/orgs/{globex}/servers");
-    let (status, _) =
-        call(app, &bob, Method::POST, &path, Some(json!({"slug": "globex", "name": "Globex"})))
-            .await;
-    assert_eq!(status, StatusCode::CREATED);
+    app.create_server(&bob, &globex, json!({"slug": "globex", "name": "Globex"})).await;
     let response = app
         .client
         .post(app.url("/s/globex/oauth/token"))
@@ -636,15 +604,8 @@ async fn clients_and_codes_of_one_server_mean_nothing_to_another() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
     // A server whose users are not identified by OAuth has no authorization server at all.
-    let (status, _) = call(
-        app,
-        &bob,
-        Method::POST,
-        &format!("/api/v1/orgs/{globex}/servers"),
-        Some(json!({"slug": "anon", "name": "Anon", "auth_mode": "none"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    app.create_server(&bob, &globex, json!({"slug": "anon", "name": "Anon", "auth_mode": "none"}))
+        .await;
     for path in ["/s/anon/.well-known/oauth-authorization-server", "/s/anon/oauth/jwks"] {
         assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
@@ -712,15 +673,8 @@ async fn introspection_validation_userinfo_and_revocation_agree_on_what_a_token_
     }
 
     // Another server of the same organization does not accept acme's tokens (issuer, audience).
-    let path = format!("/api/v1/orgs/{}/servers", f.org);
-    let (_, other) = call(
-        &f.app,
-        &f.owner,
-        Method::POST,
-        &path,
-        Some(json!({"slug": "acme-two", "name": "Two"})),
-    )
-    .await;
+    let other =
+        f.app.create_server(&f.owner, &f.org, json!({"slug": "acme-two", "name": "Two"})).await;
     let other_key = f.server_key(other["id"].as_str().unwrap(), &["auth:introspect"]).await;
     let (_, answer) = f.introspect("acme-two", &other_key, access).await;
     assert_eq!(answer, json!({"active": false}));
@@ -792,7 +746,7 @@ fn answer_sub(answer: &Value) -> Value {
 #[tokio::test]
 async fn clients_of_2025_03_26_find_the_endpoints_at_the_root_of_the_server_subdomain() {
     let f = fixture().await;
-    let port = f.app.address.rsplit(':').next().unwrap().to_owned();
+    let port = f.app.port().to_owned();
     let host = format!("acme.localhost:{port}");
     let response = f
         .app
@@ -816,6 +770,59 @@ async fn clients_of_2025_03_26_find_the_endpoints_at_the_root_of_the_server_subd
         html.contains(&format!("action=\"http://{host}/oauth/authorize/decision\"")),
         "the consent form posts to the subdomain issuer: {html}"
     );
+    // `/token` at the root: the client is known there (only the made-up code is not).
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/token"))
+        .header("host", &host)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "mcp_ac_made_up"),
+            ("code_verifier", VERIFIER),
+            ("client_id", client["client_id"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn a_platform_oauth_server_says_after_consent_that_its_own_sign_in_is_not_built_yet() {
+    let f = fixture().await;
+    let body = json!({"slug": "builtin", "name": "Built-in", "auth_mode": "platform_oauth"});
+    f.app.create_server(&f.owner, &f.org, body).await;
+    let response = f
+        .app
+        .client
+        .post(f.app.url("/s/builtin/oauth/register"))
+        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
+            "client_name": "Test Editor"}))
+        .send()
+        .await
+        .unwrap();
+    let client: Value = response.json().await.unwrap();
+    let authorize = f
+        .authorize_path(client["client_id"].as_str().unwrap(), &[])
+        .replace("/s/acme/", "/s/builtin/");
+    let browser = new_client();
+    let response = browser.get(f.app.url(&authorize)).send().await.unwrap();
+    let html = response.text().await.unwrap();
+    let response = browser
+        .post(f.app.url("/s/builtin/oauth/authorize/decision"))
+        .form(&[
+            ("request", hidden(&html, "request").as_str()),
+            ("csrf_token", &hidden(&html, "csrf_token")),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
+    assert!(response.text().await.unwrap().contains("not available yet"));
 }
 
 #[tokio::test]
@@ -832,15 +839,7 @@ async fn the_organization_pre_registers_lists_and_revokes_clients_and_revoking_e
     assert_eq!(created["kind"], "preregistered");
     let secret = created["client_secret"].as_str().unwrap().to_owned();
     let pre_id = created["client_id"].as_str().unwrap().to_owned();
-    let (_, answer) = f
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", "mcp_ac_x"),
-            ("code_verifier", VERIFIER),
-            ("client_id", &pre_id),
-            ("client_secret", &secret),
-        ])
-        .await;
+    let (_, answer) = f.exchange_with(&pre_id, "mcp_ac_x", &[("client_secret", &secret)]).await;
     assert_eq!(answer["error"], "invalid_grant", "the client authenticated");
 
     let bad = json!({"redirect_uris": ["http://ci.acme.example/cb"]});
@@ -895,17 +894,17 @@ async fn a_sign_in_finished_in_another_browser_completes_nothing() {
     let client_id = f.public_client().await;
     // The attacker starts an authorization for their client and allows it, but does not sign in:
     // they send the provider link to a victim instead.
-    let attacker = new_client_with_cookies();
+    let attacker = new_client();
     let (request, csrf) = f.consent(&attacker, &f.authorize_path(&client_id, &[])).await;
     let response = f.decide(&attacker, &request, &csrf, "allow").await;
     let upstream = location(&response);
 
     // The victim signs in at the provider; their browser comes back without the request's cookie.
-    let victim = new_client_with_cookies();
+    let victim = new_client();
     let response = new_client().get(&upstream).send().await.unwrap();
-    let response = victim.get(f.local(&location(&response))).send().await.unwrap();
+    let response = victim.get(f.app.local(&location(&response))).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let resume = f.local(&location(&response));
+    let resume = f.app.local(&location(&response));
     let response = victim.get(&resume).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN, "the victim's browser did not ask");
 

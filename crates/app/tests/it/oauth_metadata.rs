@@ -7,11 +7,11 @@ use serde_json::Value;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::helpers::{TestApp, call, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// `GET path` as if sent to `{slug}.localhost:{port}` (the subdomain form).
 async fn get_on_subdomain(app: &TestApp, slug: &str, path: &str) -> reqwest::Response {
-    let port = app.address.rsplit(':').next().unwrap();
+    let port = app.port();
     app.client
         .get(app.url(path))
         .header("host", format!("{slug}.localhost:{port}"))
@@ -30,11 +30,8 @@ async fn app_with_server() -> (TestApp, String) {
     let app = spawn_app().await;
     let ada = app.signup("ada@example.com").await;
     let org = app.create_org(&ada, "Acme").await;
-    let path = format!("/api/v1/orgs/{org}/servers");
-    let body = serde_json::json!({"slug": "acme", "name": "Acme Docs"});
-    let (status, _) = call(&app, &ada, reqwest::Method::POST, &path, Some(body)).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let base = format!("http://localhost:{}", app.address.rsplit(':').next().unwrap());
+    app.create_server(&ada, &org, serde_json::json!({"slug": "acme", "name": "Acme Docs"})).await;
+    let base = format!("http://localhost:{}", app.port());
     (app, base)
 }
 
@@ -89,7 +86,7 @@ async fn the_path_form_issuer_serves_its_metadata_on_every_discovery_path() {
 #[tokio::test]
 async fn the_subdomain_form_is_its_own_issuer_and_serves_nothing_of_the_dashboard() {
     let (app, _) = app_with_server().await;
-    let port = app.address.rsplit(':').next().unwrap();
+    let port = app.port();
     let issuer = format!("http://acme.localhost:{port}");
     for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
         let doc = json_of(get_on_subdomain(&app, "acme", path).await).await;
@@ -133,12 +130,7 @@ async fn the_key_set_publishes_the_signing_key_without_its_private_half_and_keep
     let app = spawn_app_with(move |c| c.master_key = Some(key)).await;
     let ada = app.signup("ada@example.com").await;
     let org = app.create_org(&ada, "Acme").await;
-    let body = serde_json::json!({"slug": "acme", "name": "Acme Docs"});
-    let path = format!("/api/v1/orgs/{org}/servers");
-    assert_eq!(
-        call(&app, &ada, reqwest::Method::POST, &path, Some(body)).await.0,
-        StatusCode::CREATED
-    );
+    app.create_server(&ada, &org, serde_json::json!({"slug": "acme", "name": "Acme Docs"})).await;
 
     let path_form = json_of(app.get("/s/acme/oauth/jwks").await).await;
     let subdomain_form = json_of(get_on_subdomain(&app, "acme", "/oauth/jwks").await).await;

@@ -7,16 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestUser, call, spawn_app};
 
 async fn create_server(app: &TestApp, user: &TestUser, org: &str, slug: &str) -> Value {
-    let (status, body) = call(
-        app,
-        user,
-        Method::POST,
-        &format!("/api/v1/orgs/{org}/servers"),
-        Some(json!({"slug": slug, "name": "Acme Docs"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body
+    app.create_server(user, org, json!({"slug": slug, "name": "Acme Docs"})).await
 }
 
 #[tokio::test]
@@ -30,7 +21,7 @@ async fn a_server_is_created_with_sensible_defaults_and_its_urls() {
     assert_eq!(server["auth_mode"], "platform_oauth");
     assert_eq!(server["access_token_ttl_seconds"], 3600);
     assert_eq!(server["support_tool_enabled"], true);
-    let port = app.address.rsplit(':').next().unwrap();
+    let port = app.port();
     assert_eq!(server["mcp_url"], format!("http://acme-docs.localhost:{port}/mcp"));
     assert_eq!(server["mcp_path_url"], format!("http://localhost:{port}/s/acme-docs/mcp"));
 
