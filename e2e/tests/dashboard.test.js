@@ -17,7 +17,8 @@ test('sign up, create an organization, an MCP server (taken slug explained), an 
   const page = await browser.newPage({ baseURL: server.publicBase });
   const consoleErrors = [];
   page.on('console', (message) => {
-    // Form pages answer 422 on purpose when input is refused; anything else is a real error.
+    // Form pages answer 422 on purpose when input is refused, and 502 when the identity
+    // provider a form names cannot be reached (below, on purpose); anything else is an error.
     const expected = /status of (422|502)/.test(message.text());
     const ours = (message.location().url || '').startsWith(server.publicBase);
     if (message.type() === 'error' && ours && !expected) consoleErrors.push(message.text());

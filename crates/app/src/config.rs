@@ -78,6 +78,8 @@ pub struct AuthConfig {
     pub login_attempts_per_minute_per_ip: u32,
     /// Login attempts allowed per minute for one account.
     pub login_attempts_per_minute_per_account: u32,
+    /// OAuth dynamic client registrations allowed per minute from one client address.
+    pub client_registrations_per_minute_per_ip: u32,
     /// "Continue with GitHub" on the login page: a GitHub OAuth app's credentials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub github: Option<LoginProviderConfig>,
@@ -116,6 +118,7 @@ impl Default for AuthConfig {
             session_lifetime_days: 30,
             login_attempts_per_minute_per_ip: 30,
             login_attempts_per_minute_per_account: 10,
+            client_registrations_per_minute_per_ip: 20,
             github: None,
             google: None,
             oidc: None,
@@ -294,8 +297,9 @@ impl Config {
         }
         if self.auth.login_attempts_per_minute_per_ip == 0
             || self.auth.login_attempts_per_minute_per_account == 0
+            || self.auth.client_registrations_per_minute_per_ip == 0
         {
-            return invalid("auth", "login attempt limits must be at least 1");
+            return invalid("auth", "login attempt and registration limits must be at least 1");
         }
         if self.email.send_interval_secs == 0 {
             return invalid("email.send_interval_secs", "must be at least 1");

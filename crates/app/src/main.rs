@@ -187,13 +187,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let how = mcplatform_app::admin::seed_demo(app.state()).await?;
         println!("{how}");
     }
+    let stop = shutdown_signal();
     tracing::info!(
         address = %app.local_addr()?,
         base_url = %config.base_url,
         version = env!("CARGO_PKG_VERSION"),
         "mcplatform listening"
     );
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

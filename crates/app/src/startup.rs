@@ -112,6 +112,10 @@ impl Application {
                 }
             }
         });
+        let recorder_state = state.clone();
+        let recorder = tokio::spawn(async move {
+            recorder_state.hosting.log.run_flusher(&recorder_state).await;
+        });
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -144,6 +148,7 @@ impl Application {
         }
         flusher.abort();
         sweeper.abort();
+        recorder.abort();
         if let Some(mailer) = mailer {
             mailer.abort();
         }
@@ -152,6 +157,7 @@ impl Application {
         // the process from exiting either.
         let finish = async {
             final_state.key_usage.flush(&final_state).await;
+            final_state.hosting.log.flush(&final_state).await;
             store.close().await;
         };
         if tokio::time::timeout(CLOSE_TIMEOUT, finish).await.is_err() {
@@ -179,6 +185,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         },
         login_attempts_per_ip: config.auth.login_attempts_per_minute_per_ip,
         login_attempts_per_account: config.auth.login_attempts_per_minute_per_account,
+        client_registrations_per_ip: config.auth.client_registrations_per_minute_per_ip,
         email_delivery: config.email.smtp_url.is_some(),
         outbound: OutboundPolicy {
             allow_private_networks: config.http.outbound_allow_private_networks,
@@ -220,26 +227,30 @@ fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Registered now, not when first polled: a SIGTERM sent the moment the server says it is
+    // listening must already be a clean stop, not the default action that kills the process.
+    let listen = |kind: SignalKind, name: &'static str| {
+        let registered = signal(kind);
+        async move {
+            match registered {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot listen for {name}");
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    let interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    let terminate = listen(SignalKind::terminate(), "SIGTERM");
+    async move {
+        tokio::select! {
+            () = interrupt => {},
+            () = terminate => {},
         }
-    };
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
     }
 }

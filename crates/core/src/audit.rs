@@ -26,6 +26,8 @@ pub mod action {
     pub const SERVER_CREATED: &str = "server.created";
     pub const SERVER_UPDATED: &str = "server.updated";
     pub const SERVER_DELETED: &str = "server.deleted";
+    pub const TRACKING_LINK_CREATED: &str = "server.tracking_link_created";
+    pub const TRACKING_LINK_REVOKED: &str = "server.tracking_link_revoked";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
     pub const IDP_CREATED: &str = "identity_provider.created";
@@ -33,6 +35,8 @@ pub mod action {
     pub const IDP_DELETED: &str = "identity_provider.deleted";
     pub const OAUTH_CLIENT_CREATED: &str = "oauth_client.created";
     pub const OAUTH_CLIENT_REVOKED: &str = "oauth_client.revoked";
+    /// An end user's consent to a client, withdrawn by the organization.
+    pub const OAUTH_GRANT_REVOKED: &str = "oauth_client.grant_revoked";
 }
 
 /// The areas the log can be filtered by.

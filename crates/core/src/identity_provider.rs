@@ -181,8 +181,9 @@ impl ProviderSettings {
         Ok(Self { name, client_id, endpoints, scopes, claims })
     }
 
-    /// The settings in their input form, for edit forms and partial updates.
-    pub fn to_input(&self) -> ProviderInput {
+    /// The settings in their input form, for edit forms and partial updates: what
+    /// [`Self::parse`] takes back for `kind` (a kind's fixed endpoints are not input).
+    pub fn to_input(&self, kind: ProviderKind) -> ProviderInput {
         let mut input = ProviderInput {
             name: self.name.clone(),
             client_id: self.client_id.clone(),
@@ -193,12 +194,15 @@ impl ProviderSettings {
             ..ProviderInput::default()
         };
         match &self.endpoints {
-            Endpoints::Discovered { issuer } => input.issuer.clone_from(issuer),
-            Endpoints::Configured { authorization, token, userinfo } => {
+            Endpoints::Discovered { issuer } if kind.takes_issuer() => {
+                input.issuer.clone_from(issuer);
+            }
+            Endpoints::Configured { authorization, token, userinfo } if kind.takes_endpoints() => {
                 input.authorization_endpoint = authorization.to_string();
                 input.token_endpoint = token.to_string();
                 input.userinfo_endpoint = userinfo.to_string();
             }
+            Endpoints::Discovered { .. } | Endpoints::Configured { .. } => {}
         }
         input
     }
@@ -428,7 +432,22 @@ mod tests {
             settings.endpoints,
             Endpoints::Discovered { issuer: "https://login.acme.test/realms/main".to_owned() }
         );
-        assert_eq!(ProviderSettings::parse(ProviderKind::Oidc, &settings.to_input()), Ok(settings));
+        let again =
+            ProviderSettings::parse(ProviderKind::Oidc, &settings.to_input(ProviderKind::Oidc));
+        assert_eq!(again, Ok(settings));
+    }
+
+    #[test]
+    fn every_kind_takes_its_own_input_form_back() {
+        for kind in [ProviderKind::Github, ProviderKind::Google] {
+            let input = ProviderInput {
+                name: "Sign in".into(),
+                client_id: "client".into(),
+                ..ProviderInput::default()
+            };
+            let settings = ProviderSettings::parse(kind, &input).unwrap();
+            assert_eq!(ProviderSettings::parse(kind, &settings.to_input(kind)), Ok(settings));
+        }
     }
 
     #[test]

@@ -115,6 +115,14 @@ define_id!(
     /// revoked together.
     TokenFamilyId
 );
+define_id!(
+    /// One recorded MCP request to a hosted server.
+    McpRequestId
+);
+define_id!(
+    /// A support ticket opened from the editor.
+    SupportTicketId
+);
 
 #[cfg(test)]
 mod tests {

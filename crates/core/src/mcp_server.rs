@@ -137,6 +137,8 @@ pub struct McpServerSettings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub telemetry_enabled: bool,
+    /// A disabled server keeps its data and settings, but its MCP endpoint answers 404.
+    pub enabled: bool,
 }
 
 impl McpServerSettings {
@@ -213,6 +215,7 @@ impl Default for McpServerSettings {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             telemetry_enabled: true,
+            enabled: true,
         }
     }
 }

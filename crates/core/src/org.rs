@@ -32,17 +32,7 @@ pub fn parse_display_name(
     input: &str,
     max_chars: usize,
 ) -> Result<String, ValidationError> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(ValidationError::new(field, "must not be empty"));
-    }
-    if trimmed.chars().count() > max_chars {
-        return Err(ValidationError::new(field, format!("must be at most {max_chars} characters")));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
-    }
-    Ok(trimmed.to_owned())
+    crate::validation::parse_text(field, input, max_chars, false)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,22 @@ impl EmailAddress {
     /// RFC 5321 §4.5.3.1.3 limits a forward path to 256 octets including the angle brackets.
     pub const MAX_LEN: usize = 254;
 
+    /// An address read back from storage. New input meets [`Self::parse`]; rows written under
+    /// the earlier, looser rule (any local part without spaces or control characters) must
+    /// still be readable, or their account could never log in again.
+    pub fn from_stored(stored: &str) -> Result<Self, ValidationError> {
+        let looks_like_one = stored.len() <= Self::MAX_LEN
+            && stored
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+            && !stored.chars().any(|c| c.is_whitespace() || c.is_control());
+        match Self::parse(stored) {
+            Ok(email) => Ok(email),
+            Err(_) if looks_like_one => Ok(Self(stored.to_owned())),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let email = input.trim().to_lowercase();
         let invalid =
@@ -186,6 +202,9 @@ mod tests {
         for good in ["ada.lovelace+mcp@example.com", "o'brien@example.ie", "josé@exemple.fr"] {
             assert!(EmailAddress::parse(good).is_ok(), "{good:?} should be accepted");
         }
+        // Stored under the earlier rule, still readable; never accepted as new input.
+        assert!(EmailAddress::from_stored("a..da@example.com").is_ok());
+        assert!(EmailAddress::from_stored("no-at-sign").is_err());
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(EmailAddress::parse(&long_local).is_err());
     }

@@ -18,11 +18,14 @@ use async_trait::async_trait;
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
 use mcplatform_core::audit::{AuditEvent, NewAuditEvent};
 use mcplatform_core::crypto::TokenHash;
-use mcplatform_core::end_user::{EndUser, EndUserLogin};
+use mcplatform_core::end_user::{EndUser, EndUserLogin, LoginCode};
+use mcplatform_core::hosting::{
+    IdentitySource, McpRequestRecord, McpSession, TrackingId, TrackingLink,
+};
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
     ApiKeyId, AuthorizationRequestId, EndUserId, IdentityProviderId, InvitationId, McpServerId,
-    OrgId, OutboxEmailId, SessionId, TokenFamilyId, UserId,
+    OrgId, OutboxEmailId, SessionId, SupportTicketId, TokenFamilyId, UserId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
@@ -33,6 +36,7 @@ use mcplatform_core::oauth::grant::{
 use mcplatform_core::oauth::signing_key::SigningKey;
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
+use mcplatform_core::support::SupportTicket;
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
@@ -90,7 +94,11 @@ pub trait Store:
     + SigningKeyStore
     + OAuthClientStore
     + EndUserStore
+    + EndUserLoginStore
     + AuthorizationStore
+    + GrantStore
+    + HostingStore
+    + SupportStore
     + AuditStore
     + Send
     + Sync
@@ -601,6 +609,77 @@ pub trait EndUserStore {
     ) -> Result<Option<EndUserId>>;
 }
 
+/// The built-in end-user login of `platform_oauth` servers: emailed codes and passwords.
+#[async_trait]
+pub trait EndUserLoginStore {
+    /// The password set for this (lowercased) address on the server, if any.
+    async fn end_user_password(
+        &self,
+        server: McpServerId,
+        email: &str,
+    ) -> Result<Option<PasswordHash>>;
+
+    /// Sets or replaces the address's password on the server.
+    async fn set_end_user_password(
+        &self,
+        server: McpServerId,
+        email: &str,
+        hash: &PasswordHash,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Stores a fresh code for its request, replacing any earlier one.
+    async fn put_login_code(&self, code: &LoginCode, now: OffsetDateTime) -> Result<()>;
+
+    /// Spends one attempt at the request's live code and returns it (with the attempts now
+    /// left); `None` when there is none, it expired, or no attempts are left.
+    async fn take_login_code_attempt(
+        &self,
+        request: AuthorizationRequestId,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoginCode>>;
+
+    /// Voids the request's code (it was used).
+    async fn delete_login_code(&self, request: AuthorizationRequestId) -> Result<()>;
+}
+
+/// One end user's consent to one client on a server, with what it is in use for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantSummary {
+    pub end_user: EndUser,
+    pub client_id: String,
+    pub scopes: Scopes,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    /// Token families (a client's signed-in sessions) neither revoked nor expired.
+    pub active_sessions: i64,
+    /// The newest token use of any of them.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Consents as the people who gave them and the organization see them.
+#[async_trait]
+pub trait GrantStore {
+    /// A server's grants, newest first; only `end_user`'s when given.
+    async fn list_grants(
+        &self,
+        server: McpServerId,
+        end_user: Option<EndUserId>,
+        now: OffsetDateTime,
+        page: PageRequest,
+    ) -> Result<Page<GrantSummary>>;
+
+    /// Withdraws the consent and revokes every token (and unexchanged code) the client holds
+    /// for the end user on the server; `NotFound` when there was no such grant.
+    async fn revoke_grant(
+        &self,
+        server: McpServerId,
+        end_user: EndUserId,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
+
 /// What presenting an authorization code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCode {
@@ -709,6 +788,163 @@ pub struct AuditFilter {
     /// Only actions of this area (`member` matches `member.invited`, `member.removed`, …).
     pub area: Option<String>,
     pub actor: Option<UserId>,
+}
+
+/// End users as hosted servers meet them, the sessions their clients hold and the record of
+/// their requests.
+#[async_trait]
+pub trait HostingStore {
+    /// An end user known only by what the customer or the user said (a tracking link's label,
+    /// an address given to a tool): no login, no verified address.
+    async fn create_end_user(
+        &self,
+        org: OrgId,
+        email: Option<&str>,
+        name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<EndUser>;
+
+    /// The organization's oldest end user with this (lowercased) address.
+    async fn find_end_user_by_email(&self, org: OrgId, email: &str) -> Result<Option<EndUser>>;
+
+    /// Records an address the end user gave (unverified); only where none is known yet.
+    async fn set_end_user_email(&self, org: OrgId, end_user: EndUserId, email: &str) -> Result<()>;
+
+    /// Makes the placeholder `from` (an end user known only by a tracking link or a given
+    /// address: never signed in, no verified address) part of `into`: its tracking links,
+    /// sessions, requests and tickets move over and `from` is deleted, atomically. Whether it
+    /// merged: not when `from` is no placeholder (or gone already), or `into` is not the
+    /// organization's.
+    async fn merge_end_users(&self, org: OrgId, from: EndUserId, into: EndUserId) -> Result<bool>;
+
+    async fn create_tracking_link(&self, link: &TrackingLink) -> Result<()>;
+
+    async fn find_tracking_link(&self, tracking_id: &TrackingId) -> Result<Option<TrackingLink>>;
+
+    /// The server's links, newest first.
+    async fn list_tracking_links(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        page: PageRequest,
+    ) -> Result<Page<TrackingLink>>;
+
+    async fn revoke_tracking_link(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        tracking_id: &TrackingId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Notes a link's use, at most once a minute.
+    async fn touch_tracking_link(
+        &self,
+        tracking_id: &TrackingId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// A new session; `state` is a stateful session's `initialize` parameters (JSON).
+    async fn create_mcp_session(&self, session: &McpSession, state: Option<&str>) -> Result<()>;
+
+    async fn find_mcp_session(&self, id: &str) -> Result<Option<McpSession>>;
+
+    /// The `initialize` parameters of an open stateful session, to restore it on any node.
+    async fn mcp_session_state(&self, id: &str) -> Result<Option<String>>;
+
+    async fn set_mcp_session_state(&self, id: &str, state: &str) -> Result<()>;
+
+    async fn close_mcp_session(&self, id: &str, now: OffsetDateTime) -> Result<()>;
+
+    /// The open session's end user became known (an address given to a tool); `NotFound` when
+    /// the session is closed, unknown or of another organization than the end user.
+    async fn identify_mcp_session(
+        &self,
+        id: &str,
+        end_user: EndUserId,
+        source: IdentitySource,
+    ) -> Result<()>;
+
+    /// The server's derived session for `key` seen since `active_since`, if any.
+    async fn find_derived_session(
+        &self,
+        server: McpServerId,
+        key: &str,
+        active_since: OffsetDateTime,
+    ) -> Result<Option<McpSession>>;
+
+    /// Sessions of one server (and end user), most recently seen first.
+    async fn list_mcp_sessions(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        end_user: Option<EndUserId>,
+        page: PageRequest,
+    ) -> Result<Page<McpSession>>;
+
+    /// Stores a batch of records and moves their sessions' last-seen times forward, all or
+    /// nothing (a failed batch can be given again: a record already stored is not stored
+    /// twice). A record whose server is gone, or not its organization's, is dropped.
+    async fn record_mcp_requests(&self, records: &[McpRequestRecord]) -> Result<()>;
+
+    /// A session's requests in the order they came.
+    async fn list_session_requests(
+        &self,
+        org: OrgId,
+        session: &str,
+        page: PageRequest,
+    ) -> Result<Page<McpRequestRecord>>;
+
+    /// A session's latest tool calls, newest first.
+    async fn recent_tool_calls(
+        &self,
+        org: OrgId,
+        session: &str,
+        limit: u32,
+    ) -> Result<Vec<McpRequestRecord>>;
+
+    /// The organization's end users (of one server, when given) with their activity, most
+    /// recently seen first.
+    async fn list_end_user_activity(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+        page: PageRequest,
+    ) -> Result<Page<EndUserActivity>>;
+}
+
+/// An end user and what they did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndUserActivity {
+    pub end_user: EndUser,
+    /// They signed in with OAuth at least once.
+    pub has_login: bool,
+    /// They have a tracking link.
+    pub has_tracking_link: bool,
+    pub first_seen_at: Option<OffsetDateTime>,
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub sessions: i64,
+    pub tool_calls: i64,
+    pub tickets: i64,
+}
+
+#[async_trait]
+pub trait SupportStore {
+    async fn create_support_ticket(&self, ticket: &SupportTicket) -> Result<()>;
+
+    async fn get_support_ticket(
+        &self,
+        org: OrgId,
+        ticket: SupportTicketId,
+    ) -> Result<SupportTicket>;
+
+    /// Tickets of the organization (of one server, when given), newest first.
+    async fn list_support_tickets(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+        page: PageRequest,
+    ) -> Result<Page<SupportTicket>>;
 }
 
 #[async_trait]

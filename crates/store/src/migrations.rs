@@ -19,6 +19,10 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
     (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
     (10, "oauth", include_str!("../migrations/shared/0010_oauth.sql")),
+    (11, "end user login", include_str!("../migrations/shared/0011_end_user_login.sql")),
+    (12, "server enabled", include_str!("../migrations/sqlite/0012_server_enabled.sql")),
+    (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
+    (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -31,6 +35,10 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (8, "platform identities", include_str!("../migrations/shared/0008_platform_identities.sql")),
     (9, "signing keys", include_str!("../migrations/shared/0009_signing_keys.sql")),
     (10, "oauth", include_str!("../migrations/shared/0010_oauth.sql")),
+    (11, "end user login", include_str!("../migrations/shared/0011_end_user_login.sql")),
+    (12, "server enabled", include_str!("../migrations/postgres/0012_server_enabled.sql")),
+    (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
+    (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

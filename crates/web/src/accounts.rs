@@ -45,7 +45,10 @@ pub async fn login(
     password: String,
 ) -> Result<PlatformUser, LoginError> {
     state.login_limiter.check(ip, email.trim()).map_err(LoginError::Throttled)?;
-    let user = match EmailAddress::parse(email) {
+    // An account made under the earlier, looser address rule still logs in.
+    let address = EmailAddress::parse(email)
+        .or_else(|_| EmailAddress::from_stored(&email.trim().to_lowercase()));
+    let user = match address {
         Ok(email) => state
             .store
             .find_user_by_email(&email)
@@ -267,14 +270,18 @@ pub async fn login_with_identity(
         return Ok(user);
     }
     let email = verified_email.ok_or_else(|| ExternalLoginError::NoVerifiedEmail(label.clone()))?;
-    if let Some(user) = state.store.find_user_by_email(&email).await? {
+    // An account with the address the provider verified: linked, if its owner proved it too.
+    let link_existing = |user: PlatformUser| async {
         if user.email_verified_at.is_none() {
-            return Err(ExternalLoginError::UnconfirmedAccount(label));
+            return Err(ExternalLoginError::UnconfirmedAccount(label.clone()));
         }
         link(state, &user, &linked, &label).await?;
         account_event_with(state, &user, ip, action::IDENTITY_LINKED, detail.clone()).await;
-        account_event_with(state, &user, ip, action::LOGIN, detail).await;
-        return Ok(user);
+        account_event_with(state, &user, ip, action::LOGIN, detail.clone()).await;
+        Ok(user)
+    };
+    if let Some(user) = state.store.find_user_by_email(&email).await? {
+        return link_existing(user).await;
     }
     let display_name = identity
         .name
@@ -293,16 +300,14 @@ pub async fn login_with_identity(
                 .find_user_by_email(&new_user.email)
                 .await?
                 .ok_or(ExternalLoginError::Failed(ApiError::NotFound))?;
-            if user.email_verified_at.is_none() {
-                return Err(ExternalLoginError::UnconfirmedAccount(label));
-            }
-            link(state, &user, &linked, &label).await?;
-            user
+            return link_existing(user).await;
         }
-        Err(StoreError::Conflict(_)) => return Err(ExternalLoginError::LinkedElsewhere(label)),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ExternalLoginError::LinkedElsewhere(label.clone()));
+        }
         Err(err) => return Err(err.into()),
     };
-    account_event_with(state, &user, ip, action::SIGNUP, detail).await;
+    account_event_with(state, &user, ip, action::SIGNUP, detail.clone()).await;
     Ok(user)
 }
 

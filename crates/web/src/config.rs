@@ -21,6 +21,9 @@ pub struct WebConfig {
     /// Login and signup attempts allowed per minute from one address, and for one account.
     pub login_attempts_per_ip: u32,
     pub login_attempts_per_account: u32,
+    /// Dynamic client registrations (RFC 7591) allowed per minute from one address; a server
+    /// takes at most ten times as many from everyone together.
+    pub client_registrations_per_ip: u32,
     /// Whether queued email is delivered to a mail server (else it stays in the outbox).
     pub email_delivery: bool,
     /// What requests to user-chosen URLs (identity providers) may reach.
@@ -63,6 +66,7 @@ impl WebConfig {
             sessions: SessionSettings::default(),
             login_attempts_per_ip: 30,
             login_attempts_per_account: 10,
+            client_registrations_per_ip: 20,
             email_delivery: false,
             outbound: OutboundPolicy::default(),
             login_providers: Vec::new(),

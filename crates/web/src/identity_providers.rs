@@ -100,7 +100,8 @@ pub async fn update(
             state.clock.now(),
         )
         .await?;
-    let (before, after) = (provider.settings.to_input(), settings.to_input());
+    let (before, after) =
+        (provider.settings.to_input(provider.kind), settings.to_input(provider.kind));
     let mut changed = audit::changed_fields!(before, after;
         name,
         client_id,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 mod health;
+pub mod hosting;
 pub mod identity_providers;
 mod mail;
 mod members;
@@ -26,6 +27,7 @@ pub mod outbound;
 pub mod router;
 pub mod servers;
 pub mod state;
+pub mod tracking_links;
 pub mod upstream;
 mod views;
 

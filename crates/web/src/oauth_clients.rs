@@ -1,9 +1,10 @@
 //! The OAuth clients of an organization's servers as the organization manages them:
-//! pre-registered clients (MCP authorization spec "Preregistration") and revocation of any
-//! client, dynamic ones included.
+//! pre-registered clients (MCP authorization spec "Preregistration"), revocation of any
+//! client, dynamic ones included, and of one end user's consent to one client.
 
 use mcplatform_core::audit::action;
 use mcplatform_core::crypto::NewSecretToken;
+use mcplatform_core::ids::EndUserId;
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::oauth::client::{
     CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX, ClientMetadata, ClientMetadataInput, OAuthClient,
@@ -92,6 +93,34 @@ pub async fn revoke(
         action::OAUTH_CLIENT_REVOKED,
         format!("OAuth client {client}"),
         json!({"server": server.slug, "client_id": client.client_id}),
+    )
+    .await;
+    Ok(())
+}
+
+/// Withdraws an end user's consent to a client on the server and revokes the tokens the
+/// client holds for them: the next use of an access token fails, and the client must ask again.
+pub async fn revoke_grant(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    server: &McpServer,
+    end_user: EndUserId,
+    client_id: &str,
+) -> Result<(), ApiError> {
+    access.require(Role::Admin)?;
+    // The end user must be the organization's (a grant of another's cannot be on its server,
+    // but the audit entry names them).
+    let person = state.store.get_end_user(access.org.id, end_user).await?;
+    state.store.revoke_grant(server.id, end_user, client_id, state.clock.now()).await?;
+    let who = person.display_name();
+    audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        action::OAUTH_GRANT_REVOKED,
+        format!("{who}'s access for {client_id}"),
+        json!({"server": server.slug, "client_id": client_id, "end_user_id": end_user}),
     )
     .await;
     Ok(())

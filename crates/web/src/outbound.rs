@@ -36,8 +36,8 @@ pub enum OutboundError {
 pub enum FetchError {
     #[error("{url} {reason}")]
     Refused { url: String, reason: OutboundError },
-    #[error("the answer is larger than {} bytes", OutboundClient::MAX_BODY_BYTES)]
-    TooLarge,
+    #[error("the answer is larger than {0} bytes")]
+    TooLarge(usize),
     #[error(transparent)]
     Http(#[from] reqwest::Error),
     #[error("malformed request or answer: {0}")]
@@ -99,14 +99,23 @@ impl OutboundClient {
     /// Sends `request` if the policy allows its URL, and reads at most
     /// [`Self::MAX_BODY_BYTES`] of the answer.
     pub async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, FetchError> {
+        self.execute_limited(request, Self::MAX_BODY_BYTES).await
+    }
+
+    /// [`Self::execute`] reading at most `max_bytes` of the answer.
+    pub async fn execute_limited(
+        &self,
+        request: HttpRequest,
+        max_bytes: usize,
+    ) -> Result<HttpResponse, FetchError> {
         let url = Url::parse(&request.uri().to_string())
             .map_err(|e| FetchError::Malformed(e.to_string()))?;
         self.check_url(&url)
             .map_err(|reason| FetchError::Refused { url: url.to_string(), reason })?;
         let request = reqwest::Request::try_from(request)?;
         let mut response = self.client.execute(request).await?;
-        if response.content_length().is_some_and(|len| len > Self::MAX_BODY_BYTES as u64) {
-            return Err(FetchError::TooLarge);
+        if response.content_length().is_some_and(|len| len > max_bytes as u64) {
+            return Err(FetchError::TooLarge(max_bytes));
         }
         let mut builder = axum::http::Response::builder().status(response.status());
         for (name, value) in response.headers() {
@@ -114,8 +123,8 @@ impl OutboundClient {
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
-            if body.len() + chunk.len() > Self::MAX_BODY_BYTES {
-                return Err(FetchError::TooLarge);
+            if body.len() + chunk.len() > max_bytes {
+                return Err(FetchError::TooLarge(max_bytes));
             }
             body.extend_from_slice(&chunk);
         }
@@ -297,6 +306,6 @@ mod tests {
         tokio::spawn(async move { axum::serve(listener, app).await });
         let client = OutboundClient::new(OutboundPolicy { allow_private_networks: true }).unwrap();
         let err = client.execute(get(&format!("http://{address}/"))).await.unwrap_err();
-        assert!(matches!(err, FetchError::TooLarge), "{err:?}");
+        assert!(matches!(err, FetchError::TooLarge(_)), "{err:?}");
     }
 }

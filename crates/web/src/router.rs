@@ -17,7 +17,7 @@ use crate::auth::session::load_session;
 use crate::middleware::{
     REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
 };
-use crate::{ApiError, AppState, api, health, metrics, oauth, views};
+use crate::{ApiError, AppState, api, health, hosting, metrics, oauth, views};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(oauth::router())
+        .merge(hosting::router(&state))
         .merge(views::assets_router())
         .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
@@ -70,17 +71,21 @@ pub fn app(state: AppState) -> Router {
     )
 }
 
+/// The host a request was sent to: its `Host` header, or (HTTP/2) the host of its URI.
+pub(crate) fn request_host<'r>(headers: &'r axum::http::HeaderMap, uri: &'r Uri) -> &'r str {
+    headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.host())
+        .unwrap_or_default()
+}
+
 /// `{slug}.{base domain}/x` is served as `/s/{slug}/x`, marked [`UrlForm::Subdomain`] so the
 /// server's issuer and URLs keep the subdomain form. Only one label deep, and only a label
 /// that can be a slug: anything else is left alone (and finds no dashboard route on that
 /// host's paths other than the base's own).
 fn subdomain_to_path(base_domain: &str, mut request: Request) -> Request {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| request.uri().host())
-        .unwrap_or_default();
+    let host = request_host(request.headers(), request.uri());
     // An IP literal has no subdomains; in `acme.localhost:3000` the port is not part of the name.
     if host.starts_with('[') {
         return request;

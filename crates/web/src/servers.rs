@@ -32,6 +32,8 @@ pub async fn create(
     check_identity_provider(state, access, settings).await?;
     let server =
         state.store.create_mcp_server(access.org.id, slug, settings, state.clock.now()).await?;
+    // The slug may have been asked for while it was free.
+    state.hosting.forget_server(slug);
     let target = format!("server {slug}");
     audit::record(
         state,
@@ -59,6 +61,7 @@ pub async fn update(
         .store
         .update_mcp_server(access.org.id, server.id, settings, state.clock.now())
         .await?;
+    state.hosting.forget_server(&server.slug);
     // Compared as stored, not as the form rounds them (seconds set through the API count).
     let changed = audit::changed_fields!(server.settings, settings;
         name,
@@ -69,6 +72,7 @@ pub async fn update(
         support_tool_enabled,
         walkthrough_tool_enabled,
         telemetry_enabled,
+        enabled,
         access_token_ttl,
         refresh_token_ttl
     );
@@ -113,6 +117,7 @@ pub async fn delete(
 ) -> Result<(), ApiError> {
     access.require(Role::Admin)?;
     state.store.delete_mcp_server(access.org.id, server.id).await?;
+    state.hosting.forget_server(&server.slug);
     let target = format!("server {}", server.slug);
     audit::record(state, Some(access.org.id), actor, action::SERVER_DELETED, target, json!({}))
         .await;
@@ -134,6 +139,7 @@ pub struct SettingsInput {
     pub support_tool_enabled: bool,
     pub walkthrough_tool_enabled: bool,
     pub telemetry_enabled: bool,
+    pub enabled: bool,
     pub access_token_ttl_minutes: i64,
     pub refresh_token_ttl_days: i64,
 }
@@ -152,6 +158,7 @@ impl SettingsInput {
             support_tool_enabled: settings.support_tool_enabled,
             walkthrough_tool_enabled: settings.walkthrough_tool_enabled,
             telemetry_enabled: settings.telemetry_enabled,
+            enabled: settings.enabled,
             access_token_ttl_minutes: i64::try_from(settings.access_token_ttl.as_secs() / 60)
                 .unwrap_or(i64::MAX),
             refresh_token_ttl_days: i64::try_from(settings.refresh_token_ttl.as_secs() / 86_400)
@@ -218,6 +225,7 @@ impl SettingsInput {
                 _ => Duration::from_secs(days.saturating_mul(86_400)),
             },
             telemetry_enabled: self.telemetry_enabled,
+            enabled: self.enabled,
         };
         // `validate` stops at the first problem; run it until every field is accounted for.
         let mut probe = settings.clone();

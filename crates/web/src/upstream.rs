@@ -161,7 +161,11 @@ impl UpstreamTokens {
         SealedUpstreamTokens {
             access_token: seal(&self.access_token, "access"),
             refresh_token: self.refresh_token.as_ref().map(|t| seal(t, "refresh")),
-            expires_at: self.expires_in.map(|d| now + d),
+            // A provider's absurd `expires_in` must not overflow the clock (a panic).
+            expires_at: self
+                .expires_in
+                .and_then(|d| time::Duration::try_from(d).ok())
+                .and_then(|d| now.checked_add(d)),
         }
     }
 

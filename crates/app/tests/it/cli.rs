@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcplatform");
@@ -19,33 +20,74 @@ fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A running `serve` on the port the system gave it (`--bind 127.0.0.1:0`, so that tests
+/// never race each other for a port), and everything it writes to stderr.
+struct Serving {
+    child: Child,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Starts `serve` and waits until it accepts connections.
-async fn start_serving(cwd: &Path, port: u16, extra: &[&str]) -> Child {
-    let mut child = mcplatform(cwd)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-                err.push_str(&line.unwrap());
+impl Serving {
+    /// Starts `serve` and waits for its "listening" log line, which names the bound address.
+    async fn start(cwd: &Path, extra: &[&str]) -> Self {
+        Self::spawn(cwd, extra, Stdio::null()).await
+    }
+
+    /// [`Self::start`] with stdout piped to the test (`child.stdout`).
+    async fn start_with_stdout(cwd: &Path, extra: &[&str]) -> Self {
+        Self::spawn(cwd, extra, Stdio::piped()).await
+    }
+
+    async fn spawn(cwd: &Path, extra: &[&str], stdout: Stdio) -> Self {
+        let mut child = mcplatform(cwd)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let lines = BufReader::new(child.stderr.take().unwrap());
+        let sink = stderr.clone();
+        let reader = std::thread::spawn(move || {
+            for line in lines.lines().map_while(Result::ok) {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
             }
-            panic!("serve exited early with {status}: {err}");
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let port = stderr.lock().unwrap().lines().find_map(|line| {
+                let rest = line.split_once("mcplatform listening")?.1;
+                let address = rest.split_once("address=")?.1.split_whitespace().next()?;
+                address.parse::<std::net::SocketAddr>().ok().map(|a| a.port())
+            });
+            if let Some(port) = port {
+                return Self { child, port, stderr, reader: Some(reader) };
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("serve exited early with {status}: {}", stderr.lock().unwrap());
+            }
+            assert!(Instant::now() < deadline, "serve did not start listening");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline, "serve did not start listening");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends SIGTERM and waits: the exit status and all of stderr.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let status = terminate(&mut self.child);
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        let stderr = self.stderr.lock().unwrap().clone();
+        (status, stderr)
     }
 }
 
@@ -58,12 +100,11 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
 #[tokio::test]
 async fn serve_with_no_configuration_runs_on_embedded_sqlite_and_stops_cleanly_on_sigterm() {
     let cwd = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut child = start_serving(cwd.path(), port, &[]).await;
+    let serving = Serving::start(cwd.path(), &[]).await;
 
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", serving.base())).await.unwrap();
     assert_eq!(health.status(), 200);
-    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
+    let ready = reqwest::get(format!("{}/readyz", serving.base())).await.unwrap();
     assert_eq!(ready.status(), 200);
 
     let data_dir = cwd.path().join("mcplatform-data");
@@ -72,7 +113,7 @@ async fn serve_with_no_configuration_runs_on_embedded_sqlite_and_stops_cleanly_o
     assert_eq!(key_mode & 0o777, 0o600, "key material is owner-only");
     assert_eq!(std::fs::metadata(&data_dir).unwrap().permissions().mode() & 0o777, 0o700);
 
-    let status = terminate(&mut child);
+    let (status, _) = serving.stop();
     assert!(status.success(), "SIGTERM is a clean exit: {status}");
 }
 
@@ -158,15 +199,9 @@ fn version_prints_the_package_version() {
 async fn unknown_configuration_keys_are_warned_about_but_do_not_stop_the_server() {
     let cwd = tempfile::tempdir().unwrap();
     std::fs::write(cwd.path().join("mcp.toml"), "bnid = \"127.0.0.1:1\"\n").unwrap();
-    let port = free_port();
-    let mut child = start_serving(cwd.path(), port, &["--config", "mcp.toml"]).await;
-    let status = terminate(&mut child);
-    assert!(status.success());
-    let mut stderr = String::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        stderr.push_str(&line.unwrap());
-        stderr.push('\n');
-    }
+    let serving = Serving::start(cwd.path(), &["--config", "mcp.toml"]).await;
+    let (status, stderr) = serving.stop();
+    assert!(status.success(), "{stderr}");
     assert!(
         stderr.contains("ignoring unknown configuration key") && stderr.contains("bnid"),
         "{stderr}"
@@ -213,9 +248,8 @@ async fn admin_commands_set_up_an_account_organization_server_and_key_that_work(
     assert!(!bad.status.success());
     assert!(stderr_of(&bad).contains("no account with email nobody@example.com"));
 
-    let port = free_port();
-    let mut child = start_serving(cwd.path(), port, &[]).await;
-    let base = format!("http://127.0.0.1:{port}");
+    let serving = Serving::start(cwd.path(), &[]).await;
+    let base = serving.base();
     let servers: serde_json::Value = reqwest::Client::new()
         .get(format!("{base}/api/v1/orgs/{org_id}/servers"))
         .bearer_auth(&secret)
@@ -233,7 +267,7 @@ async fn admin_commands_set_up_an_account_organization_server_and_key_that_work(
         .await
         .unwrap();
     assert_eq!(login.status(), 200, "the generated password logs in");
-    assert!(terminate(&mut child).success());
+    assert!(serving.stop().0.success());
 }
 
 #[tokio::test]
@@ -241,15 +275,9 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
     let cwd = tempfile::tempdir().unwrap();
     let mut passwords = Vec::new();
     for _ in 0..2 {
-        let port = free_port();
-        let mut child = mcplatform(cwd.path())
-            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut serving = Serving::start_with_stdout(cwd.path(), &["--demo"]).await;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(serving.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert!(
             line.starts_with(
                 "demo: log in at http://localhost:3000/login as demo@example.com with password "
@@ -259,15 +287,8 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
         let last_password =
             line.split("with password ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
         passwords.push(last_password.clone());
-        // Started, or gave up: never wait forever for a server that failed.
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "the demo server did not start");
-            assert!(child.try_wait().unwrap().is_none(), "the demo server exited");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = serving.base();
         let login = client
             .post(format!("{base}/api/v1/auth/login"))
             .json(&serde_json::json!({"email": "demo@example.com", "password": last_password}))
@@ -289,7 +310,7 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
             .unwrap();
         assert_eq!(servers["items"].as_array().unwrap().len(), 1);
         assert_eq!(servers["items"][0]["slug"], "demo");
-        assert!(terminate(&mut child).success());
+        assert!(serving.stop().0.success());
     }
     assert_ne!(passwords[0], passwords[1], "each start sets a new demo password");
 }

@@ -769,7 +769,12 @@ async fn saving_the_form_keeps_lifetimes_the_api_set_in_seconds() {
 
     // The form shows them rounded (1 minute, 1 day) and is saved with another change.
     let (_, html) = page(&client, &app, &server_page).await;
-    assert!(html.contains(r#"name="access_token_ttl_minutes""#) && html.contains(r#"value="1""#));
+    assert!(
+        html.contains(
+            r#"name="access_token_ttl_minutes" type="number" min="1" max="1440" value="1""#
+        ),
+        "{html}"
+    );
     let csrf = csrf_in(&html);
     let mut form = server_form(&csrf, "acme", "Acme Docs");
     form.retain(|(k, _)| !k.ends_with("_minutes") && !k.ends_with("_days"));

@@ -11,19 +11,22 @@ use sha2::Digest as _;
 
 use crate::dashboard::{hidden, location};
 use crate::fake_idp::FakeIdp;
-use crate::helpers::{TestApp, TestUser, call, new_client, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, call, new_client, spawn_app_reaching_loopback};
 
-const REDIRECT: &str = "http://127.0.0.1:43210/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:43210/callback";
 const VERIFIER: &str = "a-code-verifier-that-is-long-enough-for-rfc-7636-0123456789";
 
-struct Fixture {
-    app: TestApp,
-    idp: FakeIdp,
-    owner: TestUser,
-    org: String,
-    server_id: String,
-    /// `http://localhost:{port}/s/acme`
-    issuer: String,
+pub(crate) struct Fixture {
+    pub app: TestApp,
+    pub idp: FakeIdp,
+    pub owner: TestUser,
+    pub org: String,
+    /// The server the helpers talk to: at first `acme`, signing in through the fake IdP.
+    pub slug: String,
+    pub server_name: String,
+    pub server_id: String,
+    /// `http://localhost:{port}/s/{slug}`
+    pub issuer: String,
 }
 
 fn challenge(verifier: &str) -> String {
@@ -31,9 +34,9 @@ fn challenge(verifier: &str) -> String {
 }
 
 /// An organization with a `custom_oauth` server `acme` signing in through the fake IdP.
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let idp = FakeIdp::start().await;
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let ada = app.signup("ada@example.com").await;
     let org = app.create_org(&ada, "Acme").await;
     let body = json!({"kind": "oidc", "name": "Acme SSO", "client_id": "client-1",
@@ -51,14 +54,32 @@ async fn fixture() -> Fixture {
         idp,
         owner: ada,
         org,
+        slug: "acme".into(),
+        server_name: "Acme Docs".into(),
         server_id,
         issuer: format!("http://localhost:{port}/s/acme"),
     }
 }
 
 impl Fixture {
+    /// Creates another server of the organization (`body` names slug, name and auth mode) and
+    /// points the helpers at it.
+    pub async fn use_new_server(&mut self, body: Value) -> Value {
+        let server = self.app.create_server(&self.owner, &self.org, body).await;
+        self.slug = server["slug"].as_str().unwrap().to_owned();
+        self.server_name = server["name"].as_str().unwrap().to_owned();
+        self.server_id = server["id"].as_str().unwrap().to_owned();
+        self.issuer = format!("http://localhost:{}/s/{}", self.app.port(), self.slug);
+        server
+    }
+
+    /// A path on the current server: `/s/{slug}{path}`.
+    pub fn path(&self, path: &str) -> String {
+        format!("/s/{}{path}", self.slug)
+    }
+
     /// A new API key of server `server_id` with `scopes`: its secret.
-    async fn server_key(&self, server_id: &str, scopes: &[&str]) -> String {
+    pub async fn server_key(&self, server_id: &str, scopes: &[&str]) -> String {
         let path = format!("/api/v1/orgs/{}/api-keys", self.org);
         let body = json!({"name": "resource server", "scopes": scopes, "mcp_server_id": server_id});
         let (status, key) = call(&self.app, &self.owner, Method::POST, &path, Some(body)).await;
@@ -66,7 +87,7 @@ impl Fixture {
         key["secret"].as_str().unwrap().to_owned()
     }
 
-    async fn introspect(&self, slug: &str, key: &str, token: &str) -> (StatusCode, Value) {
+    pub async fn introspect(&self, slug: &str, key: &str, token: &str) -> (StatusCode, Value) {
         let response = self
             .app
             .client
@@ -81,19 +102,24 @@ impl Fixture {
     }
 
     /// Signs in a public client and exchanges the code: the client id and the tokens.
-    async fn tokens(&self) -> (String, Value) {
+    pub async fn tokens(&self) -> (String, Value) {
+        self.tokens_in(&new_client()).await
+    }
+
+    /// [`Self::tokens`] with the sign-in in `browser`, which stays signed in at the server.
+    pub async fn tokens_in(&self, browser: &reqwest::Client) -> (String, Value) {
         let client_id = self.public_client().await;
-        let back = self.sign_in(&new_client(), &self.authorize_path(&client_id, &[])).await;
+        let back = self.sign_in(browser, &self.authorize_path(&client_id, &[])).await;
         let (status, tokens) = self.exchange(&client_id, &param(&back, "code").unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         (client_id, tokens)
     }
 
-    async fn register(&self, body: Value) -> (StatusCode, Value) {
+    pub async fn register(&self, body: Value) -> (StatusCode, Value) {
         let response = self
             .app
             .client
-            .post(self.app.url("/s/acme/oauth/register"))
+            .post(self.app.url(&self.path("/oauth/register")))
             .json(&body)
             .send()
             .await
@@ -103,7 +129,7 @@ impl Fixture {
         (status, response.json().await.unwrap())
     }
 
-    async fn public_client(&self) -> String {
+    pub async fn public_client(&self) -> String {
         let (status, client) = self
             .register(json!({
                 "redirect_uris": [REDIRECT],
@@ -116,7 +142,7 @@ impl Fixture {
         client["client_id"].as_str().unwrap().to_owned()
     }
 
-    fn authorize_path(&self, client_id: &str, extra: &[(&str, &str)]) -> String {
+    pub fn authorize_path(&self, client_id: &str, extra: &[(&str, &str)]) -> String {
         let challenge = challenge(VERIFIER);
         let mut params = vec![
             ("response_type", "code"),
@@ -134,22 +160,23 @@ impl Fixture {
         }
         let query: String =
             url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-        format!("/s/acme/oauth/authorize?{query}")
+        self.path(&format!("/oauth/authorize?{query}"))
     }
 
     /// Opens the consent page in `browser`: the request id and the form token.
-    async fn consent(&self, browser: &reqwest::Client, path: &str) -> (String, String) {
+    pub async fn consent(&self, browser: &reqwest::Client, path: &str) -> (String, String) {
         let response = browser.get(self.app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{:?}", response.headers().get("location"));
         assert_eq!(response.headers()["cache-control"], "no-store");
         let html = response.text().await.unwrap();
-        assert!(html.contains("Allow Test Editor to use Acme Docs?"), "{html}");
+        let asks = format!("Allow Test Editor to use {}?", self.server_name);
+        assert!(html.contains(&asks), "{html}");
         assert!(html.contains("127.0.0.1"), "the redirect host is shown: {html}");
         assert!(html.contains("runs on your own computer"), "localhost-only apps are flagged");
         (hidden(&html, "request"), hidden(&html, "csrf_token"))
     }
 
-    async fn decide(
+    pub async fn decide(
         &self,
         browser: &reqwest::Client,
         request: &str,
@@ -157,7 +184,7 @@ impl Fixture {
         decision: &str,
     ) -> reqwest::Response {
         browser
-            .post(self.app.url("/s/acme/oauth/authorize/decision"))
+            .post(self.app.url(&self.path("/oauth/authorize/decision")))
             .form(&[("request", request), ("csrf_token", csrf), ("decision", decision)])
             .send()
             .await
@@ -165,7 +192,7 @@ impl Fixture {
     }
 
     /// Consent, then the IdP, then back: the redirect to the client.
-    async fn sign_in(&self, browser: &reqwest::Client, path: &str) -> url::Url {
+    pub async fn sign_in(&self, browser: &reqwest::Client, path: &str) -> url::Url {
         let (request, csrf) = self.consent(browser, path).await;
         let response = self.decide(browser, &request, &csrf, "allow").await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -185,26 +212,30 @@ impl Fixture {
         url::Url::parse(&location(&response)).unwrap()
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    pub async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
         let response = self
             .app
             .client
-            .post(self.app.url("/s/acme/oauth/token"))
+            .post(self.app.url(&self.path("/oauth/token")))
             .form(form)
             .send()
             .await
             .unwrap();
         let status = response.status();
         assert_eq!(response.headers()["cache-control"], "no-store");
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §15.5.2: every 401 says how to authenticate.
+            assert!(response.headers().contains_key("www-authenticate"));
+        }
         (status, response.json().await.unwrap())
     }
 
-    async fn exchange(&self, client_id: &str, code: &str) -> (StatusCode, Value) {
+    pub async fn exchange(&self, client_id: &str, code: &str) -> (StatusCode, Value) {
         self.exchange_with(client_id, code, &[]).await
     }
 
     /// The code exchange with some fields replaced or added (an empty value drops the field).
-    async fn exchange_with(
+    pub async fn exchange_with(
         &self,
         client_id: &str,
         code: &str,
@@ -226,7 +257,7 @@ impl Fixture {
         self.token(&form).await
     }
 
-    async fn refresh(&self, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
+    pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> (StatusCode, Value) {
         self.token(&[
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token),
@@ -236,11 +267,11 @@ impl Fixture {
     }
 }
 
-fn param(url: &url::Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-fn jwt_parts(token: &str) -> (Value, Value) {
+pub(crate) fn jwt_parts(token: &str) -> (Value, Value) {
     let mut parts = token.split('.');
     let mut decode =
         || serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap();
@@ -293,6 +324,17 @@ async fn a_public_client_registers_gets_consent_signs_in_upstream_and_gets_audie
     assert_eq!(end_user.email.as_deref(), Some("ada@idp.test"));
     assert_eq!(end_user.name.as_deref(), Some("Ada"));
     assert!(!tokens.to_string().contains("upstream-token"), "no token passthrough");
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(f.app.db.url.expose()).await.unwrap();
+    let sealed: String = sqlx::query_scalar(
+        "SELECT access_token_sealed FROM upstream_tokens WHERE end_user_id = $1",
+    )
+    .bind(end_user.id.to_string())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let sealed = base64::engine::general_purpose::STANDARD.decode(sealed).unwrap();
+    assert!(!sealed.windows(14).any(|w| w == b"upstream-token"), "kept, sealed");
 
     // The same browser again: consent is remembered and the sign-in too, so the code comes at once.
     let response = browser.get(f.app.url(&f.authorize_path(&client_id, &[]))).send().await.unwrap();
@@ -444,6 +486,16 @@ async fn bad_authorization_requests_get_the_exact_error_where_it_belongs() {
     let back = url::Url::parse(&location(&response)).unwrap();
     assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
     assert_eq!(param(&back, "state"), None);
+    // RFC 6749 §3.1: a repeated parameter is an error, a repeated state too.
+    let twice = format!("{}&state=other", f.authorize_path(&client_id, &[]));
+    let back = url::Url::parse(&location(&get(twice).await)).unwrap();
+    assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(param(&back, "state"), None);
+    // Descriptions keep to RFC 6749's characters, though they quote what they refuse.
+    let response = get(f.authorize_path(&client_id, &[("scope", "mcp admin")])).await;
+    let back = url::Url::parse(&location(&response)).unwrap();
+    let description = param(&back, "error_description").unwrap();
+    assert!(description.contains("admin") && !description.contains('"'), "{description}");
     let not_utf8 = format!("{}&x=%FF", f.authorize_path(&client_id, &[]));
     let response = get(not_utf8).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -714,7 +766,7 @@ async fn introspection_validation_userinfo_and_revocation_agree_on_what_a_token_
     let access = refreshed["access_token"].as_str().unwrap();
     assert_eq!(f.introspect("acme", &key, access).await.1["active"], true);
 
-    // The client revokes its refresh token (RFC 7009): the whole grant is gone.
+    // The client revokes its refresh token (RFC 7009): everything issued with it is revoked.
     let response = f
         .app
         .client
@@ -788,41 +840,6 @@ async fn clients_of_2025_03_26_find_the_endpoints_at_the_root_of_the_server_subd
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["error"], "invalid_grant");
-}
-
-#[tokio::test]
-async fn a_platform_oauth_server_says_after_consent_that_its_own_sign_in_is_not_built_yet() {
-    let f = fixture().await;
-    let body = json!({"slug": "builtin", "name": "Built-in", "auth_mode": "platform_oauth"});
-    f.app.create_server(&f.owner, &f.org, body).await;
-    let response = f
-        .app
-        .client
-        .post(f.app.url("/s/builtin/oauth/register"))
-        .json(&json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none",
-            "client_name": "Test Editor"}))
-        .send()
-        .await
-        .unwrap();
-    let client: Value = response.json().await.unwrap();
-    let authorize = f
-        .authorize_path(client["client_id"].as_str().unwrap(), &[])
-        .replace("/s/acme/", "/s/builtin/");
-    let browser = new_client();
-    let response = browser.get(f.app.url(&authorize)).send().await.unwrap();
-    let html = response.text().await.unwrap();
-    let response = browser
-        .post(f.app.url("/s/builtin/oauth/authorize/decision"))
-        .form(&[
-            ("request", hidden(&html, "request").as_str()),
-            ("csrf_token", &hidden(&html, "csrf_token")),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
-    assert!(response.text().await.unwrap().contains("not available yet"));
 }
 
 #[tokio::test]
@@ -919,4 +936,22 @@ async fn a_sign_in_finished_in_another_browser_completes_nothing() {
     let (request, csrf) = f.consent(&attacker, &f.authorize_path(&client_id, &[])).await;
     assert_eq!(f.decide(&attacker, &request, &csrf, "deny").await.status(), StatusCode::SEE_OTHER);
     assert_eq!(f.decide(&attacker, &request, &csrf, "allow").await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn dynamic_registration_is_throttled_per_client_address() {
+    let f = fixture().await;
+    let body = json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    for _ in 0..20 {
+        let (status, client) = f.register(body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{client}");
+    }
+    let response =
+        f.app.client.post(f.app.url("/s/acme/oauth/register")).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let path = format!("/api/v1/orgs/{}/servers/{}/oauth-clients?limit=200", f.org, f.server_id);
+    let (_, clients) = call(&f.app, &f.owner, Method::GET, &path, None).await;
+    assert_eq!(clients["items"].as_array().unwrap().len(), 20, "nothing more was stored");
 }

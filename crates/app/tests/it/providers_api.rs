@@ -9,11 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::fake_idp::FakeIdp;
-use crate::helpers::{TestApp, TestUser, call, spawn_app, spawn_app_with};
-
-async fn app_reaching_loopback() -> TestApp {
-    spawn_app_with(|config| config.http.outbound_allow_private_networks = true).await
-}
+use crate::helpers::{TestApp, TestUser, call, spawn_app, spawn_app_reaching_loopback};
 
 fn oidc_body(issuer: &str) -> Value {
     json!({
@@ -33,7 +29,7 @@ async fn create(app: &TestApp, user: &TestUser, org: &str, body: Value) -> (Stat
 #[tokio::test]
 async fn an_oidc_provider_is_checked_by_discovery_and_its_secret_sealed() {
     let idp = FakeIdp::start().await;
-    let app = app_reaching_loopback().await;
+    let app = spawn_app_reaching_loopback().await;
     let ada = app.signup("ada@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
 
@@ -82,7 +78,7 @@ async fn an_oidc_provider_is_checked_by_discovery_and_its_secret_sealed() {
 #[tokio::test]
 async fn a_provider_that_fails_discovery_is_refused_and_nothing_is_saved() {
     let idp = FakeIdp::start().await;
-    let app = app_reaching_loopback().await;
+    let app = spawn_app_reaching_loopback().await;
     let ada = app.signup("ada@example.com").await;
     let acme = app.create_org(&ada, "Acme").await;
 
@@ -143,6 +139,16 @@ async fn presets_and_oauth2_providers_are_edited_and_deleted() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["authorization_endpoint"], "https://github.com/login/oauth/authorize");
     assert_eq!(created["claims"]["subject"], "id");
+    // Its fixed endpoints are no input: renaming it is just that.
+    let path = format!("{base}/{}", created["id"].as_str().unwrap());
+    let rename = json!({"name": "GitHub (company)"});
+    let (status, renamed) = call(&app, &ada, Method::PATCH, &path, Some(rename)).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], "GitHub (company)");
+    assert_eq!(renamed["authorization_endpoint"], "https://github.com/login/oauth/authorize");
+    let (status, renamed) =
+        call(&app, &ada, Method::PATCH, &path, Some(json!({"name": "GitHub"}))).await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
     let (status, body) = create(&app, &ada, &acme, github).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
 

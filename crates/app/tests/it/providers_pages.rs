@@ -8,7 +8,7 @@ use crate::dashboard::{csrf_in, location, page, post_form, signup_in_browser};
 use mcplatform_core::org::Role;
 
 use crate::fake_idp::{FakeIdp, Misbehaviour};
-use crate::helpers::{TestApp, new_client, spawn_app_with};
+use crate::helpers::{TestApp, new_client, spawn_app_reaching_loopback};
 
 async fn create_org_in_browser(client: &reqwest::Client, app: &TestApp) -> String {
     let (_, html) = page(client, app, "/orgs/new").await;
@@ -60,7 +60,7 @@ async fn add_oauth2_provider(
 async fn an_admin_adds_a_provider_and_a_test_sign_in_shows_who_the_provider_says_they_are() {
     let idp = FakeIdp::start().await;
     idp.set_userinfo(json!({"data": {"id": 42, "mail": "ada@idp.test"}, "display": "Ada L."}));
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
 
@@ -152,7 +152,7 @@ async fn test_sign_in(
 #[tokio::test]
 async fn a_wrong_secret_fails_the_test_sign_in_clearly() {
     let idp = FakeIdp::start().await;
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let provider = add_oauth2_provider(&client, &app, &org, &idp, "wrong-secret").await;
@@ -169,7 +169,7 @@ async fn a_wrong_secret_fails_the_test_sign_in_clearly() {
 async fn another_admin_can_neither_complete_nor_use_up_someone_elses_test_sign_in() {
     let idp = FakeIdp::start().await;
     idp.set_userinfo(json!({"data": {"id": 42, "mail": "ada@idp.test"}, "display": "Ada L."}));
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let ada = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&ada, &app).await;
     let provider = add_oauth2_provider(&ada, &app, &org, &idp, "secret-1").await;
@@ -222,7 +222,7 @@ async fn an_openid_test_sign_in_validates_the_id_token_and_reads_its_own_claims(
         json!({"oid": "object-7", "email": "ada@idp.test", "email_verified": true}),
     );
     idp.set_userinfo(json!({"sub": "user-1", "name": "Ada from userinfo"}));
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let provider = add_oidc_provider(&app, &org, &idp, &client).await;
@@ -238,7 +238,7 @@ async fn an_openid_test_sign_in_validates_the_id_token_and_reads_its_own_claims(
 #[tokio::test]
 async fn an_openid_test_sign_in_refuses_what_the_provider_gets_wrong() {
     let idp = FakeIdp::start().await;
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let provider = add_oidc_provider(&app, &org, &idp, &client).await;
@@ -261,7 +261,7 @@ async fn an_openid_test_sign_in_refuses_what_the_provider_gets_wrong() {
 #[tokio::test]
 async fn declining_at_the_provider_is_reported_as_such() {
     let idp = FakeIdp::start().await;
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let provider = add_oidc_provider(&app, &org, &idp, &client).await;
@@ -283,7 +283,7 @@ async fn declining_at_the_provider_is_reported_as_such() {
 #[tokio::test]
 async fn a_server_form_offers_the_organizations_providers_and_a_used_provider_stays() {
     let idp = FakeIdp::start().await;
-    let app = spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await;
+    let app = spawn_app_reaching_loopback().await;
     let client = signup_in_browser(&app, "ada@example.com").await;
     let org = create_org_in_browser(&client, &app).await;
     let new_server = format!("/orgs/{org}/servers/new");

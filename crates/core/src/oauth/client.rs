@@ -106,6 +106,8 @@ pub enum RegistrationKind {
     Dynamic,
     /// Created by the organization from the dashboard or the API.
     Preregistered,
+    /// Not registered: its `client_id` is the URL of its metadata document, fetched when used.
+    MetadataDocument,
 }
 
 impl RegistrationKind {
@@ -113,6 +115,7 @@ impl RegistrationKind {
         match self {
             Self::Dynamic => "dynamic",
             Self::Preregistered => "preregistered",
+            Self::MetadataDocument => "metadata_document",
         }
     }
 }
@@ -124,6 +127,7 @@ impl FromStr for RegistrationKind {
         match s {
             "dynamic" => Ok(Self::Dynamic),
             "preregistered" => Ok(Self::Preregistered),
+            "metadata_document" => Ok(Self::MetadataDocument),
             other => Err(ValidationError::new("kind", format!("unknown registration {other:?}"))),
         }
     }
@@ -274,6 +278,18 @@ impl ClientMetadata {
         self.redirect_uris.iter().all(|uri| Url::parse(uri).is_ok_and(|url| is_loopback_http(&url)))
     }
 
+    /// Where the client's redirects go, as a person reads them: each distinct host (or
+    /// `scheme:` of an app's own scheme), in registration order.
+    pub fn redirect_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        for host in self.redirect_uris.iter().filter_map(|uri| redirect_host(uri)) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        hosts
+    }
+
     pub fn allows_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
@@ -304,6 +320,12 @@ impl ClientMetadata {
         };
         self.redirect_uris.iter().any(same_but_port).then(|| requested.to_owned())
     }
+}
+
+/// The host a redirect URI sends the browser to, or `scheme:` for an app's own scheme.
+pub fn redirect_host(uri: &str) -> Option<String> {
+    let url = Url::parse(uri).ok()?;
+    Some(url.host_str().map_or_else(|| format!("{}:", url.scheme()), str::to_owned))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

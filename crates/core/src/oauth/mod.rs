@@ -2,6 +2,7 @@
 //! its addresses, scopes and signing keys.
 
 pub mod client;
+pub mod client_document;
 pub mod grant;
 pub mod signing_key;
 

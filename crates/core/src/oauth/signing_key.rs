@@ -165,10 +165,6 @@ impl std::fmt::Debug for Signer {
 }
 
 impl Signer {
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-
     /// A compact JWS of `claims` with header `typ` (`at+jwt` for access tokens, RFC 9068 §2.1).
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, KeyError> {
         let mut header = Header::new(Algorithm::ES256);
@@ -206,8 +202,10 @@ pub fn verify<C: DeserializeOwned>(
         return Err(VerifyError::Invalid(format!("expected an ES256 {typ}")));
     }
     let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
-    let key =
-        published(keys, now).into_iter().find(|k| k.kid == kid).ok_or(VerifyError::UnknownKey)?;
+    let key = keys
+        .iter()
+        .find(|k| k.kid == kid && k.published_until > now)
+        .ok_or(VerifyError::UnknownKey)?;
     let decoding = key.verifier().map_err(|e| VerifyError::Invalid(e.to_string()))?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(issuers);

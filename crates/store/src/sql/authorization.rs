@@ -7,10 +7,9 @@ use mcplatform_core::oauth::grant::{
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::oauth_clients::hash_from_hex;
-use super::{Columns, SqlStore, expect_rows, millis};
+use super::{Columns, KEEP_EXPIRED_MS, SqlStore, expect_rows, millis};
 use crate::error::write_error;
-use crate::{AuthorizationStore, Result, StoreError, StoredCode};
+use crate::{AuthorizationStore, Result, StoredCode};
 
 const REQUEST_COLUMNS: &str = "id, organization_id, mcp_server_id, issuer, client_id, \
      redirect_uri, redirect_uri_given, scope, resource, state, code_challenge, browser_hash, \
@@ -22,14 +21,6 @@ const CODE_COLUMNS: &str = "code_hash, organization_id, mcp_server_id, issuer, c
 
 const FAMILY_COLUMNS: &str = "f.id, f.organization_id, f.mcp_server_id, f.issuer, f.client_id, \
      f.end_user_id, f.scope, f.resource, f.created_at, f.last_used_at, f.expires_at, f.revoked_at";
-
-/// Requests and codes are kept this long after they expire (milliseconds), then deleted.
-const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
-
-fn required_hash(c: &Columns<'_>, column: &str) -> Result<TokenHash> {
-    hash_from_hex(c, column)?
-        .ok_or_else(|| StoreError::Corrupt { table: "oauth", detail: format!("{column} is empty") })
-}
 
 fn request_from_row(row: &AnyRow) -> Result<AuthorizationRequest> {
     let c = Columns::new(row, "authorization_requests");
@@ -45,9 +36,9 @@ fn request_from_row(row: &AnyRow) -> Result<AuthorizationRequest> {
         resource: c.text("resource")?,
         state: c.opt_text("state")?,
         code_challenge: c.text("code_challenge")?,
-        browser_hash: required_hash(&c, "browser_hash")?,
+        browser_hash: c.hash("browser_hash")?,
         end_user_id: c.opt_parsed("end_user_id")?,
-        handoff_hash: hash_from_hex(&c, "handoff_hash")?,
+        handoff_hash: c.opt_hash("handoff_hash")?,
         created_at: c.time("created_at")?,
         expires_at: c.time("expires_at")?,
     })
@@ -56,7 +47,7 @@ fn request_from_row(row: &AnyRow) -> Result<AuthorizationRequest> {
 fn code_from_row(row: &AnyRow) -> Result<StoredCode> {
     let c = Columns::new(row, "authorization_codes");
     let code = AuthorizationCode {
-        code_hash: required_hash(&c, "code_hash")?,
+        code_hash: c.hash("code_hash")?,
         organization_id: c.parsed("organization_id")?,
         mcp_server_id: c.parsed("mcp_server_id")?,
         issuer: c.text("issuer")?,
@@ -95,7 +86,7 @@ fn family_from_row(row: &AnyRow) -> Result<TokenFamily> {
 fn refresh_from_row(row: &AnyRow) -> Result<RefreshToken> {
     let c = Columns::new(row, "refresh_tokens");
     Ok(RefreshToken {
-        token_hash: required_hash(&c, "token_hash")?,
+        token_hash: c.hash("token_hash")?,
         family_id: c.parsed("family_id")?,
         created_at: c.time("r_created_at")?,
         expires_at: c.time("r_expires_at")?,

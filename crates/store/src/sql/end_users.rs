@@ -7,16 +7,13 @@ use mcplatform_core::ids::{EndUserId, IdentityProviderId, McpServerId, OrgId};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::{Columns, SqlStore, expect_rows, millis};
+use super::{Columns, KEEP_EXPIRED_MS, SqlStore, expect_rows, millis};
 use crate::{EndUserStore, Result, SealedUpstreamTokens, StoreError};
 
-const END_USER_COLUMNS: &str =
+pub(super) const END_USER_COLUMNS: &str =
     "id, organization_id, email, email_verified_at, name, profile, created_at, last_login_at";
 
-/// Expired sessions are deleted when new ones are made, after this long (milliseconds).
-const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
-
-fn end_user_from_row(row: &AnyRow) -> Result<EndUser> {
+pub(super) fn end_user_from_row(row: &AnyRow) -> Result<EndUser> {
     let c = Columns::new(row, "end_users");
     let profile = serde_json::from_str(&c.text("profile")?)
         .map_err(|e| StoreError::Corrupt { table: "end_users", detail: e.to_string() })?;
@@ -45,6 +42,18 @@ impl EndUserStore for SqlStore {
         let verified_at = login.email_verified.then(|| millis(now));
         let profile = login.profile.to_string();
         let mut tx = self.pool.begin().await?;
+        // A write first: on SQLite it takes the write lock now (waiting its turn), where a
+        // read first would fail with SQLITE_BUSY if another writer committed before ours.
+        sqlx::query(
+            "UPDATE end_user_identities SET last_login_at = $4 \
+             WHERE organization_id = $1 AND provider = $2 AND subject = $3",
+        )
+        .bind(&org_text)
+        .bind(&login.provider)
+        .bind(&login.subject)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
         // 1. The identity, if this provider's subject signed in before.
         let known: Option<String> = sqlx::query_scalar(
             "SELECT end_user_id FROM end_user_identities \
@@ -122,18 +131,7 @@ impl EndUserStore for SqlStore {
                 id
             }
         };
-        if known.is_some() {
-            sqlx::query(
-                "UPDATE end_user_identities SET last_login_at = $4 \
-                 WHERE organization_id = $1 AND provider = $2 AND subject = $3",
-            )
-            .bind(&org_text)
-            .bind(&login.provider)
-            .bind(&login.subject)
-            .bind(millis(now))
-            .execute(&mut *tx)
-            .await?;
-        } else {
+        if known.is_none() {
             sqlx::query(
                 "INSERT INTO end_user_identities \
                  (organization_id, provider, subject, end_user_id, created_at, last_login_at) \

@@ -19,7 +19,7 @@ fn invitation_from_row(row: &AnyRow) -> Result<Invitation> {
     Ok(Invitation {
         id: c.parsed("id")?,
         organization_id: c.parsed("organization_id")?,
-        email: c.validated("email", EmailAddress::parse)?,
+        email: c.validated("email", EmailAddress::from_stored)?,
         role: c.parsed("role")?,
         invited_by: c.opt_parsed("invited_by")?,
         created_at: c.time("created_at")?,

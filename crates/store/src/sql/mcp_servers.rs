@@ -12,7 +12,7 @@ use crate::{McpServerStore, Page, PageRequest, Result, StoreError};
 
 const SERVER_COLUMNS: &str = "id, organization_id, slug, name, description, product_name, auth_mode, \
      support_tool_enabled, walkthrough_tool_enabled, access_token_ttl_secs, refresh_token_ttl_secs, \
-     telemetry_enabled, identity_provider_id, created_at, updated_at";
+     telemetry_enabled, identity_provider_id, enabled, created_at, updated_at";
 
 /// The condition that the identity provider bound as `provider` is none or the own of the
 /// organization bound as `org`: the foreign key alone would take any organization's.
@@ -48,6 +48,7 @@ fn server_from_row(row: &AnyRow) -> Result<McpServer> {
             refresh_token_ttl: seconds(&c, "refresh_token_ttl_secs")?,
             telemetry_enabled: c.flag("telemetry_enabled")?,
             identity_provider_id: c.opt_parsed("identity_provider_id")?,
+            enabled: c.flag("enabled")?,
         },
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
@@ -58,7 +59,7 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// Binds the ten settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
+/// Binds the eleven settings columns, in `SERVER_COLUMNS` order, after what `query` has bound.
 fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> AnyQuery<'q> {
     query
         .bind(settings.name.as_str())
@@ -71,6 +72,7 @@ fn bind_settings<'q>(query: AnyQuery<'q>, settings: &'q McpServerSettings) -> An
         .bind(secs(settings.refresh_token_ttl))
         .bind(settings.telemetry_enabled)
         .bind(settings.identity_provider_id.map(|id| id.to_string()))
+        .bind(settings.enabled)
 }
 
 #[async_trait]
@@ -85,7 +87,7 @@ impl McpServerStore for SqlStore {
         let id = McpServerId::new();
         let sql = format!(
             "INSERT INTO mcp_servers ({SERVER_COLUMNS}) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14 \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15 \
              WHERE {}",
             own_provider("$13", "$2")
         );
@@ -139,7 +141,7 @@ impl McpServerStore for SqlStore {
             "UPDATE mcp_servers SET name = $3, description = $4, product_name = $5, auth_mode = $6, \
                  support_tool_enabled = $7, walkthrough_tool_enabled = $8, \
                  access_token_ttl_secs = $9, refresh_token_ttl_secs = $10, \
-                 telemetry_enabled = $11, identity_provider_id = $12, updated_at = $13 \
+                 telemetry_enabled = $11, identity_provider_id = $12, enabled = $13, updated_at = $14 \
              WHERE organization_id = $1 AND id = $2 AND {}",
             own_provider("$12", "$1")
         );

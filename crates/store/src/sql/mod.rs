@@ -5,7 +5,10 @@
 mod api_keys;
 mod audit;
 mod authorization;
+mod end_user_login;
 mod end_users;
+mod grants;
+mod hosting;
 mod identity_providers;
 mod invitations;
 mod mcp_servers;
@@ -14,6 +17,7 @@ mod organizations;
 mod outbox;
 mod sessions;
 mod signing_keys;
+mod support;
 mod upstream_logins;
 mod users;
 
@@ -21,6 +25,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use mcplatform_core::clock::{from_unix_millis, to_unix_millis};
+use mcplatform_core::crypto::TokenHash;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use time::OffsetDateTime;
@@ -124,6 +129,10 @@ impl<'r> Columns<'r> {
         self.row.try_get(column).map_err(|e| self.corrupt(column, e))
     }
 
+    pub(crate) fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+        self.row.try_get(column).map_err(|e| self.corrupt(column, e))
+    }
+
     /// Booleans are native in PostgreSQL and 0/1 integers in SQLite.
     pub(crate) fn flag(&self, column: &str) -> Result<bool> {
         self.row
@@ -168,6 +177,19 @@ impl<'r> Columns<'r> {
             .map_err(|e| self.corrupt(column, e))
     }
 
+    /// A secret's SHA-256, stored as 64 hex digits.
+    pub(crate) fn hash(&self, column: &str) -> Result<TokenHash> {
+        let hex = self.text(column)?;
+        TokenHash::from_hex(&hex).ok_or_else(|| self.corrupt(column, "not a SHA-256 hex digest"))
+    }
+
+    pub(crate) fn opt_hash(&self, column: &str) -> Result<Option<TokenHash>> {
+        match self.opt_text(column)? {
+            Some(_) => self.hash(column).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) fn time(&self, column: &str) -> Result<OffsetDateTime> {
         self.int(column).map(from_unix_millis)
     }
@@ -179,6 +201,10 @@ impl<'r> Columns<'r> {
 }
 
 /// The storage form of a timestamp.
+/// Expired rows (sessions, requests, codes, logins) are deleted this long after they expire
+/// (milliseconds), so that a late arrival is told "expired" rather than "unknown".
+pub(crate) const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
+
 pub(crate) fn millis(at: OffsetDateTime) -> i64 {
     to_unix_millis(at)
 }

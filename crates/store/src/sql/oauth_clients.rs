@@ -11,17 +11,6 @@ use crate::{OAuthClientStore, Page, PageRequest, Result, StoreError};
 
 const CLIENT_COLUMNS: &str = "client_id, organization_id, mcp_server_id, secret_hash, metadata, kind, created_at, revoked_at";
 
-pub(super) fn hash_from_hex(c: &Columns<'_>, column: &str) -> Result<Option<TokenHash>> {
-    c.opt_text(column)?
-        .map(|hex| {
-            TokenHash::from_hex(&hex).ok_or_else(|| StoreError::Corrupt {
-                table: "oauth",
-                detail: format!("{column}: not a SHA-256 hex digest"),
-            })
-        })
-        .transpose()
-}
-
 fn client_from_row(row: &AnyRow) -> Result<OAuthClient> {
     let c = Columns::new(row, "oauth_clients");
     let metadata = serde_json::from_str(&c.text("metadata")?)
@@ -30,7 +19,7 @@ fn client_from_row(row: &AnyRow) -> Result<OAuthClient> {
         client_id: c.text("client_id")?,
         organization_id: c.parsed("organization_id")?,
         mcp_server_id: c.parsed("mcp_server_id")?,
-        secret_hash: hash_from_hex(&c, "secret_hash")?,
+        secret_hash: c.opt_hash("secret_hash")?,
         metadata,
         kind: c.parsed("kind")?,
         created_at: c.time("created_at")?,

@@ -17,7 +17,7 @@ fn email_from_row(row: &AnyRow) -> Result<OutboxEmail> {
     Ok(OutboxEmail {
         id: c.parsed("id")?,
         organization_id: c.opt_parsed("organization_id")?,
-        to: c.validated("to_address", EmailAddress::parse)?,
+        to: c.validated("to_address", EmailAddress::from_stored)?,
         subject: c.text("subject")?,
         body_text: c.text("body_text")?,
         created_at: c.time("created_at")?,

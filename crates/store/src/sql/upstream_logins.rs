@@ -6,16 +6,13 @@ use mcplatform_core::upstream_login::{ProviderRef, UpstreamLogin};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
-use super::{Columns, SqlStore, millis};
+use super::{Columns, KEEP_EXPIRED_MS, SqlStore, millis};
 use crate::error::write_error;
 use crate::{LoginClaimant, Result, UpstreamLoginStore};
 
 const LOGIN_COLUMNS: &str = "id, state_hash, purpose, organization_id, provider_id, \
      platform_provider, user_id, pkce_verifier_sealed, nonce, created_at, expires_at, \
      authorization_request_id";
-
-/// Expired logins are kept this long (milliseconds) before they are deleted.
-const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
 
 fn login_from_row(row: &AnyRow, state_hash: &TokenHash) -> Result<UpstreamLogin> {
     let c = Columns::new(row, "upstream_logins");

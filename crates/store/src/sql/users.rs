@@ -17,7 +17,7 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<PlatformUser> {
     let c = Columns::new(row, "platform_users");
     Ok(PlatformUser {
         id: c.parsed("id")?,
-        email: c.validated("email", EmailAddress::parse)?,
+        email: c.validated("email", EmailAddress::from_stored)?,
         display_name: c.validated("display_name", DisplayName::parse)?,
         password_hash: c.opt_text("password_hash")?.map(PasswordHash::from_phc),
         email_verified_at: c.opt_time("email_verified_at")?,

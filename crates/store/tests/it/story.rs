@@ -868,3 +868,258 @@ async fn a_server_signs_in_only_with_its_own_organizations_provider_which_stays_
     store.update_mcp_server(acme, server.id, &settings("Acme Docs"), t(3)).await.unwrap();
     store.delete_identity_provider(acme, acme_github.id).await.unwrap();
 }
+
+mod hosting {
+    use mcplatform_core::hosting::{
+        IdentitySource, McpRequestRecord, McpSession, RequestOutcome, SessionKind, TrackingId,
+        TrackingLink,
+    };
+    use mcplatform_core::ids::{McpRequestId, McpServerId, OrgId};
+    use mcplatform_core::support::{SupportTicket, TicketPriority, TicketStatus};
+    use mcplatform_store::testing::TestDatabase;
+    use mcplatform_store::{PageRequest, StoreError};
+    use serde_json::json;
+
+    use super::{org, settings, t, user};
+
+    fn session(
+        id: &str,
+        org: OrgId,
+        server: McpServerId,
+        user: Option<mcplatform_core::ids::EndUserId>,
+    ) -> McpSession {
+        McpSession {
+            id: id.into(),
+            organization_id: org,
+            mcp_server_id: server,
+            end_user_id: user,
+            identity_source: if user.is_some() {
+                IdentitySource::Tracking
+            } else {
+                IdentitySource::None
+            },
+            kind: SessionKind::Stateful,
+            protocol_version: "2025-11-25".into(),
+            client_name: Some("cursor".into()),
+            client_version: Some("1.0".into()),
+            ip: None,
+            user_agent: None,
+            derivation_key: None,
+            first_seen_at: t(0),
+            last_seen_at: t(0),
+            closed_at: None,
+        }
+    }
+
+    fn record(
+        org: OrgId,
+        server: McpServerId,
+        session: &str,
+        user: Option<mcplatform_core::ids::EndUserId>,
+        at: i64,
+    ) -> McpRequestRecord {
+        McpRequestRecord {
+            id: McpRequestId::new(),
+            organization_id: org,
+            mcp_server_id: server,
+            session_id: Some(session.into()),
+            end_user_id: user,
+            method: "tools/call".into(),
+            tool_name: Some("get_support".into()),
+            jsonrpc_id: Some("1".into()),
+            protocol_version: Some("2025-11-25".into()),
+            arguments: Some("{}".into()),
+            result: None,
+            outcome: RequestOutcome::Ok,
+            error_code: None,
+            error_message: None,
+            duration_us: 10,
+            started_at: t(at),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_merged_end_user_brings_links_sessions_requests_and_tickets_and_stays_in_its_organization()
+     {
+        let db = TestDatabase::create().await;
+        let store = db.store().await;
+        let owner = user(&store, "owner@acme.test").await;
+        let acme = org(&store, "Acme", owner).await;
+        let globex = org(&store, "Globex", owner).await;
+        let slug = mcplatform_core::mcp_server::Slug::parse("acme").unwrap();
+        let server =
+            store.create_mcp_server(acme, &slug, &settings("Acme"), t(0)).await.unwrap().id;
+
+        let tracked = store.create_end_user(acme, None, Some("Ada"), t(0)).await.unwrap();
+        let signed_in =
+            store.create_end_user(acme, Some("Ada@Initech.test"), None, t(0)).await.unwrap();
+        assert_eq!(signed_in.email.as_deref(), Some("ada@initech.test"));
+        let foreign = store.create_end_user(globex, None, None, t(0)).await.unwrap();
+
+        let link = TrackingLink {
+            tracking_id: TrackingId::generate(),
+            organization_id: acme,
+            mcp_server_id: server,
+            end_user_id: tracked.id,
+            label: Some("Ada".into()),
+            created_at: t(0),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        store.create_tracking_link(&link).await.unwrap();
+        // Another organization's end user cannot be given a link to this server.
+        let stolen = TrackingLink {
+            tracking_id: TrackingId::generate(),
+            end_user_id: foreign.id,
+            ..link.clone()
+        };
+        assert!(matches!(store.create_tracking_link(&stolen).await, Err(StoreError::NotFound)));
+
+        store
+            .create_mcp_session(&session("s1", acme, server, Some(tracked.id)), Some("{}"))
+            .await
+            .unwrap();
+        store
+            .record_mcp_requests(&[
+                record(acme, server, "s1", Some(tracked.id), 5),
+                record(acme, server, "s1", Some(tracked.id), 9),
+            ])
+            .await
+            .unwrap();
+        let ticket = SupportTicket {
+            id: mcplatform_core::ids::SupportTicketId::new(),
+            organization_id: acme,
+            mcp_server_id: server,
+            end_user_id: Some(tracked.id),
+            session_id: Some("s1".into()),
+            title: "Help".into(),
+            description: "Broken".into(),
+            problem_context: None,
+            email: "ada@initech.test".into(),
+            status: TicketStatus::Pending,
+            priority: TicketPriority::Medium,
+            session_context: json!({"client": "cursor"}),
+            created_at: t(10),
+            updated_at: t(10),
+        };
+        store.create_support_ticket(&ticket).await.unwrap();
+        // A ticket cannot name another organization's end user.
+        let crossed = SupportTicket {
+            id: mcplatform_core::ids::SupportTicketId::new(),
+            end_user_id: Some(foreign.id),
+            ..ticket.clone()
+        };
+        assert!(matches!(store.create_support_ticket(&crossed).await, Err(StoreError::NotFound)));
+        // A ticket from someone nobody identified names no end user.
+        let anonymous = SupportTicket {
+            id: mcplatform_core::ids::SupportTicketId::new(),
+            end_user_id: None,
+            session_id: None,
+            created_at: t(11),
+            ..ticket.clone()
+        };
+        store.create_support_ticket(&anonymous).await.unwrap();
+        assert_eq!(store.get_support_ticket(acme, anonymous.id).await.unwrap().end_user_id, None);
+
+        // The session's last sighting moved with its latest record.
+        assert_eq!(store.find_mcp_session("s1").await.unwrap().unwrap().last_seen_at, t(9));
+
+        // Merging across organizations does nothing, and neither does merging someone who ever
+        // signed in (their identity is theirs); a placeholder merges, everything of it moves.
+        assert!(!store.merge_end_users(acme, foreign.id, signed_in.id).await.unwrap());
+        let login = mcplatform_core::end_user::EndUserLogin::new(
+            "platform".into(),
+            "bob".into(),
+            None,
+            false,
+            None,
+            json!({}),
+        )
+        .unwrap();
+        let bob = store.record_end_user_login(acme, &login, t(1)).await.unwrap();
+        assert!(!store.merge_end_users(acme, bob.id, signed_in.id).await.unwrap());
+        assert!(store.get_end_user(acme, bob.id).await.is_ok());
+        assert!(store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap());
+        assert!(!store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap(), "once");
+        assert!(matches!(store.get_end_user(acme, tracked.id).await, Err(StoreError::NotFound)));
+        let merged = store.get_end_user(acme, signed_in.id).await.unwrap();
+        assert_eq!(merged.name.as_deref(), Some("Ada"), "the name it did not have came along");
+        let link = store.find_tracking_link(&link.tracking_id).await.unwrap().unwrap();
+        assert_eq!(link.end_user_id, signed_in.id);
+        assert_eq!(
+            store.find_mcp_session("s1").await.unwrap().unwrap().end_user_id,
+            Some(signed_in.id)
+        );
+        let records =
+            store.list_session_requests(acme, "s1", PageRequest::new(10, 0)).await.unwrap();
+        assert_eq!(records.items.len(), 2);
+        assert!(records.items.iter().all(|r| r.end_user_id == Some(signed_in.id)));
+        let activity = store
+            .list_end_user_activity(acme, Some(server), PageRequest::new(10, 0))
+            .await
+            .unwrap();
+        assert_eq!(activity.items.len(), 1);
+        let ada = &activity.items[0];
+        assert_eq!((ada.sessions, ada.tool_calls, ada.tickets), (1, 2, 1));
+        assert!(ada.has_tracking_link);
+        assert_eq!(ada.last_seen_at, Some(t(9)));
+
+        // Nothing of Acme's shows in Globex.
+        assert!(
+            store
+                .list_session_requests(globex, "s1", PageRequest::new(10, 0))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(
+            store
+                .list_support_tickets(globex, None, PageRequest::new(10, 0))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(matches!(
+            store.get_support_ticket(globex, ticket.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let globex_users =
+            store.list_end_user_activity(globex, None, PageRequest::new(10, 0)).await.unwrap();
+        assert_eq!(
+            globex_users.items.iter().map(|a| a.end_user.id).collect::<Vec<_>>(),
+            [foreign.id]
+        );
+
+        // A record of a server deleted meanwhile, or of another organization's server, is
+        // dropped; the rest of its batch is kept, and a batch given twice is stored once.
+        let gone = McpServerId::new();
+        let kept = record(acme, server, "s1", None, 21);
+        let batch = [
+            record(acme, gone, "s1", None, 20),
+            kept.clone(),
+            record(globex, server, "s1", None, 22),
+        ];
+        store.record_mcp_requests(&batch).await.unwrap();
+        store.record_mcp_requests(&batch).await.unwrap();
+        let records =
+            store.list_session_requests(acme, "s1", PageRequest::new(10, 0)).await.unwrap();
+        assert_eq!(records.items.len(), 3);
+        assert_eq!(records.items[2].id, kept.id);
+        assert_eq!(store.find_mcp_session("s1").await.unwrap().unwrap().last_seen_at, t(21));
+
+        // A session is identified only with an end user of its own organization, while open.
+        assert!(matches!(
+            store.identify_mcp_session("s1", foreign.id, IdentitySource::Email).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.mcp_session_state("s1").await.unwrap().is_some());
+        store.close_mcp_session("s1", t(30)).await.unwrap();
+        assert_eq!(store.mcp_session_state("s1").await.unwrap(), None, "closed: not restored");
+        assert!(matches!(
+            store.identify_mcp_session("s1", signed_in.id, IdentitySource::Email).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}

@@ -15,6 +15,7 @@ mod openapi;
 mod orgs;
 mod providers;
 mod servers;
+mod tracking_links;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(auth::router())
             .merge(orgs::router())
             .merge(servers::router())
+            .merge(tracking_links::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use mcplatform_core::oauth::client::{
     ApplicationType, ClientMetadataInput, OAuthClient, RegistrationKind, TokenEndpointAuthMethod,
 };
+use mcplatform_core::org::Role;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -170,6 +171,8 @@ async fn revoke(
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
+    // Before the lookup: whether a client exists is for admins to learn.
+    access.require(Role::Admin)?;
     let client =
         state.store.find_oauth_client(server.id, &client_id).await?.ok_or(ApiError::NotFound)?;
     oauth_clients::revoke(&state, &access, &caller.actor(), &server, &client).await?;

@@ -311,7 +311,7 @@ async fn update(
     access.require(Role::Admin)?;
     let new_secret = patch.client_secret.take();
     let new_secret = new_secret.as_ref().map(ExposeSecret::expose_secret);
-    let settings = patch.apply(provider.kind, provider.settings.to_input())?;
+    let settings = patch.apply(provider.kind, provider.settings.to_input(provider.kind))?;
     let updated = identity_providers::update(
         &state,
         &access,

@@ -43,6 +43,8 @@ pub struct ServerResponse {
     support_tool_enabled: bool,
     walkthrough_tool_enabled: bool,
     telemetry_enabled: bool,
+    /// A disabled server's MCP endpoint answers 404; its data and settings are kept.
+    enabled: bool,
     access_token_ttl_seconds: u64,
     refresh_token_ttl_seconds: u64,
     #[serde(flatten)]
@@ -69,6 +71,7 @@ impl ServerResponse {
             support_tool_enabled: settings.support_tool_enabled,
             walkthrough_tool_enabled: settings.walkthrough_tool_enabled,
             telemetry_enabled: settings.telemetry_enabled,
+            enabled: settings.enabled,
             access_token_ttl_seconds: settings.access_token_ttl.as_secs(),
             refresh_token_ttl_seconds: settings.refresh_token_ttl.as_secs(),
             urls,
@@ -96,6 +99,8 @@ struct SettingsPatch {
     support_tool_enabled: Option<bool>,
     walkthrough_tool_enabled: Option<bool>,
     telemetry_enabled: Option<bool>,
+    /// False switches the server's MCP endpoint off (404) without deleting anything.
+    enabled: Option<bool>,
     /// 60 to 86400.
     access_token_ttl_seconds: Option<u64>,
     /// At least the access token's, at most 365 days.
@@ -133,6 +138,7 @@ impl SettingsPatch {
         settings.walkthrough_tool_enabled =
             self.walkthrough_tool_enabled.unwrap_or(settings.walkthrough_tool_enabled);
         settings.telemetry_enabled = self.telemetry_enabled.unwrap_or(settings.telemetry_enabled);
+        settings.enabled = self.enabled.unwrap_or(settings.enabled);
         if let Some(secs) = self.access_token_ttl_seconds {
             settings.access_token_ttl = Duration::from_secs(secs);
         }
@@ -167,6 +173,8 @@ struct CreateServerRequest {
     support_tool_enabled: Option<bool>,
     walkthrough_tool_enabled: Option<bool>,
     telemetry_enabled: Option<bool>,
+    /// False creates the server switched off (its MCP endpoint answers 404).
+    enabled: Option<bool>,
     /// 60 to 86400.
     access_token_ttl_seconds: Option<u64>,
     /// At least the access token's, at most 365 days.
@@ -187,6 +195,7 @@ impl CreateServerRequest {
             support_tool_enabled,
             walkthrough_tool_enabled,
             telemetry_enabled,
+            enabled,
             access_token_ttl_seconds,
             refresh_token_ttl_seconds,
         } = self;
@@ -199,6 +208,7 @@ impl CreateServerRequest {
             support_tool_enabled,
             walkthrough_tool_enabled,
             telemetry_enabled,
+            enabled,
             access_token_ttl_seconds,
             refresh_token_ttl_seconds,
         };

@@ -7,18 +7,17 @@
 //! there, the same browser gets the code.
 
 use askama::Template;
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, http::HeaderMap, http::header};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use mcplatform_core::crypto::{NewSecretToken, TokenHash, constant_time_eq, csrf_token_for};
-use mcplatform_core::end_user::EndUserLogin;
+use mcplatform_core::end_user::{EndUser, EndUserLogin};
 use mcplatform_core::ids::{AuthorizationRequestId, EndUserId, TokenFamilyId};
 use mcplatform_core::mcp_server::{AuthMode, McpServer};
-use mcplatform_core::oauth::ServerOrigin;
-use mcplatform_core::oauth::client::OAuthClient;
+use mcplatform_core::oauth::client::{OAuthClient, redirect_host};
+use mcplatform_core::oauth::client_document::document_host;
 use mcplatform_core::oauth::grant::{
     AUTHORIZATION_CODE_PREFIX, AUTHORIZATION_CODE_TTL, AUTHORIZATION_REQUEST_TTL,
     AuthorizationCode, AuthorizationRequest, Scopes, check_code_challenge, describe_scope,
@@ -28,6 +27,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use url::Url;
 
+use super::pages::{PageForm, PageQuery, cookie, error_page, no_cache, same_origin};
 use super::params::Params;
 use super::{OAuthServer, error::ErrorCode};
 use crate::upstream::{self, UpstreamClient};
@@ -35,25 +35,13 @@ use crate::views::Outcome;
 use crate::{ApiError, AppState};
 
 /// Binds an authorization request to the browser that made it (its hash is stored with it).
-const BROWSER_COOKIE: &str = "mcp_oauth_browser";
+pub(super) const BROWSER_COOKIE: &str = "mcp_oauth_browser";
 /// An end user's sign-in at one server's authorization pages.
-const END_USER_COOKIE: &str = "mcp_end_user";
+pub(super) const END_USER_COOKIE: &str = "mcp_end_user";
 /// The longest client `state` accepted (it is stored with the request and sent back).
 const MAX_STATE_LEN: usize = 1024;
 /// How long an end user stays signed in at a server's authorization pages.
 const END_USER_SESSION_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
-
-/// Cookies of a server's pages live on its issuer's path: `/` on its subdomain, `/s/{slug}` on
-/// the shared host, so that two servers never see each other's.
-fn cookie<'a>(state: &AppState, origin: &ServerOrigin, name: &'a str, value: String) -> Cookie<'a> {
-    let path = Url::parse(&origin.issuer()).map(|u| u.path().to_owned()).unwrap_or_default();
-    Cookie::build((name, value))
-        .http_only(true)
-        .secure(state.config.is_https())
-        .same_site(SameSite::Lax)
-        .path(if path.is_empty() { "/".to_owned() } else { path })
-        .build()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Pages
@@ -65,26 +53,14 @@ struct ConsentView {
     client_name: String,
     client_uri: Option<String>,
     redirect_host: String,
+    /// The host serving the client's metadata document, when its `client_id` is one (CIMD).
+    document_host: Option<String>,
     /// Every redirect URI is on this machine (RFC 8252 loopback): worth a word of caution.
     loopback_only: bool,
     scopes: Vec<(String, &'static str)>,
     action: String,
     request_id: String,
     csrf_token: String,
-}
-
-#[derive(Template)]
-#[template(path = "oauth/error.html")]
-struct ErrorPage {
-    title: String,
-    message: String,
-}
-
-/// An error shown to the person, not sent to the client: the client or its redirect URI cannot
-/// be trusted with it (RFC 6749 §4.1.2.1), or the browser's request is stale.
-fn error_page(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
-    let page = ErrorPage { title: title.to_owned(), message: message.into() };
-    crate::views::render(status, &page)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,16 +94,17 @@ fn to_client(
     Redirect::to(url.as_str()).into_response()
 }
 
-fn error_to_client(
+pub(super) fn error_to_client(
     redirect_uri: &str,
     code: ErrorCode,
     description: &str,
     state: Option<&str>,
     iss: &str,
 ) -> Response {
+    let description = super::error::error_description(description);
     to_client(
         redirect_uri,
-        &[("error", code.as_str()), ("error_description", description)],
+        &[("error", code.as_str()), ("error_description", &description)],
         state,
         iss,
     )
@@ -174,10 +151,15 @@ pub(super) async fn authorize(
         Ok(None) => return Ok(bad("The request names no client_id.".into())),
         Err(e) => return Ok(bad(e.description)),
     };
-    let Some(client) = state.store.find_oauth_client(hosted.server.id, client_id).await? else {
-        return Ok(bad(format!(
-            "No application with client_id {client_id:?} is registered with this server."
-        )));
+    let client = match super::clients::find(&state, &hosted.server, client_id).await {
+        Ok(client) => client,
+        Err(super::clients::ClientError::Unknown) => {
+            return Ok(bad(format!(
+                "No application with client_id {client_id:?} is registered with this server."
+            )));
+        }
+        Err(super::clients::ClientError::Failed(e)) => return Err(e),
+        Err(document_error) => return Ok(bad(format!("{document_error}."))),
     };
     let requested_redirect = match params.one("redirect_uri") {
         Ok(uri) => uri,
@@ -203,11 +185,16 @@ pub(super) async fn authorize(
     let fail = |code: ErrorCode, description: &str| {
         Ok(error_to_client(&redirect_uri, code, description, client_state.as_deref(), &iss))
     };
-    if matches!(state_param, Ok(Some(s)) if !state_ok(&s)) {
-        return fail(
-            ErrorCode::InvalidRequest,
-            &format!("state must be at most {MAX_STATE_LEN} printable ASCII characters"),
-        );
+    match state_param {
+        Ok(Some(s)) if !state_ok(&s) => {
+            return fail(
+                ErrorCode::InvalidRequest,
+                &format!("state must be at most {MAX_STATE_LEN} printable ASCII characters"),
+            );
+        }
+        // RFC 6749 §3.1: a parameter may not be repeated.
+        Err(e) => return fail(ErrorCode::InvalidRequest, &e.description),
+        Ok(_) => {}
     }
     let one = |name: &str| params.one(name).map_err(|e| e.description);
     let checked = (|| {
@@ -284,30 +271,19 @@ pub(super) async fn authorize(
     Ok((jar, no_cache(page)).into_response())
 }
 
-/// Pages with per-request secrets (the consent form's token) are not to be stored.
-fn no_cache(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    response
-}
-
 fn consent_page(
     hosted: &super::HostedServer,
     client: &OAuthClient,
     request: &AuthorizationRequest,
     browser_secret: &str,
 ) -> Response {
-    let redirect = Url::parse(&request.redirect_uri).ok();
-    let redirect_host = redirect
-        .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned).or_else(|| Some(format!("{}:", u.scheme()))))
-        .unwrap_or_default();
+    let redirect_host = redirect_host(&request.redirect_uri).unwrap_or_default();
     let view = ConsentView {
         server_name: hosted.server.settings.name.clone(),
         client_name: client.metadata.display_name(),
         client_uri: client.metadata.client_uri.clone(),
         redirect_host,
+        document_host: document_host(&client.client_id),
         loopback_only: client.metadata.loopback_only(),
         scopes: request.scopes.iter().map(|s| (s.to_owned(), describe_scope(s))).collect(),
         action: hosted.origin.url("/oauth/authorize/decision"),
@@ -317,7 +293,7 @@ fn consent_page(
     crate::views::render(StatusCode::OK, &view)
 }
 
-async fn signed_in_end_user(
+pub(super) async fn signed_in_end_user(
     state: &AppState,
     server: &McpServer,
     jar: &CookieJar,
@@ -341,7 +317,7 @@ pub(super) struct Decision {
 
 /// The open request this browser made: the cookie must be the one the request was bound to
 /// and, for a form, the token derived from it (so a page elsewhere cannot submit it).
-async fn own_request(
+pub(super) async fn own_request(
     state: &AppState,
     hosted: &super::HostedServer,
     jar: &CookieJar,
@@ -374,22 +350,12 @@ async fn own_request(
     if bound && token_ok { Ok(request) } else { Err(stale()) }
 }
 
-/// A form posted from another site is refused whatever it carries (`Origin`, sent by browsers
-/// on every POST, must be this issuer's).
-fn same_origin(headers: &HeaderMap, origin: &ServerOrigin) -> bool {
-    let Some(sent) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let ours = Url::parse(&origin.issuer()).map(|u| u.origin().ascii_serialization());
-    ours.is_ok_and(|ours| ours == sent)
-}
-
 pub(super) async fn decision(
     State(state): State<AppState>,
     OAuthServer(hosted): OAuthServer,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<Decision>,
+    PageForm(form): PageForm<Decision>,
 ) -> Result<Response, ApiError> {
     if !same_origin(&headers, &hosted.origin) {
         return Ok(error_page(
@@ -447,12 +413,13 @@ pub(super) async fn decision(
                 }
             }
         }
-        // The built-in end-user login (email and password, email code) is not built yet.
-        _ => Ok(error_page(
-            StatusCode::NOT_IMPLEMENTED,
-            "Sign-in not available",
-            "This server's built-in sign-in is not available yet.",
-        )),
+        AuthMode::PlatformOauth => {
+            Ok(Redirect::to(&super::login::page_url(&hosted, request.id)).into_response())
+        }
+        // `OAuthServer` lets only the OAuth modes through.
+        AuthMode::None | AuthMode::TrackingId | AuthMode::CollectEmail => {
+            Err(ApiError::Internal("an authorization request to a server without OAuth".into()))
+        }
     }
 }
 
@@ -524,20 +491,21 @@ async fn finish_upstream(
                 });
             }
         };
+    let login = EndUserLogin::new(
+        provider.id.to_string(),
+        identity.subject,
+        identity.email,
+        identity.email_verified,
+        identity.name,
+        identity.claims,
+    )
+    .map_err(|e| {
+        tracing::warn!(error = %e, provider = %provider.id, "unusable user id from the provider");
+        to_client_error(ErrorCode::ServerError, "the identity provider's user id cannot be used")
+    })?;
     let end_user = state
         .store
-        .record_end_user_login(
-            *organization_id,
-            &EndUserLogin {
-                provider: provider.id.to_string(),
-                subject: identity.subject,
-                email: identity.email,
-                email_verified: identity.email_verified,
-                name: identity.name,
-                profile: identity.claims,
-            },
-            now,
-        )
+        .record_end_user_login(*organization_id, &login, now)
         .await
         .map_err(|e| page_error(e.into()))?;
     let sealed = tokens.seal(&state.master_key, end_user.id, provider.id, now);
@@ -578,7 +546,7 @@ pub(super) async fn resume(
     State(state): State<AppState>,
     OAuthServer(hosted): OAuthServer,
     jar: CookieJar,
-    Query(query): Query<ContinueQuery>,
+    PageQuery(query): PageQuery<ContinueQuery>,
 ) -> Result<Response, ApiError> {
     let request = match own_request(&state, &hosted, &jar, &query.request, None).await {
         Ok(request) => request,
@@ -593,23 +561,35 @@ pub(super) async fn resume(
              connect again.",
         ));
     };
-    let now = state.clock.now();
     let end_user = state.store.get_end_user(hosted.server.organization_id, end_user_id).await?;
+    sign_in(&state, &hosted, jar, &request, &end_user).await
+}
+
+/// The person is who they said: they stay signed in at this server's pages (a cookie), and the
+/// client gets its code.
+pub(super) async fn sign_in(
+    state: &AppState,
+    hosted: &super::HostedServer,
+    jar: CookieJar,
+    request: &AuthorizationRequest,
+    end_user: &EndUser,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
     let session = NewSecretToken::generate("");
     state
         .store
         .create_end_user_session(
             hosted.server.id,
-            &end_user,
+            end_user,
             &session.hash,
             now,
             now + END_USER_SESSION_TTL,
         )
         .await?;
     let mut session_cookie =
-        cookie(&state, &hosted.origin, END_USER_COOKIE, session.secret.expose_secret().to_owned());
+        cookie(state, &hosted.origin, END_USER_COOKIE, session.secret.expose_secret().to_owned());
     session_cookie.set_max_age(time::Duration::try_from(END_USER_SESSION_TTL).ok());
-    let response = issue_code(&state, &request, end_user_id).await?;
+    let response = issue_code(state, request, end_user.id).await?;
     Ok((jar.add(session_cookie), response).into_response())
 }
 

@@ -49,18 +49,28 @@ impl ErrorCode {
     }
 }
 
+/// The challenge of a 401 at the endpoints where clients authenticate (RFC 6749 §5.2).
+const CLIENT_CHALLENGE: &str = "Basic realm=\"oauth\", charset=\"UTF-8\"";
+
 #[derive(Debug)]
 pub struct OAuthError {
     pub code: ErrorCode,
     pub description: String,
-    /// The client tried HTTP Basic authentication and failed: RFC 6749 §5.2 asks for a 401
-    /// with a `WWW-Authenticate` challenge.
-    pub basic_challenge: bool,
+    /// The `WWW-Authenticate` challenge of its 401 (RFC 9110 §15.5.2 requires one).
+    challenge: &'static str,
 }
 
 impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), basic_challenge: false }
+        let description = error_description(&description.into());
+        Self { code, description, challenge: CLIENT_CHALLENGE }
+    }
+
+    /// Another authentication scheme than client authentication failed (a resource server's
+    /// Bearer API key).
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = challenge;
+        self
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -114,14 +124,27 @@ impl IntoResponse for OAuthError {
         let status = self.status();
         let body = json!({"error": self.code.as_str(), "error_description": self.description});
         let mut response = (status, no_store(), Json(body)).into_response();
-        if self.basic_challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oauth\", charset=\"UTF-8\""),
-            );
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(self.challenge));
         }
         response
     }
+}
+
+/// RFC 6749 §5.2 and §4.1.2.1: `error_description` is printable ASCII without `"` and `\`.
+/// Our messages quote what they refuse, so quotes become apostrophes and anything else
+/// outside the set a `?`.
+pub fn error_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 /// RFC 6749 §5.1: answers carrying tokens or secrets must not be cached.
@@ -130,4 +153,17 @@ pub fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_characters_rfc_6749_allows() {
+        assert_eq!(
+            error_description("resource \"a\\b\" is not ours: café\n"),
+            "resource 'a/b' is not ours: caf??"
+        );
+    }
 }

@@ -107,12 +107,20 @@ async fn inspect(state: &AppState, server: &McpServer, token: &str) -> Result<Va
     });
     // Who the end user is, so a server needs no second call to know them.
     let end_user =
-        state.store.get_end_user(server.organization_id, valid.family.end_user_id).await?;
+        match state.store.get_end_user(server.organization_id, valid.family.end_user_id).await {
+            Ok(end_user) => end_user,
+            // Deleted since: nobody for the token to stand for.
+            Err(mcplatform_store::StoreError::NotFound) => return Ok(inactive),
+            Err(e) => return Err(e.into()),
+        };
     answer["email"] = json!(end_user.email);
     answer["email_verified"] = json!(end_user.email_verified_at.is_some());
     answer["name"] = json!(end_user.name);
     Ok(answer)
 }
+
+/// How a resource server authenticates to introspect: a Bearer API key.
+const RESOURCE_SERVER_CHALLENGE: &str = "Bearer realm=\"introspection\"";
 
 /// The caller of an introspection: a server key with `auth:introspect`, for this server.
 async fn authenticate_resource_server(
@@ -120,17 +128,9 @@ async fn authenticate_resource_server(
     headers: &HeaderMap,
 ) -> Result<mcplatform_core::api_key::ApiKey, Response> {
     let unauthorized = |description: &str| {
-        let mut response = (
-            StatusCode::UNAUTHORIZED,
-            no_store(),
-            Json(json!({"error": "invalid_client", "error_description": description})),
-        )
-            .into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"introspection\""),
-        );
-        response
+        OAuthError::invalid_client(description)
+            .with_challenge(RESOURCE_SERVER_CHALLENGE)
+            .into_response()
     };
     let secret = extract::authorization(headers, "bearer").ok_or_else(|| {
         unauthorized("present an API key with the auth:introspect scope as a Bearer token")
@@ -172,9 +172,8 @@ pub(super) async fn introspect(
         Err(response) => return Ok(response),
     };
     if key.mcp_server_id != Some(hosted.server.id) {
-        let mut err = OAuthError::invalid_client("this API key belongs to another server");
-        err.basic_challenge = false;
-        return Err(err);
+        return Err(OAuthError::invalid_client("this API key belongs to another server")
+            .with_challenge(RESOURCE_SERVER_CHALLENGE));
     }
     let token = token_parameter(&headers, &body)?;
     let answer = inspect(&state, &hosted.server, &token).await?;
@@ -193,7 +192,8 @@ pub(crate) async fn validate(
         Err(response) => return Ok(response),
     };
     let Some(server_id) = key.mcp_server_id else {
-        return Err(OAuthError::invalid_client("use a server key, not an organization key"));
+        return Err(OAuthError::invalid_client("use a server key, not an organization key")
+            .with_challenge(RESOURCE_SERVER_CHALLENGE));
     };
     let server = state.store.get_mcp_server(key.organization_id, server_id).await?;
     let token = token_parameter(&headers, &body)?;

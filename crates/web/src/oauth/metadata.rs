@@ -42,9 +42,8 @@ fn server_metadata(hosted: &HostedServer) -> Value {
         "code_challenge_methods_supported": ["S256"],
         // RFC 9207 §3.
         "authorization_response_iss_parameter_supported": true,
-        // draft-ietf-oauth-client-id-metadata-document §4: not until URL client ids are
-        // fetched, or clients would send them and be turned away.
-        "client_id_metadata_document_supported": false,
+        // draft-ietf-oauth-client-id-metadata-document: an HTTPS URL may be the client_id.
+        "client_id_metadata_document_supported": true,
         // OpenID Connect Discovery 1.0 §3 requires these of a provider configuration.
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],

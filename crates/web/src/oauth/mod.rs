@@ -4,10 +4,14 @@
 //! documents and its signing keys.
 
 pub mod authorize;
+pub mod clients;
 pub mod error;
+mod grants;
 pub mod introspection;
 pub mod keys;
+mod login;
 mod metadata;
+pub(crate) mod pages;
 mod params;
 pub mod register;
 pub(crate) mod token;
@@ -51,6 +55,12 @@ pub fn router() -> Router<AppState> {
         .route("/s/{slug}/oauth/authorize", get(authorize::authorize))
         .route("/s/{slug}/oauth/authorize/decision", post(authorize::decision))
         .route("/s/{slug}/oauth/authorize/continue", get(authorize::resume))
+        .route("/s/{slug}/oauth/login", get(login::page))
+        .route("/s/{slug}/oauth/login/password", post(login::password))
+        .route("/s/{slug}/oauth/login/code", post(login::send_code))
+        .route("/s/{slug}/oauth/login/verify", post(login::verify))
+        .route("/s/{slug}/oauth/grants", get(grants::list))
+        .route("/s/{slug}/oauth/grants/revoke", post(grants::revoke))
         .route("/s/{slug}/oauth/token", post(token::token))
         .route("/s/{slug}/oauth/revoke", post(introspection::revoke))
         .route("/s/{slug}/oauth/introspect", post(introspection::introspect))

@@ -3,7 +3,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mcplatform_core::oauth::client::{ClientMetadata, ClientMetadataInput, RegistrationKind};
@@ -35,9 +37,15 @@ pub fn registration_response(new: &NewClient) -> Value {
 pub(super) async fn register(
     State(state): State<AppState>,
     hosted: OAuthServer,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
+    // Registration is open to anyone: each one is a row kept, so it is throttled.
+    let server_key = hosted.0.server.id.to_string();
+    if let Err(retry_after) = state.registration_limiter.check(peer.ip(), &server_key) {
+        return Ok(crate::ApiError::TooManyRequests { retry_after }.into_response());
+    }
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -44,20 +44,13 @@ pub(super) async fn authenticate_client(
                     Some((decode(id.as_bytes()).ok()?, decode(secret.as_bytes()).ok()?))
                 });
             let Some(pair) = decoded else {
-                let mut err = OAuthError::invalid_client("malformed Basic credentials");
-                err.basic_challenge = true;
-                return Err(err);
+                return Err(OAuthError::invalid_client("malformed Basic credentials"));
             };
             Some(pair)
         }
         None => None,
     };
-    let challenge = basic.is_some();
-    let reject = |message: &str| {
-        let mut err = OAuthError::invalid_client(message);
-        err.basic_challenge = challenge;
-        err
-    };
+    let reject = OAuthError::invalid_client;
     let (form_client_id, form_secret) = (params.one("client_id")?, params.one("client_secret")?);
     let (client_id, secret) = match (&basic, form_client_id, form_secret) {
         (Some(_), _, Some(_)) => {
@@ -70,11 +63,11 @@ pub(super) async fn authenticate_client(
         (None, Some(id), secret) => (id, secret),
         (None, None, _) => return Err(reject("client authentication is required")),
     };
-    let client = state
-        .store
-        .find_oauth_client(server.id, client_id)
-        .await?
-        .ok_or_else(|| reject("unknown client"))?;
+    let client = match super::clients::find(state, server, client_id).await {
+        Ok(client) => client,
+        Err(super::clients::ClientError::Failed(e)) => return Err(e.into()),
+        Err(e) => return Err(reject(&e.to_string())),
+    };
     match (&client.secret_hash, secret) {
         (Some(hash), Some(secret)) if hash.matches(secret) => Ok(client),
         (Some(_), _) => Err(reject("wrong or missing client secret")),
@@ -183,6 +176,9 @@ async fn authorization_code(
         expires_at: refresh.as_ref().map_or(now + settings.access_token_ttl, |(r, _)| r.expires_at),
         revoked_at: None,
     };
+    // Signed before the code is spent: a failure to sign must leave the code usable, not turn
+    // the client's retry into a replay that revokes everything.
+    let access_token = sign_access_token(state, server, &family, &family.scopes, now)?;
     if !state
         .store
         .redeem_authorization_code(&hash, &family, refresh.as_ref().map(|(r, _)| r), now)
@@ -192,7 +188,7 @@ async fn authorization_code(
         state.store.revoke_token_family(family.id, "code_reused", now).await?;
         return Err(OAuthError::invalid_grant("the code was already used"));
     }
-    token_response(state, server, &family, &family.scopes, refresh.map(|(_, secret)| secret), now)
+    Ok(token_response(server, access_token, &family.scopes, refresh.map(|(_, secret)| secret)))
 }
 
 fn new_refresh(
@@ -260,23 +256,24 @@ async fn refresh_token(
             "resource differs from the one the tokens were issued for",
         ));
     }
+    // Signed before the rotation, for the same reason as codes.
+    let access_token = sign_access_token(state, server, &family, &scopes, now)?;
     let (next, secret) = new_refresh(family.id, now, &server.settings);
     if !state.store.rotate_refresh_token(&presented, &next, now).await? {
         state.store.revoke_token_family(family.id, "refresh_token_reused", now).await?;
         return Err(OAuthError::invalid_grant("the refresh token was already used"));
     }
-    token_response(state, server, &family, &scopes, Some(secret), now)
+    Ok(token_response(server, access_token, &scopes, Some(secret)))
 }
 
-/// RFC 6749 §5.1, with a fresh access token for the family.
-fn token_response(
+/// A fresh RFC 9068 access token for the family, signed with the current key.
+fn sign_access_token(
     state: &AppState,
     server: &McpServer,
     family: &TokenFamily,
     scopes: &Scopes,
-    refresh: Option<String>,
     now: OffsetDateTime,
-) -> Result<serde_json::Value, OAuthError> {
+) -> Result<String, OAuthError> {
     let ttl = server.settings.access_token_ttl;
     let claims = AccessTokenClaims {
         iss: family.issuer.clone(),
@@ -298,10 +295,20 @@ fn token_response(
         tracing::error!(error = %e, kid = key.kid, "cannot open the signing key");
         OAuthError::new(ErrorCode::ServerError, "cannot sign tokens")
     })?;
-    let access_token = signer.sign(ACCESS_TOKEN_TYP, &claims).map_err(|e| {
+    signer.sign(ACCESS_TOKEN_TYP, &claims).map_err(|e| {
         tracing::error!(error = %e, "cannot sign an access token");
         OAuthError::new(ErrorCode::ServerError, "cannot sign tokens")
-    })?;
+    })
+}
+
+/// RFC 6749 §5.1.
+fn token_response(
+    server: &McpServer,
+    access_token: String,
+    scopes: &Scopes,
+    refresh: Option<String>,
+) -> serde_json::Value {
+    let ttl = server.settings.access_token_ttl;
     let mut body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -311,5 +318,5 @@ fn token_response(
     if let Some(refresh) = refresh {
         body["refresh_token"] = json!(refresh);
     }
-    Ok(body)
+    body
 }

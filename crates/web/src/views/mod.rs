@@ -12,6 +12,7 @@ mod orgs;
 mod password;
 mod providers;
 mod servers;
+mod sign_ins;
 mod upstream;
 
 pub(crate) use auth::client_details;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(orgs::router())
         .merge(servers::router())
+        .merge(sign_ins::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())

@@ -156,7 +156,7 @@ impl ProviderFormView {
         view.layout = Layout::for_session(&provider.settings.name, current).in_org(access);
         view.provider_id = Some(provider.id.to_string());
         view.form_action = format!("/orgs/{}/identity-providers/{}", access.org.id, provider.id);
-        view.input = provider.settings.to_input();
+        view.input = provider.settings.to_input(provider.kind);
         view
     }
 

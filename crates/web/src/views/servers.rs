@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// The choices of the identification select, in the order shown.
 const AUTH_MODES: &[(&str, &str)] = &[
-    ("platform_oauth", "OAuth login with MCPlatform accounts"),
+    ("platform_oauth", "OAuth login: email code or password, by MCPlatform"),
     ("custom_oauth", "OAuth login through your identity provider"),
     ("collect_email", "Ask for an email address"),
     ("tracking_id", "Personal tracking URL"),
@@ -54,6 +54,7 @@ struct SettingsForm {
     support_tool_enabled: Option<String>,
     walkthrough_tool_enabled: Option<String>,
     telemetry_enabled: Option<String>,
+    enabled: Option<String>,
     #[serde(default)]
     access_token_ttl_minutes: String,
     #[serde(default)]
@@ -77,6 +78,7 @@ impl SettingsForm {
             support_tool_enabled: self.support_tool_enabled.is_some(),
             walkthrough_tool_enabled: self.walkthrough_tool_enabled.is_some(),
             telemetry_enabled: self.telemetry_enabled.is_some(),
+            enabled: self.enabled.is_some(),
             access_token_ttl_minutes: number(
                 "access_token_ttl_minutes",
                 &self.access_token_ttl_minutes,

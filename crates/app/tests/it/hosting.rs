@@ -1,0 +1,620 @@
+//! Hosted MCP servers through their real endpoint, speaking JSON-RPC over Streamable HTTP as
+//! a client would: routing by path and by Host, sessions bound to their user, tools, tickets,
+//! the record of every request, and each refusal with the status the spec gives it.
+
+use std::time::Duration;
+
+use mcplatform_core::ids::{McpServerId, OrgId};
+use mcplatform_store::PageRequest;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, call, spawn_app};
+
+const LEGACY: &str = "2025-11-25";
+const STATELESS: &str = "2026-07-28";
+
+/// One MCP exchange: the status, the session id the server set, and the JSON-RPC message
+/// answering the request (from a JSON body or the SSE stream).
+struct Answer {
+    status: StatusCode,
+    session: Option<String>,
+    message: Option<Value>,
+    headers: reqwest::header::HeaderMap,
+}
+
+struct Mcp<'a> {
+    app: &'a TestApp,
+    path: String,
+    host: Option<String>,
+    session: Option<String>,
+    version: Option<&'static str>,
+}
+
+impl<'a> Mcp<'a> {
+    fn new(app: &'a TestApp, path: impl Into<String>) -> Self {
+        Self { app, path: path.into(), host: None, session: None, version: None }
+    }
+
+    async fn post(&self, body: Value) -> Answer {
+        self.post_with(body, &[]).await
+    }
+
+    async fn post_with(&self, body: Value, extra: &[(&str, &str)]) -> Answer {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(&self.path))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(host) = &self.host {
+            request = request.header("host", host);
+        }
+        if let Some(session) = &self.session {
+            request = request.header("mcp-session-id", session);
+        }
+        if let Some(version) = self.version {
+            request = request.header("mcp-protocol-version", version);
+        }
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("send MCP request");
+        answer(response).await
+    }
+
+    /// `initialize` then `notifications/initialized`; the session id is kept.
+    async fn initialize(&mut self) -> Value {
+        let answer = self
+            .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": LEGACY,
+                "capabilities": {},
+                "clientInfo": {"name": "it-client", "version": "1.2.3"},
+            }}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.message);
+        self.session = Some(answer.session.expect("a session id"));
+        self.version = Some(LEGACY);
+        let initialized =
+            self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        assert_eq!(initialized.status, StatusCode::ACCEPTED);
+        answer.message.expect("an initialize result")
+    }
+
+    async fn request(&self, id: i64, method: &str, params: Value) -> Answer {
+        self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let session = headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let is_sse = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let text = response.text().await.unwrap_or_default();
+    let message = if is_sse {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("data:"))
+            .filter_map(|data| serde_json::from_str::<Value>(data.trim()).ok())
+            .find(|message| message.get("id").is_some())
+    } else {
+        serde_json::from_str(&text).ok()
+    };
+    Answer { status, session, message, headers }
+}
+
+/// An organization with a server of the given auth mode; (org, server id, slug, admin).
+async fn hosted(app: &TestApp, slug: &str, auth_mode: &str) -> (String, String, TestUser) {
+    let admin = app.signup(&format!("admin@{slug}.test")).await;
+    let org = app.create_org(&admin, "Acme").await;
+    let server = app
+        .create_server(
+            &admin,
+            &org,
+            json!({
+                "slug": slug, "name": "Acme Docs", "product_name": "Acme", "auth_mode": auth_mode,
+            }),
+        )
+        .await;
+    (org, server["id"].as_str().expect("server id").to_owned(), admin)
+}
+
+/// Waits for the flusher to write `count` records of the session.
+async fn session_records(
+    app: &TestApp,
+    org: &str,
+    session: &str,
+    count: usize,
+) -> Vec<mcplatform_core::hosting::McpRequestRecord> {
+    let org: OrgId = org.parse().expect("org id");
+    for _ in 0..100 {
+        let page = app
+            .store
+            .list_session_requests(org, session, PageRequest::new(200, 0))
+            .await
+            .expect("list records");
+        if page.items.len() >= count {
+            return page.items;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the session's {count} records were not written");
+}
+
+#[tokio::test]
+async fn a_client_connects_by_path_and_by_host_lists_tools_and_opens_a_support_ticket() {
+    let app = spawn_app().await;
+    let (org, server_id, _admin) = hosted(&app, "acme", "none").await;
+
+    // By Host: `acme.localhost` is the server's own name.
+    let mut by_host = Mcp::new(&app, "/mcp");
+    by_host.host = Some(format!("acme.localhost:{}", app.port()));
+    let init = by_host.initialize().await;
+    assert_eq!(init["result"]["serverInfo"]["title"], "Acme Docs");
+    assert_eq!(init["result"]["protocolVersion"], LEGACY);
+    assert!(init["result"]["capabilities"]["tools"].is_object());
+
+    // By path, and the original product's endpoint form.
+    for path in ["/s/acme/mcp", "/s/acme/api/mcpserver/mcp"] {
+        let mut by_path = Mcp::new(&app, path);
+        by_path.initialize().await;
+        let tools = by_path.request(1, "tools/list", json!({})).await;
+        let tools = &tools.message.expect("tools")["result"]["tools"];
+        let support = &tools[0];
+        assert_eq!(support["name"], "get_support");
+        assert!(support["description"].as_str().unwrap().contains("Acme support team"));
+        assert_eq!(support["inputSchema"]["required"], json!(["title", "problemDescription"]));
+        assert!(support["inputSchema"]["properties"]["email"].is_object(), "nobody is known");
+    }
+
+    // Without an address the tool asks for one; with it, the ticket is opened.
+    let asked = by_host
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "get_support", "arguments": {
+                "title": "Build fails", "problemDescription": "error E42 on build",
+            }}),
+        )
+        .await
+        .message
+        .expect("a result");
+    assert_eq!(asked["result"]["isError"], true);
+    assert!(asked["result"]["content"][0]["text"].as_str().unwrap().contains("email address"));
+    let opened = by_host
+        .request(
+            3,
+            "tools/call",
+            json!({"name": "get_support", "arguments": {
+                "title": "Build fails", "problemDescription": "error E42 on build",
+                "problemContext": "CI on Linux", "email": "Ada@Example.com",
+            }}),
+        )
+        .await
+        .message
+        .expect("a result");
+    assert_ne!(opened["result"]["isError"], true, "{opened}");
+    assert!(opened["result"]["content"][0]["text"].as_str().unwrap().contains("ada@example.com"));
+
+    let org_id: OrgId = org.parse().unwrap();
+    let server: McpServerId = server_id.parse().unwrap();
+    let tickets = app
+        .store
+        .list_support_tickets(org_id, Some(server), PageRequest::new(10, 0))
+        .await
+        .unwrap();
+    assert_eq!(tickets.items.len(), 1);
+    let ticket = &tickets.items[0];
+    assert_eq!(ticket.title, "Build fails");
+    assert_eq!(ticket.email, "ada@example.com");
+    assert_eq!(ticket.problem_context.as_deref(), Some("CI on Linux"));
+    assert_eq!(ticket.session_id, by_host.session);
+    // The ticket carries the session: its client and the earlier (failed) call.
+    assert_eq!(ticket.session_context["client"]["name"], "it-client");
+    let recent = ticket.session_context["recent_tool_calls"].as_array().unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0]["outcome"], "tool_error");
+
+    // Every request of the session is recorded once, in order, classified.
+    let session = by_host.session.clone().unwrap();
+    let records = session_records(&app, &org, &session, 3).await;
+    let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["initialize", "tools/call", "tools/call"]);
+    assert_eq!(records[1].outcome.as_str(), "tool_error");
+    assert_eq!(records[2].outcome.as_str(), "ok");
+    assert_eq!(records[2].tool_name.as_deref(), Some("get_support"));
+    assert!(records[2].arguments.as_deref().unwrap().contains("E42"));
+    let stored = app.store.find_mcp_session(&session).await.unwrap().expect("session row");
+    assert_eq!(stored.client_name.as_deref(), Some("it-client"));
+    assert_eq!(stored.client_version.as_deref(), Some("1.2.3"));
+    assert_eq!(stored.protocol_version, LEGACY);
+    // A `none` server identifies nobody: the address goes with the ticket only.
+    assert_eq!(stored.end_user_id, None);
+    assert_eq!(ticket.end_user_id, None, "nor does it make someone of an address it is told");
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_specs_status_and_error_and_are_not_recorded() {
+    let app = spawn_app().await;
+    let (org, server_id, admin) = hosted(&app, "acme", "none").await;
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"},
+    }});
+
+    // Unknown server.
+    let unknown = Mcp::new(&app, "/s/nobody/mcp").post(init.clone()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(
+        unknown.message.unwrap()["error"]["message"].as_str().unwrap().contains("no MCP server")
+    );
+
+    // A foreign page's Origin (DNS rebinding), and a Host that is not ours.
+    let mcp = Mcp::new(&app, "/s/acme/mcp");
+    let evil = mcp.post_with(init.clone(), &[("origin", "http://evil.example")]).await;
+    assert_eq!(evil.status, StatusCode::FORBIDDEN);
+    let mut rebound = Mcp::new(&app, "/s/acme/mcp");
+    rebound.host = Some("evil.example".into());
+    assert_eq!(rebound.post(init.clone()).await.status, StatusCode::FORBIDDEN);
+    let own = mcp
+        .post_with(init.clone(), &[("origin", &format!("http://localhost:{}", app.port()))])
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+
+    let mut client = Mcp::new(&app, "/s/acme/mcp");
+    client.initialize().await;
+    let session = client.session.clone().unwrap();
+
+    // No session id, an unknown one, an unsupported protocol version.
+    let mut sessionless = Mcp::new(&app, "/s/acme/mcp");
+    sessionless.version = Some(LEGACY);
+    let missing = sessionless.request(1, "tools/list", json!({})).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    sessionless.session = Some("no-such-session".into());
+    assert_eq!(sessionless.request(1, "tools/list", json!({})).await.status, StatusCode::NOT_FOUND);
+    let mut old = Mcp::new(&app, "/s/acme/mcp");
+    old.session = Some(session.clone());
+    old.version = Some("1999-01-01");
+    assert_eq!(old.request(1, "tools/list", json!({})).await.status, StatusCode::BAD_REQUEST);
+
+    // Malformed JSON-RPC.
+    let unparsable = |content_type: &'static str| {
+        app.client
+            .post(app.url("/s/acme/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", content_type)
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", LEGACY)
+            .body("{not json")
+            .send()
+    };
+    let garbage = unparsable("application/json").await.unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    let parse_error: Value = garbage.json().await.unwrap();
+    assert_eq!(parse_error["error"]["code"], -32700);
+
+    // A body of another media type is refused as such (415), not taken for broken JSON.
+    let patch = unparsable("application/json-patch+json").await.unwrap();
+    assert_eq!(patch.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // A path segment that is not UTF-8 is nothing we serve: a JSON-RPC 404, not a plain 400.
+    let odd = Mcp::new(&app, "/s/acme/api/mcpserver/%FF/mcp").post(init.clone()).await;
+    assert_eq!(odd.status, StatusCode::NOT_FOUND);
+    assert_eq!(odd.message.unwrap()["error"]["code"], -32001);
+
+    // An unknown tool and invalid arguments: -32602, naming what is wrong.
+    let unknown_tool =
+        client.request(2, "tools/call", json!({"name": "nope", "arguments": {}})).await;
+    let error = &unknown_tool.message.unwrap()["error"];
+    assert_eq!(error["code"], -32602);
+    assert!(error["message"].as_str().unwrap().contains("unknown tool: nope"));
+    let invalid = client
+        .request(3, "tools/call", json!({"name": "get_support", "arguments": {"title": 5}}))
+        .await;
+    let error = &invalid.message.unwrap()["error"];
+    assert_eq!(error["code"], -32602);
+    assert!(error["message"].as_str().unwrap().contains("invalid arguments"), "{error}");
+    let too_long = client
+        .request(
+            4,
+            "tools/call",
+            json!({"name": "get_support", "arguments": {
+                "title": "x".repeat(201), "problemDescription": "d", "email": "a@b.test",
+            }}),
+        )
+        .await;
+    let error = &too_long.message.unwrap()["error"];
+    assert_eq!(error["code"], -32602);
+    assert!(error["message"].as_str().unwrap().contains("title: must be at most 200"), "{error}");
+
+    // Oversized bodies are refused before anything is parsed.
+    let huge = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+        "name": "get_support", "arguments": {"title": "t", "problemDescription": "x".repeat(3 * 1024 * 1024)},
+    }});
+    assert_eq!(client.post(huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The refused requests left no record; the protocol errors one each.
+    let records = session_records(&app, &org, &session, 4).await;
+    let outcomes: Vec<(&str, Option<i64>)> =
+        records.iter().map(|r| (r.outcome.as_str(), r.error_code)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("ok", None),
+            ("protocol_error", Some(-32602)),
+            ("protocol_error", Some(-32602)),
+            ("protocol_error", Some(-32602))
+        ]
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let org_id: OrgId = org.parse().unwrap();
+    let again =
+        app.store.list_session_requests(org_id, &session, PageRequest::new(200, 0)).await.unwrap();
+    assert_eq!(again.items.len(), 4, "nothing recorded twice");
+
+    // A disabled server answers 404 on the next request, and again when enabled.
+    let path = format!("/api/v1/orgs/{org}/servers/{server_id}");
+    let (status, _) =
+        call(&app, &admin, Method::PATCH, &path, Some(json!({"enabled": false}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let disabled = client.request(5, "tools/list", json!({})).await;
+    assert_eq!(disabled.status, StatusCode::NOT_FOUND);
+    call(&app, &admin, Method::PATCH, &path, Some(json!({"enabled": true}))).await;
+    assert_eq!(client.request(6, "tools/list", json!({})).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn tracking_links_identify_their_user_and_a_session_serves_only_its_own_user() {
+    let app = spawn_app().await;
+    let (org, server_id, admin) = hosted(&app, "acme", "tracking_id").await;
+    let links = format!("/api/v1/orgs/{org}/servers/{server_id}/tracking-links");
+    let (status, ada) = call(
+        &app,
+        &admin,
+        Method::POST,
+        &links,
+        Some(json!({"label": "Ada", "email": "ada@initech.test"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{ada}");
+    let (_, bob) = call(&app, &admin, Method::POST, &links, Some(json!({"label": "Bob"}))).await;
+    let ada_id = ada["tracking_id"].as_str().unwrap();
+    assert!(
+        ada["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("http://acme.localhost:{}/api/mcpserver/trk_", app.port()))
+    );
+    let (status, bad) =
+        call(&app, &admin, Method::POST, &links, Some(json!({"email": "nope"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["field"], "email");
+
+    let mut as_ada = Mcp::new(&app, format!("/s/acme/api/mcpserver/{ada_id}/mcp"));
+    as_ada.initialize().await;
+    let session = as_ada.session.clone().unwrap();
+    let stored = app.store.find_mcp_session(&session).await.unwrap().unwrap();
+    assert_eq!(stored.end_user_id.map(|id| id.to_string()).as_deref(), ada["end_user_id"].as_str());
+    assert_eq!(stored.identity_source.as_str(), "tracking");
+
+    // Ada's address is known: the tool no longer asks for one, and the ticket uses it.
+    let tools = as_ada.request(1, "tools/list", json!({})).await.message.unwrap();
+    assert!(tools["result"]["tools"][0]["inputSchema"]["properties"]["email"].is_null());
+    let opened = as_ada
+        .request(
+            2,
+            "tools/call",
+            json!({"name": "get_support", "arguments": {
+                "title": "Help", "problemDescription": "It broke",
+            }}),
+        )
+        .await
+        .message
+        .unwrap();
+    assert!(opened["result"]["content"][0]["text"].as_str().unwrap().contains("ada@initech.test"));
+
+    // Bob presenting Ada's session id, or anyone without the link: not found.
+    let mut as_bob = Mcp::new(
+        &app,
+        format!("/s/acme/api/mcpserver/{}/mcp", bob["tracking_id"].as_str().unwrap()),
+    );
+    as_bob.session = Some(session.clone());
+    as_bob.version = Some(LEGACY);
+    assert_eq!(as_bob.request(3, "tools/list", json!({})).await.status, StatusCode::NOT_FOUND);
+    let mut anonymous = Mcp::new(&app, "/s/acme/mcp");
+    anonymous.session = Some(session.clone());
+    anonymous.version = Some(LEGACY);
+    assert_eq!(anonymous.request(3, "tools/list", json!({})).await.status, StatusCode::NOT_FOUND);
+
+    // Another organization's server does not know the link.
+    let other_admin = app.signup("other@globex.test").await;
+    let other_org = app.create_org(&other_admin, "Globex").await;
+    app.create_server(
+        &other_admin,
+        &other_org,
+        json!({"slug": "globex", "name": "Globex", "auth_mode": "tracking_id"}),
+    )
+    .await;
+    let elsewhere = Mcp::new(&app, format!("/s/globex/api/mcpserver/{ada_id}/mcp"));
+    let refused = elsewhere.post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"},
+    }})).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let globex_server = app
+        .store
+        .find_mcp_server_by_slug(&mcplatform_core::mcp_server::Slug::parse("globex").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let globex_links =
+        format!("/api/v1/orgs/{other_org}/servers/{}/tracking-links", globex_server.id);
+    let (status, theirs) = call(&app, &other_admin, Method::GET, &globex_links, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(theirs["items"], json!([]), "Acme's links are not Globex's");
+    let (status, _) = call(&app, &other_admin, Method::GET, &links, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor can Globex read Acme's");
+
+    // A session nobody is bound to is not for someone who is: Ada cannot use an anonymous one.
+    let mut nobody = Mcp::new(&app, "/s/acme/mcp");
+    nobody.initialize().await;
+    let mut ada_borrowing = Mcp::new(&app, format!("/s/acme/api/mcpserver/{ada_id}/mcp"));
+    ada_borrowing.session = nobody.session.clone();
+    ada_borrowing.version = Some(LEGACY);
+    assert_eq!(
+        ada_borrowing.request(5, "tools/list", json!({})).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Naming the stateless revision does not get Bob past the check either (rmcp would still
+    // route an `initialize` into the session named).
+    let mut bob_modern = Mcp::new(
+        &app,
+        format!("/s/acme/api/mcpserver/{}/mcp", bob["tracking_id"].as_str().unwrap()),
+    );
+    bob_modern.session = Some(session.clone());
+    bob_modern.version = Some(STATELESS);
+    let hijack = bob_modern
+        .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"},
+        }}))
+        .await;
+    assert_eq!(hijack.status, StatusCode::NOT_FOUND);
+
+    // A revoked link stops at once.
+    let (status, _) = call(&app, &admin, Method::DELETE, &format!("{links}/{ada_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(as_ada.request(4, "tools/list", json!({})).await.status, StatusCode::NOT_FOUND);
+    let (_, listed) = call(&app, &admin, Method::GET, &links, None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn stateless_requests_of_2026_07_28_are_served_and_grouped_into_a_derived_session() {
+    let app = spawn_app().await;
+    let (org, _server_id, _admin) = hosted(&app, "acme", "none").await;
+    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
+    mcp.version = Some(STATELESS);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": STATELESS,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-client", "version": "9"},
+    });
+    let discover = mcp
+        .post_with(json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}),
+            &[("mcp-method", "server/discover")])
+        .await;
+    assert_eq!(discover.status, StatusCode::OK, "{:?}", discover.message);
+    let result = &discover.message.unwrap()["result"];
+    assert!(
+        result["supportedVersions"].as_array().unwrap().contains(&json!(STATELESS)),
+        "{result}"
+    );
+    assert!(discover.session.is_none(), "no session id in the stateless revision");
+
+    let listed = mcp
+        .post_with(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta}}),
+            &[("mcp-method", "tools/list")],
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.message.unwrap()["result"]["tools"][0]["name"], "get_support");
+
+    // A header that says another method than the body: -32020 (HeaderMismatch), 400.
+    let mismatch = mcp
+        .post_with(
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {"_meta": meta}}),
+            &[("mcp-method", "tools/call")],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    assert_eq!(mismatch.message.unwrap()["error"]["code"], -32020);
+
+    // Both answered requests are one derived session of this client.
+    let org_id: OrgId = org.parse().unwrap();
+    let server = app
+        .store
+        .find_mcp_server_by_slug(&mcplatform_core::mcp_server::Slug::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let sessions = app
+        .store
+        .list_mcp_sessions(org_id, server.id, None, PageRequest::new(10, 0))
+        .await
+        .unwrap();
+    assert_eq!(sessions.items.len(), 1);
+    let derived = &sessions.items[0];
+    assert_eq!(derived.kind.as_str(), "derived");
+    assert_eq!(derived.client_name.as_deref(), Some("modern-client"));
+    let records = session_records(&app, &org, &derived.id, 2).await;
+    let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["server/discover", "tools/list"]);
+}
+
+#[tokio::test]
+async fn oauth_servers_ask_for_a_token_with_their_protected_resource_metadata() {
+    let app = spawn_app().await;
+    hosted(&app, "acme", "platform_oauth").await;
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": LEGACY, "capabilities": {}, "clientInfo": {"name": "x", "version": "1"},
+    }});
+    let mcp = Mcp::new(&app, "/s/acme/mcp");
+    let missing = mcp.post(init.clone()).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    let challenge = missing.headers.get("www-authenticate").unwrap().to_str().unwrap().to_owned();
+    let metadata =
+        format!("http://localhost:{}/.well-known/oauth-protected-resource/s/acme/mcp", app.port());
+    assert_eq!(challenge, format!("Bearer resource_metadata=\"{metadata}\""));
+    // The metadata it names is there, and names this server's authorization server.
+    let document: Value =
+        app.get_json("/.well-known/oauth-protected-resource/s/acme/mcp", StatusCode::OK).await;
+    assert_eq!(
+        document["authorization_servers"][0],
+        format!("http://localhost:{}/s/acme", app.port())
+    );
+
+    let original_form = Mcp::new(&app, "/s/acme/api/mcpserver/mcp").post(init.clone()).await;
+    assert_eq!(original_form.status, StatusCode::UNAUTHORIZED);
+    let challenge = original_form.headers.get("www-authenticate").unwrap().to_str().unwrap();
+    assert!(
+        challenge.ends_with("/.well-known/oauth-protected-resource/s/acme/api/mcpserver/mcp\""),
+        "{challenge}"
+    );
+
+    let forged = mcp.post_with(init, &[("authorization", "Bearer not-a-token")]).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    let challenge = forged.headers.get("www-authenticate").unwrap().to_str().unwrap();
+    assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains(&metadata));
+}
+
+#[tokio::test]
+async fn what_a_client_says_of_itself_is_kept_without_control_characters_or_excess() {
+    let app = spawn_app().await;
+    let (org, _, _) = hosted(&app, "acme", "none").await;
+    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
+    let answer = mcp
+        .post(json!({"jsonrpc": "2.0", "id": "a\u{0}b", "method": "initialize", "params": {
+            "protocolVersion": LEGACY,
+            "capabilities": {},
+            "clientInfo": {"name": format!("cur\u{0}sor{}", "x".repeat(500)), "version": "1\n2"},
+        }}))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.message);
+    mcp.session = answer.session;
+    mcp.version = Some(LEGACY);
+    let session = mcp.session.clone().unwrap();
+    let stored = app.store.find_mcp_session(&session).await.unwrap().unwrap();
+    let name = stored.client_name.unwrap();
+    assert!(name.starts_with("cursorxxx") && name.chars().count() == 200, "{name}");
+    assert_eq!(stored.client_version.as_deref(), Some("12"));
+
+    let odd = mcp.request(1, "tools/call", json!({"name": "no\u{0}pe", "arguments": {}})).await;
+    assert_eq!(odd.message.unwrap()["error"]["code"], -32602);
+    let records = session_records(&app, &org, &session, 2).await;
+    assert_eq!(records[0].jsonrpc_id.as_deref(), Some("ab"));
+    assert_eq!(records[1].tool_name.as_deref(), Some("nope"));
+}
