@@ -921,11 +921,27 @@ pub struct EndUserActivity {
     pub has_login: bool,
     /// They have a tracking link.
     pub has_tracking_link: bool,
+    /// They gave their address to a tool (`collect_email`).
+    pub gave_email: bool,
     pub first_seen_at: Option<OffsetDateTime>,
     pub last_seen_at: Option<OffsetDateTime>,
     pub sessions: i64,
     pub tool_calls: i64,
     pub tickets: i64,
+}
+
+impl EndUserActivity {
+    /// How they became known, strongest first.
+    pub fn identified_by(&self) -> Vec<IdentitySource> {
+        [
+            (self.has_login, IdentitySource::Oauth),
+            (self.has_tracking_link, IdentitySource::Tracking),
+            (self.gave_email, IdentitySource::Email),
+        ]
+        .into_iter()
+        .filter_map(|(known, source)| known.then_some(source))
+        .collect()
+    }
 }
 
 #[async_trait]

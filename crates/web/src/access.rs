@@ -1,6 +1,7 @@
 //! Who may do what in an organization: membership is checked on every request that names an
 //! organization, and a non-member gets 404, exactly as if the organization did not exist.
 
+use mcplatform_core::hosting::McpSession;
 use mcplatform_core::identity_provider::IdentityProvider;
 use mcplatform_core::ids::{IdentityProviderId, McpServerId, OrgId, UserId};
 use mcplatform_core::mcp_server::McpServer;
@@ -33,6 +34,23 @@ impl OrgAccess {
     pub async fn server(&self, state: &AppState, server_id: &str) -> Result<McpServer, ApiError> {
         let id: McpServerId = path_id(server_id)?;
         Ok(state.store.get_mcp_server(self.org.id, id).await?)
+    }
+
+    /// A session of the organization's `server`; `NotFound` for any other.
+    pub async fn mcp_session(
+        &self,
+        state: &AppState,
+        server: McpServerId,
+        session_id: &str,
+    ) -> Result<McpSession, ApiError> {
+        match state.store.find_mcp_session(session_id).await? {
+            Some(session)
+                if session.organization_id == self.org.id && session.mcp_server_id == server =>
+            {
+                Ok(session)
+            }
+            _ => Err(ApiError::NotFound),
+        }
     }
 
     /// One of the organization's identity providers; `NotFound` for anyone else's.

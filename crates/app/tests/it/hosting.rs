@@ -618,3 +618,169 @@ async fn what_a_client_says_of_itself_is_kept_without_control_characters_or_exce
     assert_eq!(records[0].jsonrpc_id.as_deref(), Some("ab"));
     assert_eq!(records[1].tool_name.as_deref(), Some("nope"));
 }
+
+#[tokio::test]
+async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their_organization_only()
+{
+    let app = spawn_app().await;
+    let (org, server_id, admin) = hosted(&app, "acme", "collect_email").await;
+    let ticket = |title: &str, email: Option<&str>| {
+        let mut arguments = json!({"title": title, "problemDescription": "it fails"});
+        if let Some(email) = email {
+            arguments["email"] = json!(email);
+        }
+        json!({"name": "get_support", "arguments": arguments})
+    };
+
+    // Ada comes through the tracking URL an admin made in the dashboard; Bob gives an address.
+    let users_page = format!("/orgs/{org}/servers/{server_id}/users");
+    let made = admin
+        .request(&app, Method::POST, &format!("/orgs/{org}/servers/{server_id}/tracking-links"))
+        .form(&[
+            ("csrf_token", admin.csrf_token.as_str()),
+            ("label", "Ada at Initech"),
+            ("email", "ada@initech.test"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let html = made.text().await.unwrap();
+    let marker = "/s/acme/api/mcpserver/";
+    let start = html.find(marker).expect("the new path URL is shown");
+    let tracking_id = &html[start + marker.len()..][..36];
+    assert!(tracking_id.starts_with("trk_"), "{tracking_id}");
+    let refused = admin
+        .request(&app, Method::POST, &format!("/orgs/{org}/servers/{server_id}/tracking-links"))
+        .form(&[
+            ("csrf_token", admin.csrf_token.as_str()),
+            ("label", "X"),
+            ("email", "not-an-address"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("aria-invalid=\"true\""));
+
+    let mut ada = Mcp::new(&app, format!("/s/acme/api/mcpserver/{tracking_id}/mcp"));
+    ada.initialize().await;
+    let answered = ada.request(1, "tools/call", ticket("Ada build", None)).await;
+    assert_ne!(answered.message.unwrap()["result"]["isError"], true, "Ada is known: no address");
+    let mut bob = Mcp::new(&app, "/s/acme/mcp");
+    bob.initialize().await;
+    bob.request(1, "tools/call", ticket("Bob login", Some("bob@example.com"))).await;
+    bob.request(2, "tools/call", json!({"name": "get_support", "arguments": {"title": 1}})).await;
+    session_records(&app, &org, ada.session.as_deref().unwrap(), 2).await;
+    session_records(&app, &org, bob.session.as_deref().unwrap(), 3).await;
+
+    // The API: who they are and how they became known, their sessions, a timeline, tickets.
+    let (status, users) =
+        call(&app, &admin, Method::GET, &format!("/api/v1/orgs/{org}/end-users"), None).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let by_email = |email: &str| {
+        users["items"].as_array().unwrap().iter().find(|u| u["email"] == email).cloned().unwrap()
+    };
+    let (ada_user, bob_user) = (by_email("ada@initech.test"), by_email("bob@example.com"));
+    assert_eq!(ada_user["identified_by"], json!(["tracking"]));
+    assert_eq!(bob_user["identified_by"], json!(["email"]));
+    assert_eq!((&ada_user["tool_calls"], &ada_user["tickets"]), (&json!(1), &json!(1)));
+    assert_eq!((&bob_user["tool_calls"], &bob_user["tickets"]), (&json!(2), &json!(1)));
+    assert_eq!(bob_user["email_verified"], false);
+    let server_users = format!("/api/v1/orgs/{org}/servers/{server_id}/end-users");
+    let (_, on_server) = call(&app, &admin, Method::GET, &server_users, None).await;
+    assert_eq!(on_server["items"].as_array().unwrap().len(), 2);
+
+    let sessions = format!("/api/v1/orgs/{org}/servers/{server_id}/sessions");
+    let (_, all) = call(&app, &admin, Method::GET, &sessions, None).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let ada_id = ada_user["id"].as_str().unwrap();
+    let (_, adas) =
+        call(&app, &admin, Method::GET, &format!("{sessions}?end_user_id={ada_id}"), None).await;
+    assert_eq!(adas["items"][0]["id"], json!(ada.session));
+    assert_eq!(adas["items"][0]["identity_source"], "tracking");
+    assert_eq!(adas["items"][0]["client_name"], "it-client");
+    let (status, _) =
+        call(&app, &admin, Method::GET, &format!("{sessions}?end_user_id=nope"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let bob_session = bob.session.clone().unwrap();
+    let (status, timeline) =
+        call(&app, &admin, Method::GET, &format!("{sessions}/{bob_session}/requests"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let timeline = timeline["items"].as_array().unwrap();
+    let methods: Vec<&str> = timeline.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["initialize", "tools/call", "tools/call"]);
+    assert_eq!(timeline[1]["arguments"]["email"], "bob@example.com", "arguments are JSON");
+    assert_eq!(timeline[2]["outcome"], "protocol_error");
+    assert_eq!(timeline[2]["error_code"], -32602);
+    let (status, one) =
+        call(&app, &admin, Method::GET, &format!("{sessions}/{bob_session}"), None).await;
+    assert_eq!((status, &one["identity_source"]), (StatusCode::OK, &json!("email")));
+
+    let (_, tickets) =
+        call(&app, &admin, Method::GET, &format!("/api/v1/orgs/{org}/support-tickets"), None).await;
+    let titles: Vec<&str> =
+        tickets["items"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Bob login", "Ada build"], "newest first");
+    assert_eq!(tickets["items"][1]["end_user_id"], ada_user["id"]);
+
+    // The dashboard says the same.
+    let page = |path: String| {
+        let admin = &admin;
+        let app = &app;
+        async move {
+            let response = admin.request(app, Method::GET, &path).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let (status, html) = page(format!("/orgs/{org}/users")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("ada@initech.test") && html.contains("tracking URL"), "{html}");
+    assert!(html.contains("bob@example.com") && html.contains("gave an address"));
+    let (_, html) = page(users_page.clone()).await;
+    assert!(html.contains("Ada at Initech") && html.contains(&format!("{tracking_id}/mcp")));
+    assert!(html.contains(&format!("/sessions/{bob_session}")), "a link to the timeline");
+    let (status, html) =
+        page(format!("/orgs/{org}/servers/{server_id}/sessions/{bob_session}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("bob@example.com") && html.contains("get_support"));
+    assert!(html.contains("protocol error") && html.contains("-32602"));
+    let (_, html) = page(format!("/orgs/{org}/tickets")).await;
+    assert!(html.contains("Bob login"), "{html}");
+
+    // Another organization sees none of it, by API or by page.
+    let other = app.signup("admin@globex.test").await;
+    let other_org = app.create_org(&other, "Globex").await;
+    for path in [
+        format!("/api/v1/orgs/{org}/end-users"),
+        format!("/api/v1/orgs/{org}/support-tickets"),
+        format!("/api/v1/orgs/{org}/servers/{server_id}/sessions/{bob_session}/requests"),
+    ] {
+        let (status, _) = call(&app, &other, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (_, theirs) =
+        call(&app, &other, Method::GET, &format!("/api/v1/orgs/{other_org}/end-users"), None).await;
+    assert_eq!(theirs["items"], json!([]));
+    let (_, theirs) =
+        call(&app, &other, Method::GET, &format!("/api/v1/orgs/{other_org}/support-tickets"), None)
+            .await;
+    assert_eq!(theirs["items"], json!([]));
+    let globex =
+        app.create_server(&other, &other_org, json!({"slug": "globex", "name": "Globex"})).await;
+    let foreign_session = format!(
+        "/api/v1/orgs/{other_org}/servers/{}/sessions/{bob_session}/requests",
+        globex["id"].as_str().unwrap()
+    );
+    let (status, _) = call(&app, &other, Method::GET, &foreign_session, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a session id from elsewhere means nothing");
+    let response = other.request(&app, Method::GET, &users_page).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Members read it all but tracking URLs, which are credentials.
+    let member = app.signup("member@acme.test").await;
+    app.add_member(&org, "member@acme.test", mcplatform_core::org::Role::Member).await;
+    let response = member.request(&app, Method::GET, &users_page).send().await.unwrap();
+    let html = response.text().await.unwrap();
+    assert!(html.contains("bob@example.com") && !html.contains(tracking_id));
+}

@@ -564,6 +564,8 @@ impl HostingStore for SqlStore {
             "SELECT * FROM (SELECT u.*, \
                  EXISTS (SELECT 1 FROM end_user_identities i WHERE i.end_user_id = u.id) AS has_login, \
                  EXISTS (SELECT 1 FROM tracking_links l WHERE l.end_user_id = u.id {l}) AS has_link, \
+                 EXISTS (SELECT 1 FROM mcp_sessions s WHERE s.end_user_id = u.id \
+                     AND s.identity_source = 'email' {s}) AS gave_email, \
                  (SELECT MIN(s.first_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS first_seen, \
                  (SELECT MAX(s.last_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS last_seen, \
                  (SELECT COUNT(*) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS sessions, \
@@ -590,6 +592,7 @@ impl HostingStore for SqlStore {
                     end_user: end_user_from_row(row)?,
                     has_login: c.flag("has_login")?,
                     has_tracking_link: c.flag("has_link")?,
+                    gave_email: c.flag("gave_email")?,
                     first_seen_at: c.opt_time("first_seen")?,
                     last_seen_at: c.opt_time("last_seen")?,
                     sessions: c.int("sessions")?,

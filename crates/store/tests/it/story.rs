@@ -1062,6 +1062,7 @@ mod hosting {
         let ada = &activity.items[0];
         assert_eq!((ada.sessions, ada.tool_calls, ada.tickets), (1, 2, 1));
         assert!(ada.has_tracking_link);
+        assert_eq!(ada.identified_by(), [IdentitySource::Tracking], "no login, no address given");
         assert_eq!(ada.last_seen_at, Some(t(9)));
 
         // Nothing of Acme's shows in Globex.

@@ -6,6 +6,7 @@
 //! Every route is added through `utoipa_axum::routes!` from a handler's `#[utoipa::path]`, so
 //! the OpenAPI document served at `/api/v1/openapi.json` lists exactly what the router answers.
 
+mod activity;
 mod audit;
 mod auth;
 mod keys;
@@ -50,6 +51,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(orgs::router())
             .merge(servers::router())
             .merge(tracking_links::router())
+            .merge(activity::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())

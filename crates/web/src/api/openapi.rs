@@ -52,6 +52,12 @@ use crate::error::ErrorBody;
             description = "The organization's upstream identity providers (GitHub, Google, \
                 OpenID Connect, OAuth 2.0)"
         ),
+        (
+            name = "end-users",
+            description = "Who used the hosted servers: end users, their sessions and each \
+                session's requests"
+        ),
+        (name = "support", description = "Support tickets opened from editors with `get_support`"),
         (name = "audit", description = "The organization's audit log"),
         (name = "openapi", description = "This document"),
     ),

@@ -2,10 +2,11 @@
 //! (method, tool, redacted arguments and result, outcome per the OTel MCP conventions).
 
 use std::future::Future;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use mcplatform_core::hosting::{McpRequestRecord, RequestOutcome, client_text, redact};
-use mcplatform_core::ids::McpRequestId;
+use mcplatform_core::ids::{EndUserId, McpRequestId};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, DiscoverResult, Implementation,
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
@@ -35,6 +36,8 @@ pub(super) struct Call<'a> {
     /// The stateful session, or the derived one of a stateless request.
     pub session_id: Option<String>,
     pub context: &'a RequestContext<RoleServer>,
+    /// Set by a tool that learned who the anonymous caller is: the call is theirs.
+    pub identified: Arc<OnceLock<EndUserId>>,
 }
 
 impl HostedHandler {
@@ -101,10 +104,19 @@ impl HostedHandler {
         let session_id = self.session_of(caller, context).await;
         let started_at = self.state.clock.now();
         let started = Instant::now();
-        let call = Call { caller, session_id: session_id.clone(), context };
+        let identified = Arc::new(OnceLock::new());
+        let call = Call {
+            caller,
+            session_id: session_id.clone(),
+            context,
+            identified: identified.clone(),
+        };
         let result = work(call).await;
         let mut record = new_record(caller, context, method, started_at, started);
         record.session_id = session_id;
+        if let Some(user) = identified.get() {
+            record.end_user_id = Some(*user);
+        }
         record.tool_name = tool_name.map(|name| client_text(name, MAX_RECORDED_NAME));
         record.arguments = arguments.map(redact);
         finish(&mut record, &result);

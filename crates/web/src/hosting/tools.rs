@@ -247,6 +247,7 @@ async fn identify_by_email(
             state.store.create_end_user(org, Some(email), None, now).await.map_err(internal)?.id
         }
     };
+    let _first_time = call.identified.set(user);
     // Only a stateful session is the caller's own; a derived one of an anonymous caller may be
     // shared by everyone behind one address.
     if let Some(session) = &caller.session_id {

@@ -4,6 +4,7 @@
 mod account;
 mod audit;
 mod auth;
+mod end_users;
 mod external_login;
 mod invitations;
 mod keys;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(orgs::router())
         .merge(servers::router())
         .merge(sign_ins::router())
+        .merge(end_users::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())
