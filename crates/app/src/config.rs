@@ -40,6 +40,17 @@ pub struct Config {
     pub auth: AuthConfig,
     pub email: EmailConfig,
     pub log: LogConfig,
+    pub testing: TestingConfig,
+}
+
+/// For test runs only, never production.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TestingConfig {
+    /// The hosted server with the slug `conformance` serves the MCP conformance suite's
+    /// fixture (its tools, resources and prompts) instead of the product's tools, through the
+    /// same routing, transport and recording (`MCPLATFORM_TESTING__CONFORMANCE_FIXTURE=true`).
+    pub conformance_fixture: bool,
 }
 
 /// Outgoing email. Without `smtp_url`, messages stay in the outbox (and the log).
@@ -178,6 +189,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
             log: LogConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 }

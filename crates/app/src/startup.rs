@@ -191,6 +191,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
             allow_private_networks: config.http.outbound_allow_private_networks,
         },
         login_providers: config.login_providers().context("invalid login provider")?,
+        conformance_fixture: config.testing.conformance_fixture,
         ..WebConfig::new(config.base_url.clone())
     };
     let state = AppState::new(store, clock, web, master_key)

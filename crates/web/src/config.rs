@@ -30,7 +30,13 @@ pub struct WebConfig {
     pub outbound: OutboundPolicy,
     /// Outside providers people may log in to the dashboard with, in button order.
     pub login_providers: Vec<PlatformLoginProvider>,
+    /// Test runs only: the server with the slug [`CONFORMANCE_SLUG`] serves the MCP
+    /// conformance suite's fixture instead of the product's tools.
+    pub conformance_fixture: bool,
 }
+
+/// The slug of the conformance fixture server (when [`WebConfig::conformance_fixture`]).
+pub const CONFORMANCE_SLUG: &str = "conformance";
 
 /// A provider the platform operator configured for dashboard login (GitHub, Google or one
 /// OpenID Connect provider), separate from the providers organizations add for their servers.
@@ -70,6 +76,7 @@ impl WebConfig {
             email_delivery: false,
             outbound: OutboundPolicy::default(),
             login_providers: Vec::new(),
+            conformance_fixture: false,
         }
     }
 

@@ -784,3 +784,36 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
     let html = response.text().await.unwrap();
     assert!(html.contains("bob@example.com") && !html.contains(tracking_id));
 }
+
+#[tokio::test]
+async fn a_product_server_offers_only_its_tools_and_the_conformance_fixture_is_off_by_default() {
+    let app = spawn_app().await;
+    // Without `testing.conformance_fixture`, the slug `conformance` is a server like any other.
+    let (_org, _server, _admin) = hosted(&app, "conformance", "none").await;
+    let mut mcp = Mcp::new(&app, "/s/conformance/mcp");
+    let init = mcp.initialize().await;
+    let capabilities = &init["result"]["capabilities"];
+    assert!(capabilities["tools"].is_object());
+    for absent in ["resources", "prompts", "completions", "logging"] {
+        assert!(capabilities.get(absent).is_none(), "{absent} is not offered: {capabilities}");
+    }
+    let tools = mcp.request(1, "tools/list", json!({})).await.message.expect("tools");
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["get_support"]);
+    // What the server does not declare is an unknown method, not an empty list.
+    for (id, method) in [(2, "resources/list"), (3, "prompts/list"), (4, "resources/read")] {
+        let answer = mcp.request(id, method, json!({"uri": "test://static-text"})).await;
+        assert_eq!(answer.message.expect("an error")["error"]["code"], -32601, "{method}");
+    }
+    let called = mcp
+        .request(5, "tools/call", json!({"name": "test_simple_text", "arguments": {}}))
+        .await
+        .message
+        .expect("an error");
+    assert_eq!(called["error"]["code"], -32602, "no fixture tool: {called}");
+}

@@ -8,16 +8,26 @@ use std::time::Instant;
 use mcplatform_core::hosting::{McpRequestRecord, RequestOutcome, client_text, redact};
 use mcplatform_core::ids::{EndUserId, McpRequestId};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, DiscoverResult, Implementation,
-    InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
-    ProtocolVersion, ServerCapabilities, ServerConfig,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
+    CompleteRequestParams, CompleteResult, ConstString, CustomRequest, CustomResult,
+    DiscoverResult, ErrorCode, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
+    Implementation, InitializeRequestParams, InitializeResult, ListPromptsRequestMethod,
+    ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
+    ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProtocolVersion, ReadResourceRequestMethod, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, ServerResult, SetLevelRequestMethod, SubscribeRequestMethod,
+    SubscribeRequestParams, UnsubscribeRequestMethod, UnsubscribeRequestParams,
 };
+// logging/setLevel is deprecated by SEP-2577, but it is what 2025-11-25 has.
+#[allow(deprecated)]
+use rmcp::model::SetLevelRequestParams;
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::SessionRestoreMarker;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::fixture::{self, Fixture};
 use super::{Caller, sessions, tools};
 use crate::AppState;
 
@@ -28,6 +38,8 @@ const MAX_RECORDED_ERROR: usize = 1000;
 #[derive(Debug, Clone)]
 pub struct HostedHandler {
     state: AppState,
+    /// Test runs only: this session serves the conformance suite's fixture.
+    fixture: Option<Arc<Fixture>>,
 }
 
 /// A request as a tool sees it: who calls, in which session, through which MCP context.
@@ -42,11 +54,16 @@ pub(super) struct Call<'a> {
 
 impl HostedHandler {
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        Self { state, fixture: None }
     }
 
-    /// What the server says of itself: its name, and how to use it.
-    fn server_config(caller: &Caller) -> ServerConfig {
+    /// The conformance suite's fixture (`testing.conformance_fixture`), a session of it.
+    pub fn fixture(state: AppState) -> Self {
+        Self { state, fixture: Some(Arc::default()) }
+    }
+
+    /// What the server says of itself: its name, what it offers, and how to use it.
+    fn server_config(&self, caller: &Caller, modern: bool) -> ServerConfig {
         let settings = &caller.server.settings;
         let mut info = Implementation::new(caller.server.slug.as_str(), env!("CARGO_PKG_VERSION"));
         info.title = Some(settings.name.clone());
@@ -58,9 +75,16 @@ impl HostedHandler {
         } else {
             settings.description.clone()
         };
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(info)
-            .with_instructions(instructions)
+        let capabilities = match &self.fixture {
+            Some(_) => fixture::capabilities(modern),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
+        ServerConfig::new(capabilities).with_server_info(info).with_instructions(instructions)
+    }
+
+    /// The fixture of a conformance session; for a product server, the method is unknown.
+    fn fixture_only<M: ConstString>(&self) -> Result<&Fixture, McpError> {
+        self.fixture.as_deref().ok_or_else(McpError::method_not_found::<M>)
     }
 
     /// The session a request belongs to: its stateful one, or the derived one of a stateless
@@ -187,6 +211,30 @@ impl Outcome for InitializeResult {}
 impl Outcome for ListToolsResult {}
 impl Outcome for DiscoverResult {}
 impl Outcome for () {}
+impl Outcome for ListResourcesResult {}
+impl Outcome for ListResourceTemplatesResult {}
+impl Outcome for ListPromptsResult {}
+impl Outcome for CompleteResult {}
+
+/// A response rmcp does not serialize itself, recorded as the result it sends.
+struct AsSent<T>(T);
+
+impl<T: Clone + Into<ServerResult>> serde::Serialize for AsSent<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.clone().into().serialize(serializer)
+    }
+}
+
+impl Outcome for AsSent<CallToolResponse> {
+    fn outcome(&self) -> RequestOutcome {
+        match &self.0 {
+            CallToolResponse::Complete(result) => result.outcome(),
+            _ => RequestOutcome::Ok,
+        }
+    }
+}
+impl Outcome for AsSent<ReadResourceResponse> {}
+impl Outcome for AsSent<GetPromptResponse> {}
 
 /// The caller our endpoint put in the HTTP request's extensions.
 pub(super) fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
@@ -200,7 +248,11 @@ pub(super) fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, Mcp
 
 impl ServerHandler for HostedHandler {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = match &self.fixture {
+            Some(_) => fixture::capabilities(false),
+            None => ServerCapabilities::builder().enable_tools().build(),
+        };
+        ServerConfig::new(capabilities)
     }
 
     async fn initialize(
@@ -212,7 +264,7 @@ impl ServerHandler for HostedHandler {
         let started_at = self.state.clock.now();
         let started = Instant::now();
         let result = self.negotiate_initialize(&request).map(|negotiated| {
-            Self::server_config(&caller).with_protocol_version(negotiated.protocol_version)
+            self.server_config(&caller, false).with_protocol_version(negotiated.protocol_version)
         });
         // A session restored on this node replays its `initialize`: not a new request.
         if context.extensions.get::<SessionRestoreMarker>().is_some() {
@@ -237,7 +289,7 @@ impl ServerHandler for HostedHandler {
         let caller = caller(&context)?;
         let versions = self.supported_protocol_versions().into_owned();
         self.recorded(&context, &caller, "server/discover", None, None, |call| async move {
-            Ok(DiscoverResult::from_server_info(versions, Self::server_config(call.caller)))
+            Ok(DiscoverResult::from_server_info(versions, self.server_config(call.caller, true)))
         })
         .await
     }
@@ -254,8 +306,14 @@ impl ServerHandler for HostedHandler {
     ) -> Result<ListToolsResult, McpError> {
         let caller = caller(&context)?;
         self.recorded(&context, &caller, "tools/list", None, None, |call| async move {
-            let tools = tools::list(&self.state, call.caller).await?;
-            Ok(ListToolsResult::with_all_items(tools))
+            match &self.fixture {
+                Some(_) => Ok(ListToolsResult::with_all_items(fixture::tools()?)
+                    .with_ttl_ms(0)
+                    .with_cache_scope(CacheScope::Private)),
+                None => Ok(ListToolsResult::with_all_items(
+                    tools::list(&self.state, call.caller).await?,
+                )),
+            }
         })
         .await
     }
@@ -266,13 +324,170 @@ impl ServerHandler for HostedHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller(&context)?;
-        let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let name = request.name;
+        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+        let name = request.name.clone();
+        if let Some(fixture) = &self.fixture {
+            let context = &context;
+            return self
+                .recorded(
+                    context,
+                    &caller,
+                    "tools/call",
+                    Some(&name),
+                    Some(&arguments),
+                    |_| async {
+                        fixture::call_tool(&self.state, fixture, &request, context)
+                            .await
+                            .map(AsSent)
+                    },
+                )
+                .await
+                .map(|AsSent(response)| response);
+        }
         let result = self
             .recorded(&context, &caller, "tools/call", Some(&name), Some(&arguments), |call| {
                 tools::call(&self.state, call, &name, &arguments)
             })
             .await?;
         Ok(CallToolResponse::from(result))
+    }
+
+    // Resources, prompts, completion and logging: the conformance fixture's only (a product
+    // server declares none of them, so they are unknown methods there).
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<ListResourcesRequestMethod>()?;
+        self.recorded(&context, &caller, "resources/list", None, None, |_| async {
+            Ok(fixture::resources())
+        })
+        .await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<ListResourceTemplatesRequestMethod>()?;
+        self.recorded(&context, &caller, "resources/templates/list", None, None, |_| async {
+            Ok(fixture::resource_templates())
+        })
+        .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<ReadResourceRequestMethod>()?;
+        let uri = Value::String(request.uri.clone());
+        self.recorded(&context, &caller, "resources/read", None, Some(&uri), |_| async {
+            fixture::read_resource(&request).map(AsSent)
+        })
+        .await
+        .map(|AsSent(response)| response)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller(&context)?;
+        let fixture = self.fixture_only::<SubscribeRequestMethod>()?;
+        self.recorded(&context, &caller, "resources/subscribe", None, None, |_| async {
+            fixture::subscribe(fixture, &request.uri, true);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller(&context)?;
+        let fixture = self.fixture_only::<UnsubscribeRequestMethod>()?;
+        self.recorded(&context, &caller, "resources/unsubscribe", None, None, |_| async {
+            fixture::subscribe(fixture, &request.uri, false);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<ListPromptsRequestMethod>()?;
+        self.recorded(&context, &caller, "prompts/list", None, None, |_| async {
+            Ok(fixture::prompts())
+        })
+        .await
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<GetPromptRequestMethod>()?;
+        let arguments = request.arguments.clone().map(Value::Object);
+        self.recorded(&context, &caller, "prompts/get", None, arguments.as_ref(), |_| async {
+            fixture::get_prompt(&request).map(AsSent)
+        })
+        .await
+        .map(|AsSent(response)| response)
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let caller = caller(&context)?;
+        self.fixture_only::<CompleteRequestMethod>()?;
+        self.recorded(&context, &caller, "completion/complete", None, None, |_| async {
+            fixture::complete(&request)
+        })
+        .await
+    }
+
+    #[allow(deprecated)] // logging/setLevel is what 2025-11-25 has
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let caller = caller(&context)?;
+        let fixture = self.fixture_only::<SetLevelRequestMethod>()?;
+        self.recorded(&context, &caller, "logging/setLevel", None, None, |_| async {
+            fixture::set_level(fixture, request.level);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(match &self.fixture {
+            Some(_) => fixture::malformed(&request, &context),
+            None => McpError::new(ErrorCode::METHOD_NOT_FOUND, request.method, None),
+        })
     }
 }

@@ -8,6 +8,7 @@
 //! [`handler::HostedHandler`] answers with the server's tools and records each request.
 
 mod cache;
+mod fixture;
 mod handler;
 pub mod recorder;
 mod sessions;
@@ -37,6 +38,7 @@ use serde_json::json;
 use self::cache::TtlCache;
 use self::handler::HostedHandler;
 use self::recorder::RequestLog;
+use crate::config::CONFORMANCE_SLUG;
 use crate::extract::authorization;
 use crate::oauth::introspection::validate_access_token;
 use crate::oauth::pages::same_origin;
@@ -108,16 +110,34 @@ pub fn router(state: &AppState) -> Router<AppState> {
         store: state.store.clone(),
         clock: state.clock.clone(),
     }));
+    let sessions = Arc::new(LocalSessionManager::default());
     let service: Arc<McpService> = Arc::new(StreamableHttpService::new(
         move || Ok(HostedHandler::new(factory_state.clone())),
-        Arc::new(LocalSessionManager::default()),
-        config,
+        sessions.clone(),
+        config.clone(),
     ));
+    // Test runs only: the `conformance` server serves the suite's fixture, through this same
+    // endpoint (admission, sessions, recording).
+    let fixture_state = state.clone();
+    let fixture: Option<Arc<McpService>> = state.config.conformance_fixture.then(|| {
+        Arc::new(StreamableHttpService::new(
+            move || Ok(HostedHandler::fixture(fixture_state.clone())),
+            sessions,
+            config,
+        ))
+    });
     let endpoint = move |State(state): State<AppState>, request: Request| {
         let service = service.clone();
+        let fixture = fixture.clone();
         async move {
             match admit(&state, request).await {
-                Ok((request, caller)) => handle(&state, &service, request, caller).await,
+                Ok((request, caller)) => {
+                    let service = match fixture {
+                        Some(fixture) if caller.server.slug.as_str() == CONFORMANCE_SLUG => fixture,
+                        _ => service,
+                    };
+                    handle(&state, &service, request, caller).await
+                }
                 Err(refusal) => *refusal,
             }
         }

