@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use mcplatform_core::clock::Clock;
 use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
@@ -134,6 +135,13 @@ impl Application {
         });
         let final_state = state.clone();
         let app = mcplatform_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        // Answers go out as soon as they are written: without TCP_NODELAY, a response written
+        // in two parts (headers, then an SSE event) waits on the client's delayed ACK (~40 ms).
+        let listener = listener.tap_io(|stream| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, app).with_graceful_shutdown(signal);
         let grace_over = async move {
             let _ = stopping_rx.wait_for(|stopping| *stopping).await;
