@@ -4,13 +4,14 @@
 use anyhow::{Context as _, bail};
 use mcplatform_core::audit::action;
 use mcplatform_core::crypto::NewSecretToken;
-use mcplatform_core::mcp_server::{McpServerSettings, Slug};
+use mcplatform_core::hosting::TrackingLink;
+use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use mcplatform_core::password::{check_policy, hash_password};
 use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
-use mcplatform_store::NewPlatformUser;
+use mcplatform_store::{NewPlatformUser, PageRequest};
 use mcplatform_web::access::{Actor, OrgAccess};
-use mcplatform_web::{AppState, audit};
+use mcplatform_web::{AppState, audit, tracking_links};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -156,6 +157,37 @@ pub const DEMO_EMAIL: &str = "demo@example.com";
 pub const DEMO_ORG: &str = "Demo Inc.";
 pub const DEMO_SLUG: &str = "demo";
 
+/// The demo end user a tracking URL is printed for.
+const DEMO_END_USER: &str = "Demo end user";
+const DEMO_END_USER_EMAIL: &str = "enduser@example.com";
+
+/// The demo end user's live tracking link on the demo server, made on first start.
+async fn demo_tracking_link(
+    state: &AppState,
+    access: &OrgAccess,
+    server: &McpServer,
+) -> anyhow::Result<TrackingLink> {
+    let links =
+        state.store.list_tracking_links(access.org.id, server.id, PageRequest::new(100, 0)).await?;
+    let live = links
+        .items
+        .into_iter()
+        .find(|link| link.revoked_at.is_none() && link.label.as_deref() == Some(DEMO_END_USER));
+    match live {
+        Some(link) => Ok(link),
+        None => tracking_links::create(
+            state,
+            access,
+            &cli_actor(),
+            server,
+            Some(DEMO_END_USER),
+            Some(DEMO_END_USER_EMAIL),
+        )
+        .await
+        .map_err(api),
+    }
+}
+
 /// Seeds, idempotently, a demo login with a fresh password, its organization and the `demo`
 /// MCP server, and returns what to tell the person who started the server.
 pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
@@ -169,26 +201,41 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
             .map_err(api)?,
     };
     let slug = Slug::parse(DEMO_SLUG)?;
-    match state.store.find_mcp_server_by_slug(&slug).await? {
+    let access = OrgAccess { org: org.clone(), role: Role::Owner };
+    let server = match state.store.find_mcp_server_by_slug(&slug).await? {
         Some(server) if server.organization_id != org.id => {
             tracing::warn!(
                 "the slug \"demo\" belongs to another organization: not creating the demo server"
             );
+            None
         }
-        Some(_) => {}
+        Some(server) => Some(server),
         None => {
             let mut settings = McpServerSettings::new("Demo Docs")?;
             settings.description = "A demo MCP server created by `mcplatform serve --demo`.".into();
-            let access = OrgAccess { org: org.clone(), role: Role::Owner };
-            mcplatform_web::servers::create(state, &access, &cli_actor(), &slug, &settings)
-                .await
-                .map_err(api)?;
+            // Identified by tracking URLs, so a client connects without signing in first.
+            settings.auth_mode = AuthMode::TrackingId;
+            Some(
+                mcplatform_web::servers::create(state, &access, &cli_actor(), &slug, &settings)
+                    .await
+                    .map_err(api)?,
+            )
         }
-    }
+    };
     let mut login = state.config.base_url.clone();
     login.set_path("/login");
-    Ok(format!(
+    let mut how = format!(
         "demo: log in at {login} as {DEMO_EMAIL} with password {} (organization \"{DEMO_ORG}\", MCP server \"{DEMO_SLUG}\"); the password changes on every --demo start",
         password.expose_secret()
-    ))
+    );
+    // A tracking URL identifies on its own unless the server was switched to OAuth since.
+    let oauth = [AuthMode::PlatformOauth, AuthMode::CustomOauth];
+    if let Some(server) = server.filter(|server| !oauth.contains(&server.settings.auth_mode)) {
+        let link = demo_tracking_link(state, &access, &server).await?;
+        let (url, path_url) = tracking_links::urls(state, &server, &link);
+        how.push_str(&format!(
+            "\ndemo: connect an MCP client as the demo end user with the tracking URL {path_url} (or {url}); what they do shows on the server's Users page"
+        ));
+    }
+    Ok(how)
 }

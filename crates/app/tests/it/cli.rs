@@ -274,10 +274,12 @@ async fn admin_commands_set_up_an_account_organization_server_and_key_that_work(
 async fn serve_demo_seeds_once_and_prints_a_working_login() {
     let cwd = tempfile::tempdir().unwrap();
     let mut passwords = Vec::new();
+    let mut tracking_urls = Vec::new();
     for _ in 0..2 {
         let mut serving = Serving::start_with_stdout(cwd.path(), &["--demo"]).await;
         let mut line = String::new();
-        BufReader::new(serving.child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut stdout = BufReader::new(serving.child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
         assert!(
             line.starts_with(
                 "demo: log in at http://localhost:3000/login as demo@example.com with password "
@@ -286,6 +288,20 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
         );
         let last_password =
             line.split("with password ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        // Then the demo end user's tracking URL, the same on every start, which serves MCP.
+        let mut link_line = String::new();
+        stdout.read_line(&mut link_line).unwrap();
+        let tracking_url = link_line
+            .split("tracking URL ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("{link_line}"))
+            .to_owned();
+        assert!(
+            tracking_url.starts_with("http://localhost:3000/s/demo/api/mcpserver/trk_"),
+            "{tracking_url}"
+        );
+        tracking_urls.push(tracking_url.clone());
         passwords.push(last_password.clone());
         let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let base = serving.base();
@@ -310,7 +326,23 @@ async fn serve_demo_seeds_once_and_prints_a_working_login() {
             .unwrap();
         assert_eq!(servers["items"].as_array().unwrap().len(), 1);
         assert_eq!(servers["items"][0]["slug"], "demo");
+        let path = tracking_url.trim_start_matches("http://localhost:3000");
+        let initialize = client
+            .post(format!("{base}{path}"))
+            .header("host", "localhost:3000")
+            .header("accept", "application/json, text/event-stream")
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                    "protocolVersion": "2025-11-25", "capabilities": {},
+                    "clientInfo": {"name": "demo-check", "version": "1"},
+                }}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(initialize.status(), 200, "the tracking URL serves MCP");
         assert!(serving.stop().0.success());
     }
     assert_ne!(passwords[0], passwords[1], "each start sets a new demo password");
+    assert_eq!(tracking_urls[0], tracking_urls[1], "the demo end user keeps one link");
 }
