@@ -16,6 +16,11 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "== e2e: installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The authorization-server test runs the MCP conformance suite, which lives in conformance/.
+if [ ! -d ../conformance/node_modules ] || [ ../conformance/package-lock.json -nt ../conformance/node_modules/.package-lock.json ]; then
+  echo "== e2e: installing the MCP conformance suite (npm ci in conformance/)"
+  (cd ../conformance && npm ci --no-audit --no-fund --loglevel=error)
+fi
 if [ -n "${E2E_POSTGRES_URL:-}" ]; then pg="on ${E2E_POSTGRES_URL%%\?*}"; else pg="skipped (E2E_POSTGRES_URL unset)"; fi
 echo "== e2e: running (PostgreSQL tests: $pg)"
 node --test --test-concurrency=1 --test-reporter=spec tests/*.test.js

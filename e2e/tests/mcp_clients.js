@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Agent, fetch as undiciFetch } from 'undici';
+
+import { followAuthorization, localhostFetch } from './browserless.js';
 
 /** An account that owns an organization, calling the API with its session cookie. */
 export async function owner(server, email = 'owner@acme.test') {
@@ -44,17 +45,6 @@ export async function owner(server, email = 'owner@acme.test') {
   };
 }
 
-// `{slug}.localhost` is loopback (RFC 6761 §6.3), as browsers and systemd resolve it; glibc
-// here does not, so the SDK's fetch resolves it itself.
-const loopback = new Agent({
-  connect: {
-    lookup: (hostname, options, callback) => (options?.all
-      ? callback(null, [{ address: '127.0.0.1', family: 4 }])
-      : callback(null, '127.0.0.1', 4)),
-  },
-});
-const localhostFetch = (url, init) => undiciFetch(url, { ...init, dispatcher: loopback });
-
 /** The TypeScript SDK's Streamable HTTP transport to `url` (a `*.localhost` name works). */
 export const tsTransport = (url, authProvider) =>
   new StreamableHTTPClientTransport(new URL(url), { fetch: localhostFetch, authProvider });
@@ -86,10 +76,9 @@ export async function runPython(spec) {
 }
 
 /**
- * An OAuth client provider for the TypeScript SDK whose "browser" follows the authorization
- * redirects itself, keeping cookies per host and submitting the forms it meets: our consent
- * page (Allow) and the identity provider's development login (`login` as the user name) and
- * consent. It stops at the redirect URI and keeps the code.
+ * An OAuth client provider for the TypeScript SDK whose "browser" is `followAuthorization`:
+ * it allows on our consent page, signs in at the identity provider as `login`, and keeps the
+ * code the redirect URI gets.
  */
 export class HeadlessOAuth {
   constructor({ redirectUri, login }) {
@@ -118,68 +107,10 @@ export class HeadlessOAuth {
   codeVerifier() { return this._verifier; }
 
   async redirectToAuthorization(url) {
-    const jar = new Map();
-    const cookies = (at) => [...(jar.get(new URL(at).host) ?? new Map())].map(([k, v]) => `${k}=${v}`).join('; ');
-    const keep = (at, response) => {
-      const host = new URL(at).host;
-      if (!jar.has(host)) jar.set(host, new Map());
-      for (const c of response.headers.getSetCookie()) {
-        const pair = c.split(';')[0];
-        const eq = pair.indexOf('=');
-        jar.get(host).set(pair.slice(0, eq), pair.slice(eq + 1));
-      }
-    };
-    let next = { url: url.toString(), method: 'GET' };
-    for (let hop = 0; hop < 30; hop += 1) {
-      if (next.url.startsWith(this.redirectUri)) {
-        const params = new URL(next.url).searchParams;
-        if (params.get('state') !== this._state) throw new Error(`state mismatch: ${next.url}`);
-        if (params.get('error')) throw new Error(`authorization refused: ${next.url}`);
-        this.code = params.get('code');
-        this.issuer = params.get('iss');
-        return;
-      }
-      const response = await localhostFetch(next.url, {
-        method: next.method,
-        redirect: 'manual',
-        headers: {
-          cookie: cookies(next.url),
-          ...(next.body ? { 'content-type': 'application/x-www-form-urlencoded', origin: new URL(next.url).origin } : {}),
-        },
-        body: next.body,
-      });
-      keep(next.url, response);
-      const location = response.headers.get('location');
-      if (location) {
-        next = { url: new URL(location, next.url).toString(), method: 'GET' };
-        continue;
-      }
-      const html = await response.text();
-      const form = this.#form(html, next.url);
-      if (!form) throw new Error(`stuck at ${next.url} (${response.status}): ${html.slice(0, 500)}`);
-      next = form;
-    }
-    throw new Error('too many redirects');
-  }
-
-  /** The page's first form, filled in: hidden fields, the login, and the approving button. */
-  #form(html, at) {
-    const form = html.match(/<form[^>]*>([\s\S]*?)<\/form>/i);
-    if (!form) return null;
-    const attr = (tag, name) => tag.match(new RegExp(`${name}="([^"]*)"`, 'i'))?.[1];
-    const unescape = (s) => s.replaceAll('&amp;', '&').replaceAll('&#x2F;', '/').replaceAll('&quot;', '"');
-    const fields = new URLSearchParams();
-    for (const [input] of form[1].matchAll(/<input[^>]*>/gi)) {
-      const name = attr(input, 'name');
-      if (!name) continue;
-      if (name === 'login') fields.set(name, this.login);
-      else if (name === 'password') fields.set(name, 'any password');
-      else fields.set(name, unescape(attr(input, 'value') ?? ''));
-    }
-    const allow = [...form[1].matchAll(/<button[^>]*>/gi)].map(([b]) => b)
-      .find((b) => attr(b, 'name') && attr(b, 'value') === 'allow');
-    if (allow) fields.set(attr(allow, 'name'), 'allow');
-    const action = unescape(attr(form[0], 'action') ?? at);
-    return { url: new URL(action, at).toString(), method: 'POST', body: fields.toString() };
+    const back = new URL(await followAuthorization(url, { stopAt: this.redirectUri, login: this.login }));
+    if (back.searchParams.get('state') !== this._state) throw new Error(`state mismatch: ${back}`);
+    if (back.searchParams.get('error')) throw new Error(`authorization refused: ${back}`);
+    this.code = back.searchParams.get('code');
+    this.issuer = back.searchParams.get('iss');
   }
 }
