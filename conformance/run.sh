@@ -17,6 +17,8 @@ if [ -z "${MCPLATFORM_BIN:-}" ]; then
   cargo build --release --locked -p mcplatform --manifest-path "$root/Cargo.toml"
   MCPLATFORM_BIN="$target/release/mcplatform"
 fi
+# Absolute before the `cd` below.
+MCPLATFORM_BIN="$(realpath "$MCPLATFORM_BIN")"
 
 cd "$here"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -39,10 +41,13 @@ base="http://localhost:$port"
 MCPLATFORM_TESTING__CONFORMANCE_FIXTURE=true "$MCPLATFORM_BIN" serve \
   --bind "127.0.0.1:$port" --base-url "$base" --data-dir "$work/data" >"$work/server.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
-  "$node22" -e "fetch('http://127.0.0.1:$port/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))" && break
-  sleep 0.2
-done
+healthy() { "$node22" -e "fetch('http://127.0.0.1:$port/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"; }
+for _ in $(seq 1 100); do healthy && break; sleep 0.2; done
+if ! healthy; then
+  echo "== conformance: the platform did not start; its log:" >&2
+  cat "$work/server.log" >&2
+  exit 1
+fi
 url="$("$node22" setup.mjs "$base")"
 
 status=0
@@ -52,7 +57,9 @@ for revision in 2025-11-25 2026-07-28; do
     --expected-failures "$here/baseline.yml" -o "$work/results-$revision" || status=1
 done
 if [ "$status" != 0 ]; then
-  echo "== conformance: FAILED; the platform's log:" >&2
+  # Keep the suite's results (checks.json per scenario) for a look.
+  rm -rf "$here/results" && cp -r "$work" "$here/results"
+  echo "== conformance: FAILED; results and the platform's log kept in $here/results" >&2
   tail -n 50 "$work/server.log" >&2
 fi
 exit "$status"

@@ -283,6 +283,19 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
+        // The fixture asks clients for samples and input: never on a reachable deployment.
+        let loopback = match self.base_url.host() {
+            Some(url::Host::Domain(name)) => name == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if self.testing.conformance_fixture && !loopback {
+            return invalid(
+                "testing.conformance_fixture",
+                "is for test runs: base_url must be a loopback address (localhost, 127.0.0.1, [::1])",
+            );
+        }
         if let Err(err) = self.database_url() {
             return Err(ConfigError::Invalid { key: "database.url", message: err.to_string() });
         }
@@ -583,6 +596,19 @@ mod tests {
             let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             assert!(err.contains("without path"), "{err}");
 
+            jail.set_env("MCPLATFORM_BASE_URL", "https://example.com");
+            jail.set_env("MCPLATFORM_TESTING__CONFORMANCE_FIXTURE", "true");
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid testing.conformance_fixture: is for test runs"),
+                "{err}"
+            );
+            jail.set_env("MCPLATFORM_BASE_URL", "http://127.0.0.1:4000");
+            assert!(
+                load_in(jail, None, &Overrides::default()).is_ok(),
+                "on loopback it is allowed"
+            );
+            jail.set_env("MCPLATFORM_TESTING__CONFORMANCE_FIXTURE", "false");
             jail.set_env("MCPLATFORM_BASE_URL", "https://example.com");
             jail.set_env("DATABASE_URL", "mysql://db/x");
             let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();

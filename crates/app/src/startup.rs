@@ -202,6 +202,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         conformance_fixture: config.testing.conformance_fixture,
         ..WebConfig::new(config.base_url.clone())
     };
+    if config.testing.conformance_fixture {
+        tracing::warn!(
+            "testing.conformance_fixture is on: the server with the slug `conformance` serves the MCP conformance suite's fixture"
+        );
+    }
     let state = AppState::new(store, clock, web, master_key)
         .context("cannot set up the outbound HTTP client")?;
     mcplatform_web::oauth::keys::rotate(&state)

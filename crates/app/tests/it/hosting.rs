@@ -781,8 +781,16 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
     let member = app.signup("member@acme.test").await;
     app.add_member(&org, "member@acme.test", mcplatform_core::org::Role::Member).await;
     let response = member.request(&app, Method::GET, &users_page).send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "no-store");
     let html = response.text().await.unwrap();
     assert!(html.contains("bob@example.com") && !html.contains(tracking_id));
+    let forbidden = member
+        .request(&app, Method::POST, &format!("/orgs/{org}/servers/{server_id}/tracking-links"))
+        .form(&[("csrf_token", member.csrf_token.as_str()), ("label", "Mallory")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), StatusCode::FORBIDDEN, "members do not make credentials");
 }
 
 #[tokio::test]
@@ -806,10 +814,13 @@ async fn a_product_server_offers_only_its_tools_and_the_conformance_fixture_is_o
         .collect();
     assert_eq!(names, ["get_support"]);
     // What the server does not declare is an unknown method, not an empty list.
-    for (id, method) in [(2, "resources/list"), (3, "prompts/list"), (4, "resources/read")] {
-        let answer = mcp.request(id, method, json!({"uri": "test://static-text"})).await;
+    for (id, method) in [(2, "resources/list"), (3, "prompts/list"), (4, "completion/complete")] {
+        let answer = mcp.request(id, method, json!({})).await;
         assert_eq!(answer.message.expect("an error")["error"]["code"], -32601, "{method}");
     }
+    // A method it offers with parameters that do not parse is invalid params.
+    let bad = mcp.request(6, "tools/call", json!({"name": 5})).await.message.expect("an error");
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
     let called = mcp
         .request(5, "tools/call", json!({"name": "test_simple_text", "arguments": {}}))
         .await

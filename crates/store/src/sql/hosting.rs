@@ -573,7 +573,8 @@ impl HostingStore for SqlStore {
                      AND r.method = 'tools/call' {r}) AS tool_calls, \
                  (SELECT COUNT(*) FROM support_tickets t WHERE t.end_user_id = u.id {t}) AS tickets \
              FROM end_users u WHERE u.organization_id = $1 {belongs}) AS activity \
-             ORDER BY COALESCE(last_seen, last_login_at) DESC, id LIMIT $2 OFFSET $3"
+             ORDER BY COALESCE(last_seen, last_login_at) IS NULL, \
+                 COALESCE(last_seen, last_login_at) DESC, id LIMIT $2 OFFSET $3"
         );
         let query = sqlx::query(&sql)
             .bind(org.to_string())

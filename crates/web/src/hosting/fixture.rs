@@ -9,7 +9,7 @@
 #![allow(deprecated)]
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use base64::Engine;
@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities,
     ClientResult, CompleteRequestParams, CompleteResult, CompletionInfo, ContentBlock,
-    CreateMessageRequestParams, CustomRequest, ElicitRequest, ElicitRequestParams, ErrorCode,
+    CreateMessageRequestParams, ElicitRequest, ElicitRequestParams, ErrorCode,
     GetPromptRequestParams, GetPromptResponse, GetPromptResult, InputRequests, InputRequiredResult,
     InputResponses, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
     LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, Prompt,
@@ -29,7 +29,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer};
 use serde_json::{Value, json};
 
-use crate::AppState;
+use super::handler::speaks_stateless as modern;
+use mcplatform_core::crypto::MasterKey;
 
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 const WAV: &str = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";
@@ -41,11 +42,6 @@ pub struct Fixture {
     /// `logging/setLevel` (2025-11-25); until set, everything is sent.
     log_level: Mutex<Option<LoggingLevel>>,
     subscriptions: Mutex<BTreeSet<String>>,
-}
-
-/// Whether the request speaks the stateless revision (2026-07-28 or later).
-fn modern(context: &RequestContext<RoleServer>) -> bool {
-    context.protocol_version().is_some_and(|version| version.as_str() >= "2026-07-28")
 }
 
 /// The fixture's capabilities: everything in a session; in the stateless revision no
@@ -228,7 +224,6 @@ fn elicited_text(reply: &Value) -> String {
 }
 
 pub async fn call_tool(
-    state: &AppState,
     fixture: &Fixture,
     request: &CallToolRequestParams,
     context: &RequestContext<RoleServer>,
@@ -384,7 +379,7 @@ pub async fn call_tool(
             || name == "test_missing_capability"
             || name == "test_streaming_elicitation" =>
         {
-            input_required_tool(state, name, request, context)
+            input_required_tool(name, request, context)
         }
         other => Err(McpError::invalid_params(format!("Unknown tool: {other}"), None)),
     }
@@ -409,29 +404,33 @@ fn roots_request() -> Value {
 
 /// An input-required result asking for `requests`, with `state` sealed when given.
 fn ask(
-    state: &AppState,
     tool: &str,
     requests: Value,
     request_state: Option<Value>,
 ) -> Result<CallToolResponse, McpError> {
     let requests: InputRequests = parse(requests)?;
-    let sealed = request_state.map(|value| seal_state(state, tool, &value));
+    let sealed = request_state.map(|value| seal_state(tool, &value));
     Ok(InputRequiredResult::new(Some(requests), sealed).into())
 }
 
-/// `requestState` is the client's to echo, not to change: the fixture seals it with the
-/// platform's key, bound to the tool, so a changed one fails to open.
-fn seal_state(state: &AppState, tool: &str, value: &Value) -> String {
-    let sealed =
-        state.master_key.seal(value.to_string().as_bytes(), state_context(tool).as_bytes());
+/// The fixture's own key, made per process: what it seals is client-influenced, so never the
+/// platform's master key.
+fn state_key() -> &'static MasterKey {
+    static KEY: OnceLock<MasterKey> = OnceLock::new();
+    KEY.get_or_init(MasterKey::generate)
+}
+
+/// `requestState` is the client's to echo, not to change: the fixture seals it, bound to the
+/// tool, so a changed one fails to open.
+fn seal_state(tool: &str, value: &Value) -> String {
+    let sealed = state_key().seal(value.to_string().as_bytes(), state_context(tool).as_bytes());
     URL_SAFE_NO_PAD.encode(sealed)
 }
 
-fn open_state(state: &AppState, tool: &str, sealed: Option<&str>) -> Result<Value, McpError> {
+fn open_state(tool: &str, sealed: Option<&str>) -> Result<Value, McpError> {
     let invalid = || McpError::invalid_params("Invalid requestState: integrity check failed", None);
     let bytes = URL_SAFE_NO_PAD.decode(sealed.ok_or_else(invalid)?).map_err(|_| invalid())?;
-    let opened =
-        state.master_key.open(&bytes, state_context(tool).as_bytes()).map_err(|_| invalid())?;
+    let opened = state_key().open(&bytes, state_context(tool).as_bytes()).map_err(|_| invalid())?;
     serde_json::from_slice(&opened).map_err(|_| invalid())
 }
 
@@ -481,7 +480,6 @@ fn require(context: &RequestContext<RoleServer>, needs: &str) -> Result<(), McpE
 }
 
 fn input_required_tool(
-    state: &AppState,
     tool: &str,
     request: &CallToolRequestParams,
     context: &RequestContext<RoleServer>,
@@ -492,7 +490,6 @@ fn input_required_tool(
         "test_input_required_result_elicitation" => match answer(responses, "user_name")? {
             Some(reply) => Ok(text(format!("Hello, {}!", elicited(reply, "name")?))),
             None => ask(
-                state,
                 tool,
                 json!({"user_name": elicitation_request("What is your name?", "name", "string")}),
                 None,
@@ -501,7 +498,6 @@ fn input_required_tool(
         "test_input_required_result_sampling" => match answer(responses, "capital_question")? {
             Some(reply) => Ok(text(sampled(reply))),
             None => ask(
-                state,
                 tool,
                 json!({"capital_question": sampling_request("What is the capital of France?", 100)}),
                 None,
@@ -515,13 +511,13 @@ fn input_required_tool(
                     .unwrap_or_default();
                 Ok(text(format!("Roots: {}", roots.join(", "))))
             }
-            None => ask(state, tool, json!({"client_roots": roots_request()}), None),
+            None => ask(tool, json!({"client_roots": roots_request()}), None),
         },
         "test_input_required_result_request_state"
         | "test_input_required_result_tampered_state" => {
             // The state is checked before anything the client answered.
             if request_state.is_some() || responses.is_some() {
-                let opened = open_state(state, tool, request_state)?;
+                let opened = open_state(tool, request_state)?;
                 if let Some(reply) = answer(responses, "confirm")? {
                     elicited(reply, "ok")?;
                     return Ok(text(format!(
@@ -531,7 +527,6 @@ fn input_required_tool(
                 }
             }
             ask(
-                state,
                 tool,
                 json!({"confirm": elicitation_request("Please confirm", "ok", "boolean")}),
                 Some(json!({"round": 1})),
@@ -540,7 +535,7 @@ fn input_required_tool(
         "test_input_required_result_multiple_inputs" => {
             let mut missing = serde_json::Map::new();
             if request_state.is_some() {
-                open_state(state, tool, request_state)?;
+                open_state(tool, request_state)?;
             }
             let name = answer(responses, "user_name")?;
             let greeting = answer(responses, "greeting")?;
@@ -564,19 +559,18 @@ fn input_required_tool(
                     sampled(greeting),
                     roots["roots"].as_array().map_or(0, Vec::len)
                 ))),
-                _ => ask(state, tool, Value::Object(missing), Some(json!({"round": 1}))),
+                _ => ask(tool, Value::Object(missing), Some(json!({"round": 1}))),
             }
         }
         "test_input_required_result_multi_round" => {
             let Some(sealed) = request_state else {
                 return ask(
-                    state,
                     tool,
                     json!({"step1": elicitation_request("Step 1: What is your name?", "name", "string")}),
                     Some(json!({"round": 1})),
                 );
             };
-            let opened = open_state(state, tool, Some(sealed))?;
+            let opened = open_state(tool, Some(sealed))?;
             match opened["round"].as_u64() {
                 Some(1) => {
                     let reply = answer(responses, "step1")?.ok_or_else(|| {
@@ -584,7 +578,6 @@ fn input_required_tool(
                     })?;
                     let name = elicited(reply, "name")?;
                     ask(
-                        state,
                         tool,
                         json!({"step2": elicitation_request("Step 2: What is your favorite color?", "color", "string")}),
                         Some(json!({"round": 2, "name": name})),
@@ -624,18 +617,15 @@ fn input_required_tool(
             if requests.keys().all(|key| responses.is_some_and(|r| r.contains_key(key))) {
                 return Ok(text("All requested inputs received"));
             }
-            ask(state, tool, Value::Object(requests), None)
+            ask(tool, Value::Object(requests), None)
         }
         "test_missing_capability" => {
             require(context, "sampling")?;
             match answer(responses, "sampling_request")? {
                 Some(reply) => Ok(text(sampled(reply))),
-                None => ask(
-                    state,
-                    tool,
-                    json!({"sampling_request": sampling_request("Say hello", 20)}),
-                    None,
-                ),
+                None => {
+                    ask(tool, json!({"sampling_request": sampling_request("Say hello", 20)}), None)
+                }
             }
         }
         _ => {
@@ -645,7 +635,6 @@ fn input_required_tool(
             match answer(responses, "user_input")? {
                 Some(reply) => Ok(text(format!("Received: {}", elicited(reply, "value")?))),
                 None => ask(
-                    state,
                     tool,
                     json!({"user_input": elicitation_request("Please provide a value", "value", "string")}),
                     None,
@@ -855,28 +844,4 @@ pub fn complete(request: &CompleteRequestParams) -> Result<CompleteResult, McpEr
     let info = CompletionInfo::with_all_values(values)
         .map_err(|err| McpError::internal_error(err.to_string(), None))?;
     Ok(CompleteResult::new(info))
-}
-
-/// A known method whose parameters did not parse reaches rmcp's custom-request hook: that is
-/// invalid params, not an unknown method; unless the revision removed it (SEP-2575).
-pub fn malformed(request: &CustomRequest, context: &RequestContext<RoleServer>) -> McpError {
-    const STANDARD: &[&str] = &[
-        "tools/list",
-        "tools/call",
-        "resources/list",
-        "resources/templates/list",
-        "resources/read",
-        "prompts/list",
-        "prompts/get",
-        "completion/complete",
-    ];
-    const SESSION_ONLY: &[&str] =
-        &["logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
-    let method = request.method.as_str();
-    let known = STANDARD.contains(&method) || (!modern(context) && SESSION_ONLY.contains(&method));
-    if known {
-        McpError::invalid_params(format!("Invalid params for {method}"), None)
-    } else {
-        McpError::new(ErrorCode::METHOD_NOT_FOUND, request.method.clone(), None)
-    }
 }

@@ -236,6 +236,37 @@ impl Outcome for AsSent<CallToolResponse> {
 impl Outcome for AsSent<ReadResourceResponse> {}
 impl Outcome for AsSent<GetPromptResponse> {}
 
+/// Whether the request speaks the stateless revision (2026-07-28 or later).
+pub(super) fn speaks_stateless(context: &RequestContext<RoleServer>) -> bool {
+    context.protocol_version().is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+}
+
+/// A known method whose parameters did not parse reaches rmcp's custom-request hook: that is
+/// invalid params (-32602), not an unknown method; unless the server does not offer it, or the
+/// revision removed it (SEP-2575).
+fn malformed(request: &CustomRequest, fixture: bool, stateless: bool) -> McpError {
+    const TOOLS: &[&str] = &["tools/list", "tools/call"];
+    const FIXTURE: &[&str] = &[
+        "resources/list",
+        "resources/templates/list",
+        "resources/read",
+        "prompts/list",
+        "prompts/get",
+        "completion/complete",
+    ];
+    const FIXTURE_IN_SESSIONS: &[&str] =
+        &["logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
+    let method = request.method.as_str();
+    let known = TOOLS.contains(&method)
+        || (fixture && FIXTURE.contains(&method))
+        || (fixture && !stateless && FIXTURE_IN_SESSIONS.contains(&method));
+    if known {
+        McpError::invalid_params(format!("Invalid params for {method}"), None)
+    } else {
+        McpError::new(ErrorCode::METHOD_NOT_FOUND, request.method.clone(), None)
+    }
+}
+
 /// The caller our endpoint put in the HTTP request's extensions.
 pub(super) fn caller(context: &RequestContext<RoleServer>) -> Result<Caller, McpError> {
     context
@@ -324,9 +355,9 @@ impl ServerHandler for HostedHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let caller = caller(&context)?;
-        let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-        let name = request.name.clone();
         if let Some(fixture) = &self.fixture {
+            let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+            let name = request.name.clone();
             let context = &context;
             return self
                 .recorded(
@@ -335,15 +366,13 @@ impl ServerHandler for HostedHandler {
                     "tools/call",
                     Some(&name),
                     Some(&arguments),
-                    |_| async {
-                        fixture::call_tool(&self.state, fixture, &request, context)
-                            .await
-                            .map(AsSent)
-                    },
+                    |_| async { fixture::call_tool(fixture, &request, context).await.map(AsSent) },
                 )
                 .await
                 .map(|AsSent(response)| response);
         }
+        let arguments = Value::Object(request.arguments.unwrap_or_default());
+        let name = request.name;
         let result = self
             .recorded(&context, &caller, "tools/call", Some(&name), Some(&arguments), |call| {
                 tools::call(&self.state, call, &name, &arguments)
@@ -485,9 +514,6 @@ impl ServerHandler for HostedHandler {
         request: CustomRequest,
         context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, McpError> {
-        Err(match &self.fixture {
-            Some(_) => fixture::malformed(&request, &context),
-            None => McpError::new(ErrorCode::METHOD_NOT_FOUND, request.method, None),
-        })
+        Err(malformed(&request, self.fixture.is_some(), speaks_stateless(&context)))
     }
 }

@@ -110,10 +110,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         store: state.store.clone(),
         clock: state.clock.clone(),
     }));
-    let sessions = Arc::new(LocalSessionManager::default());
     let service: Arc<McpService> = Arc::new(StreamableHttpService::new(
         move || Ok(HostedHandler::new(factory_state.clone())),
-        sessions.clone(),
+        Arc::new(LocalSessionManager::default()),
         config.clone(),
     ));
     // Test runs only: the `conformance` server serves the suite's fixture, through this same
@@ -122,7 +121,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let fixture: Option<Arc<McpService>> = state.config.conformance_fixture.then(|| {
         Arc::new(StreamableHttpService::new(
             move || Ok(HostedHandler::fixture(fixture_state.clone())),
-            sessions,
+            Arc::new(LocalSessionManager::default()),
             config,
         ))
     });

@@ -42,11 +42,12 @@ impl RequestLog {
         let of_session = |r: &&McpRequestRecord| {
             r.method == "tools/call" && r.session_id.as_deref() == Some(session)
         };
-        // `in_flight` first: a flush moves records from `pending` to it, never back before
-        // they are stored (a failed write requeues them to `pending` before clearing it).
-        let mut calls: Vec<McpRequestRecord> =
-            lock(&self.in_flight).iter().filter(of_session).cloned().collect();
-        calls.extend(lock(&self.pending).iter().filter(of_session).cloned());
+        // Both at once, as `flush` and `requeue` take them: a record is in one or the other
+        // until it is stored.
+        let pending = lock(&self.pending);
+        let in_flight = lock(&self.in_flight);
+        let calls: Vec<McpRequestRecord> =
+            in_flight.iter().chain(pending.iter()).filter(of_session).cloned().collect();
         calls
     }
 

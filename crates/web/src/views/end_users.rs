@@ -151,7 +151,7 @@ struct LinkRow {
     revoked: bool,
 }
 
-/// A link just made, shown once in full at the top of the page.
+/// A link just made, shown at the top of the page.
 struct NewLink {
     label: String,
     url: String,
@@ -321,7 +321,7 @@ async fn view_server_users(
         LinkForm::default(),
     )
     .await?;
-    Ok(render(StatusCode::OK, &view))
+    Ok(no_store(render(StatusCode::OK, &view)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -367,7 +367,7 @@ async fn create_link_post(
         Err(err) => return Err(err.into()),
     };
     let view = server_users_view(&state, &current, &access, &server, 0, new_link, form).await?;
-    Ok(render(status, &view))
+    Ok(no_store(render(status, &view)))
 }
 
 async fn revoke_link_post(
@@ -381,6 +381,15 @@ async fn revoke_link_post(
     tracking_links::revoke(&state, &access, &Actor::from(&current), &server, &tracking_id).await?;
     Ok(Redirect::to(&format!("/orgs/{}/servers/{}/users", access.org.id, server.id))
         .into_response())
+}
+
+/// Pages with tracking URLs (credentials) are not kept by browsers or proxies.
+fn no_store(mut page: axum::response::Response) -> axum::response::Response {
+    page.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    page
 }
 
 struct RequestRow {
