@@ -582,6 +582,10 @@ pub trait EndUserStore {
 
     async fn get_end_user(&self, org: OrgId, end_user: EndUserId) -> Result<EndUser>;
 
+    /// The organization's end users among `ids` (at most 500; others' and unknown ids are
+    /// left out), in one query.
+    async fn get_end_users(&self, org: OrgId, ids: &[EndUserId]) -> Result<Vec<EndUser>>;
+
     /// Replaces the end user's tokens from an organization identity provider.
     async fn store_upstream_tokens(
         &self,

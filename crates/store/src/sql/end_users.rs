@@ -167,6 +167,25 @@ impl EndUserStore for SqlStore {
         end_user_from_row(&row)
     }
 
+    async fn get_end_users(&self, org: OrgId, ids: &[EndUserId]) -> Result<Vec<EndUser>> {
+        const MAX: usize = 500;
+        let ids = &ids[..ids.len().min(MAX)];
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {END_USER_COLUMNS} FROM end_users WHERE organization_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(org.to_string());
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(end_user_from_row).collect()
+    }
+
     async fn store_upstream_tokens(
         &self,
         end_user: EndUserId,

@@ -1043,6 +1043,13 @@ mod hosting {
         assert!(!store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap(), "once");
         assert!(matches!(store.get_end_user(acme, tracked.id).await, Err(StoreError::NotFound)));
         let merged = store.get_end_user(acme, signed_in.id).await.unwrap();
+        let found =
+            store.get_end_users(acme, &[signed_in.id, tracked.id, foreign.id]).await.unwrap();
+        assert_eq!(
+            found.iter().map(|u| u.id).collect::<Vec<_>>(),
+            [signed_in.id],
+            "the merged one is gone and Globex's is not Acme's"
+        );
         assert_eq!(merged.name.as_deref(), Some("Ada"), "the name it did not have came along");
         let link = store.find_tracking_link(&link.tracking_id).await.unwrap().unwrap();
         assert_eq!(link.end_user_id, signed_in.id);

@@ -194,29 +194,23 @@ fn client_label(session: &McpSession) -> String {
     }
 }
 
-/// Display names of end users, looked up once each.
+/// Display names of end users, in one query.
 async fn people(
     state: &AppState,
     access: &OrgAccess,
-    ids: Vec<EndUserId>,
+    mut ids: Vec<EndUserId>,
 ) -> Result<HashMap<EndUserId, String>, ApiError> {
-    let mut names = HashMap::new();
-    for id in ids {
-        if names.contains_key(&id) {
-            continue;
-        }
-        let name = match state.store.get_end_user(access.org.id, id).await {
-            Ok(user) => user.display_name(),
-            Err(mcplatform_store::StoreError::NotFound) => "a removed end user".to_owned(),
-            Err(err) => return Err(err.into()),
-        };
-        names.insert(id, name);
-    }
-    Ok(names)
+    ids.sort_unstable();
+    ids.dedup();
+    let found = state.store.get_end_users(access.org.id, &ids).await?;
+    Ok(found.into_iter().map(|user| (user.id, user.display_name())).collect())
 }
 
 fn person(names: &HashMap<EndUserId, String>, id: Option<EndUserId>) -> String {
-    id.and_then(|id| names.get(&id).cloned()).unwrap_or_else(|| "anonymous".to_owned())
+    match id {
+        Some(id) => names.get(&id).cloned().unwrap_or_else(|| "a removed end user".to_owned()),
+        None => "anonymous".to_owned(),
+    }
 }
 
 async fn server_users_view(
