@@ -216,6 +216,11 @@ pub const MAX_RECORDED_STRING_CHARS: usize = 2_000;
 pub const MAX_RECORDED_JSON_BYTES: usize = 16_000;
 const REDACTED: &str = "[redacted]";
 
+/// What [`redact`] recorded, read back: the JSON, or the text of one that was cut.
+pub fn recorded_json(stored: &str) -> Value {
+    serde_json::from_str(stored).unwrap_or_else(|_| Value::String(stored.to_owned()))
+}
+
 /// Recorded form of arguments or a result: values under secret-looking keys replaced, long
 /// strings shortened, the whole capped at [`MAX_RECORDED_JSON_BYTES`] (then no longer valid
 /// JSON, and ending in `…[truncated]`).
@@ -273,6 +278,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn recorded_json_comes_back_as_json_and_a_cut_document_as_its_text() {
+        assert_eq!(recorded_json(r#"{"a":1}"#), json!({"a": 1}));
+        assert_eq!(recorded_json("{\"a\":…"), Value::String("{\"a\":…".into()));
+    }
 
     #[test]
     fn tracking_ids_are_random_and_parse_back() {

@@ -808,8 +808,14 @@ pub trait HostingStore {
         now: OffsetDateTime,
     ) -> Result<EndUser>;
 
-    /// The organization's oldest end user with this (lowercased) address.
-    async fn find_end_user_by_email(&self, org: OrgId, email: &str) -> Result<Option<EndUser>>;
+    /// The organization's oldest end user with this (lowercased) address; with
+    /// `unverified_only`, the oldest whose address nobody proved.
+    async fn find_end_user_by_email(
+        &self,
+        org: OrgId,
+        email: &str,
+        unverified_only: bool,
+    ) -> Result<Option<EndUser>>;
 
     /// Records an address the end user gave (unverified); only where none is known yet.
     async fn set_end_user_email(&self, org: OrgId, end_user: EndUserId, email: &str) -> Result<()>;
@@ -855,8 +861,6 @@ pub trait HostingStore {
 
     /// The `initialize` parameters of an open stateful session, to restore it on any node.
     async fn mcp_session_state(&self, id: &str) -> Result<Option<String>>;
-
-    async fn set_mcp_session_state(&self, id: &str, state: &str) -> Result<()>;
 
     async fn close_mcp_session(&self, id: &str, now: OffsetDateTime) -> Result<()>;
 
@@ -908,7 +912,7 @@ pub trait HostingStore {
     ) -> Result<Vec<McpRequestRecord>>;
 
     /// The organization's end users (of one server, when given) with their activity, most
-    /// recently seen first.
+    /// recently seen first; those never seen last, newest login first.
     async fn list_end_user_activity(
         &self,
         org: OrgId,

@@ -1,7 +1,6 @@
 //! Personal tracking URLs (`/api/mcpserver/{tracking_id}/mcp`): the customer makes one per end
 //! user, and every request through it is that user's.
 
-use mcplatform_core::ValidationError;
 use mcplatform_core::audit::action;
 use mcplatform_core::hosting::{TrackingId, TrackingLink};
 use mcplatform_core::mcp_server::McpServer;
@@ -40,14 +39,12 @@ pub async fn create(
     let email = email
         .map(str::trim)
         .filter(|email| !email.is_empty())
-        .map(|email| {
-            EmailAddress::parse(email).map_err(|err| ValidationError::new("email", err.message))
-        })
+        .map(EmailAddress::parse)
         .transpose()?;
     let now = state.clock.now();
     let end_user = match &email {
         Some(email) => {
-            match state.store.find_end_user_by_email(access.org.id, email.as_str()).await? {
+            match state.store.find_end_user_by_email(access.org.id, email.as_str(), false).await? {
                 Some(user) => user,
                 None => {
                     state

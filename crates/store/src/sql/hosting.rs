@@ -147,9 +147,16 @@ impl HostingStore for SqlStore {
         crate::EndUserStore::get_end_user(self, org, id).await
     }
 
-    async fn find_end_user_by_email(&self, org: OrgId, email: &str) -> Result<Option<EndUser>> {
+    async fn find_end_user_by_email(
+        &self,
+        org: OrgId,
+        email: &str,
+        unverified_only: bool,
+    ) -> Result<Option<EndUser>> {
+        let unverified = if unverified_only { "AND email_verified_at IS NULL" } else { "" };
         sqlx::query(&format!(
-            "SELECT {END_USER_COLUMNS} FROM end_users WHERE organization_id = $1 AND email = $2 \
+            "SELECT {END_USER_COLUMNS} FROM end_users \
+             WHERE organization_id = $1 AND email = $2 {unverified} \
              ORDER BY created_at, id LIMIT 1"
         ))
         .bind(org.to_string())
@@ -369,15 +376,6 @@ impl HostingStore for SqlStore {
         Ok(state.flatten())
     }
 
-    async fn set_mcp_session_state(&self, id: &str, state: &str) -> Result<()> {
-        sqlx::query("UPDATE mcp_sessions SET state = $2 WHERE id = $1 AND closed_at IS NULL")
-            .bind(id)
-            .bind(state)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     async fn close_mcp_session(&self, id: &str, now: OffsetDateTime) -> Result<()> {
         sqlx::query(
             "UPDATE mcp_sessions SET closed_at = COALESCE(closed_at, $2), state = NULL WHERE id = $1",
@@ -573,8 +571,8 @@ impl HostingStore for SqlStore {
                      AND r.method = 'tools/call' {r}) AS tool_calls, \
                  (SELECT COUNT(*) FROM support_tickets t WHERE t.end_user_id = u.id {t}) AS tickets \
              FROM end_users u WHERE u.organization_id = $1 {belongs}) AS activity \
-             ORDER BY COALESCE(last_seen, last_login_at) IS NULL, \
-                 COALESCE(last_seen, last_login_at) DESC, id LIMIT $2 OFFSET $3"
+             ORDER BY last_seen IS NULL, last_seen DESC, last_login_at DESC, id \
+             LIMIT $2 OFFSET $3"
         );
         let query = sqlx::query(&sql)
             .bind(org.to_string())

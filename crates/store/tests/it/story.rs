@@ -1038,6 +1038,26 @@ mod hosting {
         .unwrap();
         let bob = store.record_end_user_login(acme, &login, t(1)).await.unwrap();
         assert!(!store.merge_end_users(acme, bob.id, signed_in.id).await.unwrap());
+
+        // An address someone proved is not for anyone who only claims it: the unverified
+        // lookup passes over the older, verified holder.
+        let carol_login = mcplatform_core::end_user::EndUserLogin::new(
+            "platform".into(),
+            "carol".into(),
+            Some("carol@initech.test".into()),
+            true,
+            None,
+            json!({}),
+        )
+        .unwrap();
+        let carol = store.record_end_user_login(acme, &carol_login, t(1)).await.unwrap();
+        let claimed =
+            store.create_end_user(acme, Some("Carol@Initech.test"), None, t(2)).await.unwrap();
+        let any = store.find_end_user_by_email(acme, "carol@initech.test", false).await.unwrap();
+        assert_eq!(any.map(|u| u.id), Some(carol.id));
+        let unverified =
+            store.find_end_user_by_email(acme, "carol@initech.test", true).await.unwrap();
+        assert_eq!(unverified.map(|u| u.id), Some(claimed.id));
         assert!(store.get_end_user(acme, bob.id).await.is_ok());
         assert!(store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap());
         assert!(!store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap(), "once");

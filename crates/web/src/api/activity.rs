@@ -4,7 +4,7 @@
 use axum::extract::State;
 use mcplatform_core::end_user::EndUser;
 use mcplatform_core::hosting::{
-    IdentitySource, McpRequestRecord, McpSession, RequestOutcome, SessionKind,
+    IdentitySource, McpRequestRecord, McpSession, RequestOutcome, SessionKind, recorded_json,
 };
 use mcplatform_core::ids::EndUserId;
 use mcplatform_core::support::{SupportTicket, TicketPriority, TicketStatus};
@@ -150,11 +150,6 @@ pub struct RequestResponse {
     started_at: OffsetDateTime,
 }
 
-/// Stored JSON back as JSON; text that is not (cut mid-way, say) as a string.
-fn json_or_text(stored: Option<String>) -> Option<Value> {
-    stored.map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 impl From<McpRequestRecord> for RequestResponse {
     fn from(record: McpRequestRecord) -> Self {
         Self {
@@ -163,8 +158,8 @@ impl From<McpRequestRecord> for RequestResponse {
             tool_name: record.tool_name,
             jsonrpc_id: record.jsonrpc_id,
             protocol_version: record.protocol_version,
-            arguments: json_or_text(record.arguments),
-            result: json_or_text(record.result),
+            arguments: record.arguments.as_deref().map(recorded_json),
+            result: record.result.as_deref().map(recorded_json),
             outcome: record.outcome,
             error_code: record.error_code,
             error_message: record.error_message,
@@ -448,16 +443,4 @@ async fn list_server_tickets(
     let tickets =
         state.store.list_support_tickets(access.org.id, Some(server.id), page.request()).await?;
     Ok(AppJson(Paged::new(tickets, TicketResponse::from)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_json_comes_back_as_json_and_cut_text_as_a_string() {
-        assert_eq!(json_or_text(Some(r#"{"a":1}"#.into())), Some(serde_json::json!({"a": 1})));
-        assert_eq!(json_or_text(Some("{\"a\":…".into())), Some(Value::String("{\"a\":…".into())));
-        assert_eq!(json_or_text(None), None);
-    }
 }

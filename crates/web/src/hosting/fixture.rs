@@ -8,7 +8,6 @@
 // Logging, sampling and roots are deprecated in rmcp (SEP-2577) but are what 2025-11-25 tests.
 #![allow(deprecated)]
 
-use std::collections::BTreeSet;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -41,7 +40,6 @@ const LOGGER: &str = "conformance-test-server";
 pub struct Fixture {
     /// `logging/setLevel` (2025-11-25); until set, everything is sent.
     log_level: Mutex<Option<LoggingLevel>>,
-    subscriptions: Mutex<BTreeSet<String>>,
 }
 
 /// The fixture's capabilities: everything in a session; in the stateless revision no
@@ -628,9 +626,9 @@ fn input_required_tool(
                 }
             }
         }
-        _ => {
-            // test_streaming_elicitation: the input is asked for in the result, never by a
-            // request of the server's own on the response stream.
+        "test_streaming_elicitation" => {
+            // The input is asked for in the result, never by a request of the server's own on
+            // the response stream.
             require(context, "elicitation")?;
             match answer(responses, "user_input")? {
                 Some(reply) => Ok(text(format!("Received: {}", elicited(reply, "value")?))),
@@ -641,6 +639,7 @@ fn input_required_tool(
                 ),
             }
         }
+        other => Err(McpError::invalid_params(format!("Unknown tool: {other}"), None)),
     }
 }
 
@@ -675,7 +674,7 @@ pub fn resources() -> ListResourcesResult {
             "test://watched-resource",
             "watched-resource",
             "Watched Resource",
-            "A resource that auto-updates every 3 seconds",
+            "A resource clients may subscribe to",
             "text/plain",
         ),
     ])
@@ -729,15 +728,6 @@ pub fn read_resource(
         .with_ttl_ms(TTL_MS)
         .with_cache_scope(CacheScope::Public)
         .into())
-}
-
-pub fn subscribe(fixture: &Fixture, uri: &str, on: bool) {
-    let mut subscriptions = fixture.subscriptions.lock().unwrap_or_else(PoisonError::into_inner);
-    if on {
-        subscriptions.insert(uri.to_owned());
-    } else {
-        subscriptions.remove(uri);
-    }
 }
 
 pub fn set_level(fixture: &Fixture, level: LoggingLevel) {

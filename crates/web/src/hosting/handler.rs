@@ -238,7 +238,7 @@ impl Outcome for AsSent<GetPromptResponse> {}
 
 /// Whether the request speaks the stateless revision (2026-07-28 or later).
 pub(super) fn speaks_stateless(context: &RequestContext<RoleServer>) -> bool {
-    context.protocol_version().is_some_and(|version| version >= ProtocolVersion::V_2026_07_28)
+    context.protocol_version().is_some_and(|version| !version.has_initialize())
 }
 
 /// A known method whose parameters did not parse reaches rmcp's custom-request hook: that is
@@ -431,9 +431,10 @@ impl ServerHandler for HostedHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let caller = caller(&context)?;
-        let fixture = self.fixture_only::<SubscribeRequestMethod>()?;
-        self.recorded(&context, &caller, "resources/subscribe", None, None, |_| async {
-            fixture::subscribe(fixture, &request.uri, true);
+        self.fixture_only::<SubscribeRequestMethod>()?;
+        // The fixture's resources never change: a subscription is acknowledged, no more.
+        let uri = Value::String(request.uri);
+        self.recorded(&context, &caller, "resources/subscribe", None, Some(&uri), |_| async {
             Ok(())
         })
         .await
@@ -445,9 +446,9 @@ impl ServerHandler for HostedHandler {
         context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
         let caller = caller(&context)?;
-        let fixture = self.fixture_only::<UnsubscribeRequestMethod>()?;
-        self.recorded(&context, &caller, "resources/unsubscribe", None, None, |_| async {
-            fixture::subscribe(fixture, &request.uri, false);
+        self.fixture_only::<UnsubscribeRequestMethod>()?;
+        let uri = Value::String(request.uri);
+        self.recorded(&context, &caller, "resources/unsubscribe", None, Some(&uri), |_| async {
             Ok(())
         })
         .await

@@ -48,6 +48,8 @@ use crate::{ApiError, AppState};
 /// How long a node trusts what it looked up; its own changes are seen at once.
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const CACHE_ENTRIES: usize = 50_000;
+/// How long a refused merge is remembered (it stays refused; this only bounds the memory).
+const UNMERGEABLE_TTL: Duration = Duration::from_secs(600);
 /// A tracking link's last use is written at most this often.
 const LINK_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// The longest client name, version and user agent kept.
@@ -58,7 +60,8 @@ const MAX_USER_AGENT: usize = 500;
 /// What every request of the hosted servers shares: caches and the request log.
 #[derive(Debug)]
 pub struct Hosting {
-    servers: TtlCache<Slug, Option<Arc<McpServer>>>,
+    /// Servers found: an unknown slug is looked up each time, as for links.
+    servers: TtlCache<Slug, Arc<McpServer>>,
     sessions: TtlCache<String, McpSession>,
     /// Live links only: an unknown id is looked up each time (caching misses would let random
     /// ids crowd out the links in use).
@@ -66,6 +69,9 @@ pub struct Hosting {
     /// Links whose use was written in the last minute.
     touched: TtlCache<TrackingId, ()>,
     derived: TtlCache<(McpServerId, String), String>,
+    /// A link and a signed-in user whose placeholder merge was refused (the link's user is a
+    /// real one): the answer does not change, so it is not asked for on every request.
+    unmergeable: TtlCache<(TrackingId, EndUserId), ()>,
     pub log: RequestLog,
 }
 
@@ -77,6 +83,7 @@ impl Default for Hosting {
             links: TtlCache::new(CACHE_TTL, CACHE_ENTRIES),
             touched: TtlCache::new(LINK_TOUCH_INTERVAL, CACHE_ENTRIES),
             derived: TtlCache::new(CACHE_TTL, CACHE_ENTRIES),
+            unmergeable: TtlCache::new(UNMERGEABLE_TTL, CACHE_ENTRIES),
             log: RequestLog::default(),
         }
     }
@@ -93,7 +100,7 @@ impl Hosting {
     }
 
     fn forget_session(&self, id: &str) {
-        self.sessions.remove(&id.to_owned());
+        self.sessions.remove(id);
     }
 }
 
@@ -221,16 +228,7 @@ async fn admit(state: &AppState, request: Request) -> Result<(Request, Caller), 
             if let Some(link) = &link
                 && link.end_user_id != user
             {
-                // The person the link was made for signed in: their placeholder becomes part
-                // of who they signed in as. Someone else's sign-in stays their own.
-                let merged = state
-                    .store
-                    .merge_end_users(server.organization_id, link.end_user_id, user)
-                    .await
-                    .map_err(failed)?;
-                if merged {
-                    state.hosting.forget_link(&link.tracking_id);
-                }
+                merge_link_user(state, &server, link, user).await.map_err(failed)?;
             }
             Identity { end_user: Some(user), source: IdentitySource::Oauth }
         }
@@ -370,17 +368,41 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The first person to sign in through a tracking link takes its placeholder user's history
+/// (they are who the link was given to); anyone later stays their own.
+async fn merge_link_user(
+    state: &AppState,
+    server: &McpServer,
+    link: &TrackingLink,
+    user: EndUserId,
+) -> Result<(), ApiError> {
+    let key = (link.tracking_id.clone(), user);
+    if state.hosting.unmergeable.get(&key).is_some() {
+        return Ok(());
+    }
+    // What the placeholder did and is not written yet goes with it.
+    state.hosting.log.flush(state).await;
+    if state.store.merge_end_users(server.organization_id, link.end_user_id, user).await? {
+        state.hosting.forget_link(&link.tracking_id);
+    } else {
+        state.hosting.unmergeable.insert(key, ());
+    }
+    Ok(())
+}
+
 async fn find_server(state: &AppState, slug: &Slug) -> Result<Option<Arc<McpServer>>, ApiError> {
     if let Some(found) = state.hosting.servers.get(slug) {
-        return Ok(found);
+        return Ok(Some(found));
     }
     let found = state.store.find_mcp_server_by_slug(slug).await?.map(Arc::new);
-    state.hosting.servers.insert(slug.clone(), found.clone());
+    if let Some(server) = &found {
+        state.hosting.servers.insert(slug.clone(), server.clone());
+    }
     Ok(found)
 }
 
 async fn find_session(state: &AppState, id: &str) -> Result<Option<McpSession>, ApiError> {
-    if let Some(session) = state.hosting.sessions.get(&id.to_owned()) {
+    if let Some(session) = state.hosting.sessions.get(id) {
         return Ok(Some(session));
     }
     let found = state.store.find_mcp_session(id).await?;
@@ -511,5 +533,6 @@ fn is_stateless(headers: &HeaderMap) -> bool {
     headers
         .get("mcp-protocol-version")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28.as_str())
+        // As `ProtocolVersion::has_initialize`, on the header's text.
+        .is_some_and(|version| version >= ProtocolVersion::NO_INITIALIZE.as_str())
 }

@@ -1,7 +1,7 @@
 //! Records of MCP requests are collected in memory and written in batches, off the request
 //! path: a flusher writes them every [`FLUSH_INTERVAL`], or sooner when [`BATCH`] are waiting.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mcplatform_core::hosting::McpRequestRecord;
@@ -21,7 +21,7 @@ pub struct RequestLog {
     pending: Mutex<Vec<McpRequestRecord>>,
     /// The batch being written: still readable until it is stored, so that "memory, then
     /// database" never misses a record in between.
-    in_flight: Mutex<Vec<McpRequestRecord>>,
+    in_flight: Mutex<Arc<[McpRequestRecord]>>,
     /// Serialises flushes, so that "flush, then read" sees every record queued before it.
     flushing: tokio::sync::Mutex<()>,
     wake: Notify,
@@ -31,7 +31,9 @@ impl RequestLog {
     pub fn record(&self, record: McpRequestRecord) {
         let mut pending = lock(&self.pending);
         pending.push(record);
-        if pending.len() >= BATCH {
+        // Once per batch: a backlog the database refused is retried on the interval, not on
+        // every new record.
+        if pending.len() == BATCH {
             self.wake.notify_one();
         }
     }
@@ -57,8 +59,8 @@ impl RequestLog {
         let batch = {
             let mut pending = lock(&self.pending);
             let mut in_flight = lock(&self.in_flight);
-            *in_flight = std::mem::take(&mut *pending);
-            in_flight.clone()
+            *in_flight = Arc::from(std::mem::take(&mut *pending));
+            Arc::clone(&in_flight)
         };
         if batch.is_empty() {
             return;
@@ -73,7 +75,7 @@ impl RequestLog {
             }
             start = end;
         }
-        lock(&self.in_flight).clear();
+        *lock(&self.in_flight) = Arc::from([]);
     }
 
     fn requeue(&self, mut records: Vec<McpRequestRecord>) {
@@ -86,7 +88,7 @@ impl RequestLog {
             tracing::error!(dropped, "MCP request records dropped: the database stays unreachable");
         }
         *pending = records;
-        in_flight.clear();
+        *in_flight = Arc::from([]);
     }
 
     /// Flushes on every interval, or when a batch is waiting, until the task is stopped.

@@ -30,7 +30,14 @@ pub struct StoredSessions {
 impl RmcpSessionStore for StoredSessions {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
         let Some(state) = self.store.mcp_session_state(session_id).await? else { return Ok(None) };
-        Ok(serde_json::from_str(&state).ok())
+        match serde_json::from_str(&state) {
+            Ok(state) => Ok(Some(state)),
+            // Written by another version of rmcp, say: the client starts a new session.
+            Err(err) => {
+                tracing::warn!(error = %err, "a stored MCP session cannot be restored");
+                Ok(None)
+            }
+        }
     }
 
     /// Nothing to do: the endpoint writes the session's row, state included, when the

@@ -117,16 +117,13 @@ async fn get_support(
     let caller = call.caller;
     let ticket =
         TicketRequest::new(&args.title, &args.problem_description, args.problem_context.as_deref())
-            .map_err(|err| to_invalid_params(format!("{}: {}", err.field, err.message)))?;
+            .map_err(to_invalid_params)?;
     let given = args
         .email
         .as_deref()
         .map(str::trim)
         .filter(|email| !email.is_empty())
-        .map(|email| {
-            EmailAddress::parse(email)
-                .map_err(|err| to_invalid_params(format!("email: {}", err.message)))
-        })
+        .map(|email| EmailAddress::parse(email).map_err(to_invalid_params))
         .transpose()?;
     let (end_user, email) = match &given {
         Some(email) => {
@@ -239,8 +236,8 @@ async fn identify_by_email(
     if caller.server.settings.auth_mode != AuthMode::CollectEmail {
         return Ok(None);
     }
-    let found = state.store.find_end_user_by_email(org, email).await.map_err(internal)?;
-    let user = match found.filter(|user| user.email_verified_at.is_none()) {
+    let found = state.store.find_end_user_by_email(org, email, true).await.map_err(internal)?;
+    let user = match found {
         Some(user) => user.id,
         None => {
             let now = state.clock.now();

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use mcplatform_core::hosting::{
-    IdentitySource, McpRequestRecord, McpSession, RequestOutcome, TrackingLink,
+    IdentitySource, McpRequestRecord, McpSession, RequestOutcome, TrackingLink, recorded_json,
 };
 use mcplatform_core::ids::EndUserId;
 use mcplatform_core::mcp_server::{AuthMode, McpServer};
@@ -48,7 +48,7 @@ const SESSIONS_SHOWN: u32 = 25;
 /// Tracking links on a server's page (the newest).
 const LINKS_SHOWN: u32 = 100;
 /// Requests on one page of a timeline.
-const TIMELINE_PAGE: u32 = 200;
+const TIMELINE_PAGE: u32 = 50;
 /// Tickets on one page.
 const TICKETS_PAGE: u32 = 50;
 
@@ -429,11 +429,11 @@ impl RequestRow {
 
 /// Stored JSON, indented for reading; anything else as it is.
 fn pretty(stored: Option<&str>) -> String {
-    let Some(text) = stored else { return String::new() };
-    serde_json::from_str::<serde_json::Value>(text)
-        .ok()
-        .and_then(|value| serde_json::to_string_pretty(&value).ok())
-        .unwrap_or_else(|| text.to_owned())
+    match stored.map(recorded_json) {
+        None => String::new(),
+        Some(serde_json::Value::String(text)) => text,
+        Some(value) => serde_json::to_string_pretty(&value).unwrap_or_default(),
+    }
 }
 
 #[derive(Template)]
@@ -532,15 +532,18 @@ async fn view_tickets(
         page_links(query.offset, TICKETS_PAGE, tickets.next_offset.is_some());
     let ids = tickets.items.iter().filter_map(|t| t.end_user_id).collect();
     let names = people(&state, &access, ids).await?;
-    let mut servers: HashMap<_, String> = HashMap::new();
+    // Server names in one query (an organization's servers, the first page of them; a
+    // ticket of one beyond is looked up by itself).
+    let listed = state
+        .store
+        .list_mcp_servers(access.org.id, PageRequest::new(PageRequest::MAX_LIMIT, 0))
+        .await?;
+    let mut servers: HashMap<_, String> =
+        listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect();
     for ticket in &tickets.items {
         if let Entry::Vacant(slot) = servers.entry(ticket.mcp_server_id) {
-            let name = match state.store.get_mcp_server(access.org.id, ticket.mcp_server_id).await {
-                Ok(server) => server.settings.name,
-                Err(mcplatform_store::StoreError::NotFound) => "a deleted server".to_owned(),
-                Err(err) => return Err(ApiError::from(err).into()),
-            };
-            slot.insert(name);
+            let server = state.store.get_mcp_server(access.org.id, ticket.mcp_server_id).await?;
+            slot.insert(server.settings.name);
         }
     }
     let row = |ticket: &SupportTicket| TicketRow {
