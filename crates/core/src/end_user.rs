@@ -55,6 +55,8 @@ pub struct EndUserLogin {
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
+    /// What the provider said of the person (claims); `Null` when it said nothing, which
+    /// keeps what was stored.
     pub profile: Value,
 }
 

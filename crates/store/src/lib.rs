@@ -582,8 +582,8 @@ pub trait EndUserStore {
 
     async fn get_end_user(&self, org: OrgId, end_user: EndUserId) -> Result<EndUser>;
 
-    /// The organization's end users among `ids` (at most 500; others' and unknown ids are
-    /// left out), in one query.
+    /// The organization's end users among `ids` (others' and unknown ids are left out), in a
+    /// query per 500.
     async fn get_end_users(&self, org: OrgId, ids: &[EndUserId]) -> Result<Vec<EndUser>>;
 
     /// Replaces the end user's tokens from an organization identity provider.

@@ -147,6 +147,19 @@ async fn a_client_named_by_its_metadata_url_signs_in_refreshes_and_is_cached_as_
     assert!(page.contains("describes itself at <strong>127.0.0.1</strong>"), "{page}");
     assert_eq!(host.hits("editor.json"), 2);
 
+    // When its host fails, the last document fetched still serves (stale-if-error): an outage
+    // there does not sign the client's users out.
+    f.app.clock.advance(std::time::Duration::from_secs(6 * 60));
+    host.put("editor.json", 503, &[], "down for maintenance".into());
+    let (status, again) = f.refresh(&client_id, refreshed["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(host.hits("editor.json"), 3, "it was asked again");
+    // Not forever: a day after the last good fetch, the failure is the answer.
+    f.app.clock.advance(std::time::Duration::from_secs(24 * 3600));
+    let (status, refused) = f.refresh(&client_id, again["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert_eq!(refused["error"], "invalid_client", "the document, not the token");
+
     // `no-store` keeps nothing.
     let fresh = host.editor("fresh.json", "no-store");
     authorize(&f, &fresh).await;

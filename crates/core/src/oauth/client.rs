@@ -21,7 +21,7 @@ pub const CLIENT_SECRET_PREFIX: &str = "mcp_secret_";
 /// At most this many redirect URIs per client.
 const MAX_REDIRECT_URIS: usize = 20;
 /// The longest URL accepted in metadata.
-const MAX_URL_LEN: usize = 2000;
+pub(crate) const MAX_URL_LEN: usize = 2000;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,13 +6,13 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use url::Url;
 
-use super::client::{ClientMetadata, ClientMetadataInput, OAuthClient, RegistrationKind};
+use super::client::{
+    ClientMetadata, ClientMetadataInput, MAX_URL_LEN, OAuthClient, RegistrationKind,
+};
 use crate::ids::{McpServerId, OrgId};
 
 /// The largest document accepted (the draft's §4 suggests limiting it, at 5 kilobytes).
 pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
-/// The longest client id URL accepted.
-const MAX_URL_LEN: usize = 2000;
 
 /// Whether `client_id` names a metadata document rather than a client registered with us
 /// (those are `mcp_client_…`).

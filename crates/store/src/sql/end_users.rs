@@ -40,7 +40,9 @@ impl EndUserStore for SqlStore {
         let org_text = org.to_string();
         let email = login.email.as_deref().map(str::to_lowercase);
         let verified_at = login.email_verified.then(|| millis(now));
-        let profile = login.profile.to_string();
+        // A login with nothing to say of the person (the built-in one) keeps what a provider
+        // said before.
+        let profile = (!login.profile.is_null()).then(|| login.profile.to_string());
         let mut tx = self.pool.begin().await?;
         // A write first: on SQLite it takes the write lock now (waiting its turn), where a
         // read first would fail with SQLITE_BUSY if another writer committed before ours.
@@ -101,13 +103,14 @@ impl EndUserStore for SqlStore {
                 };
                 sqlx::query(
                     "UPDATE end_users SET email = $2, email_verified_at = $3, \
-                     name = COALESCE($4, name), profile = $5, last_login_at = $6 WHERE id = $1",
+                     name = COALESCE($4, name), profile = COALESCE($5, profile), last_login_at = $6 \
+                     WHERE id = $1",
                 )
                 .bind(&id)
                 .bind(email)
                 .bind(verified_at)
                 .bind(login.name.as_deref())
-                .bind(&profile)
+                .bind(profile.as_deref())
                 .bind(millis(now))
                 .execute(&mut *tx)
                 .await?;
@@ -124,7 +127,7 @@ impl EndUserStore for SqlStore {
                 .bind(email.as_deref())
                 .bind(verified_at)
                 .bind(login.name.as_deref())
-                .bind(&profile)
+                .bind(profile.as_deref().unwrap_or("{}"))
                 .bind(millis(now))
                 .execute(&mut *tx)
                 .await?;
@@ -168,22 +171,25 @@ impl EndUserStore for SqlStore {
     }
 
     async fn get_end_users(&self, org: OrgId, ids: &[EndUserId]) -> Result<Vec<EndUser>> {
-        const MAX: usize = 500;
-        let ids = &ids[..ids.len().min(MAX)];
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        // In chunks, under every database's limit on bound parameters.
+        const CHUNK: usize = 500;
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {END_USER_COLUMNS} FROM end_users \
+                 WHERE organization_id = $1 AND id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(org.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(end_user_from_row(&row)?);
+            }
         }
-        let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {END_USER_COLUMNS} FROM end_users WHERE organization_id = $1 AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(org.to_string());
-        for id in ids {
-            query = query.bind(id.to_string());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(end_user_from_row).collect()
+        Ok(found)
     }
 
     async fn store_upstream_tokens(

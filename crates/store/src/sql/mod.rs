@@ -200,11 +200,11 @@ impl<'r> Columns<'r> {
     }
 }
 
-/// The storage form of a timestamp.
 /// Expired rows (sessions, requests, codes, logins) are deleted this long after they expire
 /// (milliseconds), so that a late arrival is told "expired" rather than "unknown".
 pub(crate) const KEEP_EXPIRED_MS: i64 = 24 * 3600 * 1000;
 
+/// The storage form of a timestamp.
 pub(crate) fn millis(at: OffsetDateTime) -> i64 {
     to_unix_millis(at)
 }

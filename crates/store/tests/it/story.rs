@@ -1058,6 +1058,28 @@ mod hosting {
         let unverified =
             store.find_end_user_by_email(acme, "carol@initech.test", true).await.unwrap();
         assert_eq!(unverified.map(|u| u.id), Some(claimed.id));
+        // A later login that says nothing of her (the built-in one) keeps what her provider said.
+        let said = mcplatform_core::end_user::EndUserLogin::new(
+            "platform".into(),
+            "carol".into(),
+            Some("carol@initech.test".into()),
+            true,
+            None,
+            json!({"groups": ["admins"]}),
+        )
+        .unwrap();
+        store.record_end_user_login(acme, &said, t(3)).await.unwrap();
+        let silent = mcplatform_core::end_user::EndUserLogin::new(
+            "platform".into(),
+            "carol".into(),
+            Some("carol@initech.test".into()),
+            true,
+            None,
+            serde_json::Value::Null,
+        )
+        .unwrap();
+        let carol = store.record_end_user_login(acme, &silent, t(4)).await.unwrap();
+        assert_eq!(carol.profile, json!({"groups": ["admins"]}));
         assert!(store.get_end_user(acme, bob.id).await.is_ok());
         assert!(store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap());
         assert!(!store.merge_end_users(acme, tracked.id, signed_in.id).await.unwrap(), "once");

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::oauth::client::{ClientMetadata, OAuthClient};
 use mcplatform_core::oauth::client_document::{
-    MAX_DOCUMENT_BYTES, check_client_id_url, is_document_url, parse_document,
+    MAX_DOCUMENT_BYTES, check_client_id_url, document_host, is_document_url, parse_document,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -65,6 +65,22 @@ pub(crate) async fn find(
     Ok(OAuthClient::from_document(client_id, server.organization_id, server.id, metadata, now))
 }
 
+/// How a person recognises the client `client_id` names: a registered one by its name, one of
+/// a metadata document by the document's host (without fetching it).
+pub(crate) async fn label(
+    state: &AppState,
+    server: &McpServer,
+    client_id: &str,
+) -> Result<String, ApiError> {
+    if let Some(host) = document_host(client_id) {
+        return Ok(format!("{host} (metadata document)"));
+    }
+    Ok(match state.store.find_oauth_client(server.id, client_id).await? {
+        Some(client) => client.metadata.display_name(),
+        None => client_id.to_owned(),
+    })
+}
+
 /// Fetched documents by URL, for every server (a document describes its client the same way
 /// to all), in this process only.
 #[derive(Debug, Default)]
@@ -76,6 +92,10 @@ pub struct ClientDocuments {
 struct Cached {
     document: Result<ClientMetadata, String>,
     fresh_until: OffsetDateTime,
+    /// The last document that was fetched and valid, and when: served while its host fails
+    /// (stale-if-error, RFC 5861 §4), for at most [`MAX_FRESHNESS`] after it was fetched, so
+    /// a short outage there does not sign every user of that client out.
+    last_good: Option<(ClientMetadata, OffsetDateTime)>,
 }
 
 impl ClientDocuments {
@@ -85,12 +105,24 @@ impl ClientDocuments {
         url: &str,
         now: OffsetDateTime,
     ) -> Result<ClientMetadata, String> {
-        if let Some(cached) = self.lock().get(url).filter(|c| c.fresh_until > now) {
+        // Before the cache: only a well-formed URL (bounded in length) becomes a key.
+        check_client_id_url(url, state.outbound.policy().allow_private_networks)?;
+        let earlier = self.lock().get(url).cloned();
+        if let Some(cached) = earlier.as_ref().filter(|c| c.fresh_until > now) {
             return cached.document.clone();
         }
-        let (document, freshness) = match fetch(state, url).await {
-            Ok((metadata, freshness)) => (Ok(metadata), freshness),
-            Err(reason) => (Err(reason), Some(FAILURE_FRESHNESS)),
+        let last_good = earlier
+            .and_then(|cached| cached.last_good)
+            .filter(|(_, fetched_at)| now - *fetched_at < MAX_FRESHNESS);
+        let (document, freshness, last_good) = match fetch(state, url).await {
+            Ok((metadata, freshness)) => (Ok(metadata.clone()), freshness, Some((metadata, now))),
+            Err(reason) => match last_good {
+                Some((metadata, fetched_at)) => {
+                    tracing::warn!(%url, %reason, "client metadata document unavailable: serving the last one fetched");
+                    (Ok(metadata.clone()), Some(FAILURE_FRESHNESS), Some((metadata, fetched_at)))
+                }
+                None => (Err(reason), Some(FAILURE_FRESHNESS), None),
+            },
         };
         if let Some(freshness) = freshness {
             let mut entries = self.lock();
@@ -100,7 +132,8 @@ impl ClientDocuments {
                     entries.clear();
                 }
             }
-            let cached = Cached { document: document.clone(), fresh_until: now + freshness };
+            let cached =
+                Cached { document: document.clone(), fresh_until: now + freshness, last_good };
             entries.insert(url.to_owned(), cached);
         }
         document
@@ -114,8 +147,6 @@ impl ClientDocuments {
 
 /// Fetches and checks the document; how long it may be kept (`None`: not at all).
 async fn fetch(state: &AppState, url: &str) -> Result<(ClientMetadata, Option<Duration>), String> {
-    let allow_http = state.outbound.policy().allow_private_networks;
-    check_client_id_url(url, allow_http)?;
     let request = Request::get(url)
         .header(header::ACCEPT, "application/json")
         .body(Vec::new())
@@ -154,8 +185,8 @@ fn freshness(headers: &HeaderMap) -> Option<Duration> {
         })
     };
     let age = match seconds("s-maxage").or_else(|| seconds("max-age")) {
-        Some(0) => return None,
-        Some(seconds) => Duration::seconds(seconds.max(0)),
+        Some(seconds) if seconds <= 0 => return None,
+        Some(seconds) => Duration::seconds(seconds),
         None => DEFAULT_FRESHNESS,
     };
     Some(age.min(MAX_FRESHNESS))

@@ -72,11 +72,7 @@ async fn page(
     let grants = state.store.list_grants(hosted.server.id, Some(end_user), now, page).await?;
     let mut rows = Vec::with_capacity(grants.items.len());
     for grant in &grants.items {
-        let client = match super::clients::find(state, &hosted.server, &grant.client_id).await {
-            Ok(client) => client.metadata.display_name(),
-            Err(super::clients::ClientError::Failed(e)) => return Err(e),
-            Err(_) => grant.client_id.clone(),
-        };
+        let client = super::clients::label(state, &hosted.server, &grant.client_id).await?;
         rows.push(GrantRow {
             client_id: grant.client_id.clone(),
             client,
@@ -85,10 +81,16 @@ async fn page(
             last_used: grant.last_used_at.map_or_else(|| "never".to_owned(), format_time),
         });
     }
-    let person = state.store.get_end_user(hosted.server.organization_id, end_user).await?;
+    // Each grant carries its person; with none, they are looked up.
+    let signed_in_as = match grants.items.first() {
+        Some(grant) => grant.end_user.display_name(),
+        None => {
+            state.store.get_end_user(hosted.server.organization_id, end_user).await?.display_name()
+        }
+    };
     let view = GrantsView {
         server_name: hosted.server.settings.name.clone(),
-        signed_in_as: person.display_name(),
+        signed_in_as,
         notice,
         grants: rows,
         revoke_action: hosted.origin.url("/oauth/grants/revoke"),

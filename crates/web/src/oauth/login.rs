@@ -263,7 +263,7 @@ async fn signed_in(
         Some(email.as_str().to_owned()),
         true,
         None,
-        serde_json::json!({ "email": email.as_str() }),
+        serde_json::Value::Null,
     )
     .map_err(ApiError::Validation)?;
     let now = state.clock.now();
@@ -375,9 +375,10 @@ pub(super) async fn verify(
     }
     let address = EmailAddress::parse(&code.email)
         .map_err(|_| ApiError::Internal("a login code for an invalid address".into()))?;
-    // The check above used the address the page showed; this one, the code's own.
+    // The check above used the address the page showed; this one, the code's own (they
+    // differ only when the form was changed). The try counts, the code stays.
     if let Some(Err(e)) = new_password.as_ref().map(|p| check_policy(p, &address)) {
-        let error = format!("The password {}. The code was not used: try again.", e.message);
+        let error = format!("The password {}. Choose another and enter the code again.", e.message);
         return Ok(pages.code(StatusCode::UNPROCESSABLE_ENTITY, &code.email, Some(error)));
     }
     state.store.delete_login_code(pages.request.id).await?;
