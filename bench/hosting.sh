@@ -11,7 +11,7 @@
 #
 #   DURATION=15 CONNECTIONS=32 THREADS=2 IDLE_SESSIONS=1000 bench/hosting.sh
 #
-# Needs wrk (Debian: apt-get install wrk) and Node 20+.
+# Needs wrk (Debian: apt-get install wrk), curl, python3 and Node 20+.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -24,8 +24,9 @@ idle="${IDLE_SESSIONS:-1000}"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 cargo build --release --locked -p mcplatform --manifest-path "$root/Cargo.toml" >&2
 bin="$target/release/mcplatform"
-(cd "$here" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; })
-(cd "$root/conformance" && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error >&2; })
+(cd "$here" && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi)
 
 work="$(mktemp -d)"
 pids=()
@@ -46,7 +47,7 @@ MCPLATFORM_TESTING__CONFORMANCE_FIXTURE=true MCPLATFORM_LOG__LEVEL=warn "$bin" s
   --bind "127.0.0.1:$ours_port" --base-url "$ours" --data-dir "$work/data" >"$work/ours.log" 2>&1 &
 ours_pid=$!
 pids+=("$ours_pid")
-wait_for "$ours/healthz"
+wait_for "$ours/healthz" || { cat "$work/ours.log" >&2; exit 1; }
 ours_url="$(node "$root/conformance/setup.mjs" "$ours")"
 
 peer_port="$(free_port)"
@@ -54,7 +55,8 @@ node "$here/ts-peer.mjs" "$peer_port" >"$work/peer.log" 2>&1 &
 peer_pid=$!
 pids+=("$peer_pid")
 peer="http://127.0.0.1:$peer_port"
-sleep 1
+# Any answer will do (its /mcp says 404 to a GET without a session).
+wait_for "$peer/mcp" || { cat "$work/peer.log" >&2; exit 1; }
 
 # A session to call in: the id from `initialize`, after `notifications/initialized`.
 session_of() {
@@ -66,7 +68,19 @@ session_of() {
   curl -s -o /dev/null "$url" -H 'content-type: application/json' \
     -H 'accept: application/json, text/event-stream' -H "mcp-session-id: $id" \
     -H 'mcp-protocol-version: 2025-11-25' -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  [ -n "$id" ] || { echo "no session from $url" >&2; exit 1; }
   echo "$id"
+}
+
+# The tool answers on both sides, before anything is measured: a JSON-RPC error comes back
+# with HTTP 200 and would otherwise be counted as a call.
+check_call() {
+  local url="$1" session="$2"
+  curl -s "$url" -H 'content-type: application/json' \
+    -H 'accept: application/json, text/event-stream' -H "mcp-session-id: $session" \
+    -H 'mcp-protocol-version: 2025-11-25' \
+    -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"test_simple_text","arguments":{}}}' |
+    grep -q 'This is a simple text response' || { echo "test_simple_text does not answer at $url" >&2; exit 1; }
 }
 
 rows=()
@@ -80,8 +94,8 @@ load() {
     wrk -t"$wrk_threads" -c"$conns" -d3s -s "$here/tools-call.lua" "$url" >/dev/null
   out="$(MCP_SESSION="$session" MCP_STATELESS="$stateless" \
     wrk -t"$wrk_threads" -c"$conns" -d"${duration}s" --latency -s "$here/tools-call.lua" "$url")"
-  if grep -q 'Non-2xx' <<<"$out"; then
-    echo "$name: some answers were not 200:" >&2
+  if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
+    echo "$name: some requests failed:" >&2
     echo "$out" >&2
     exit 1
   fi
@@ -107,6 +121,8 @@ peer_after="$(rss_kib "$peer_pid")"
 echo "== tools/call, $connections connections, $threads wrk threads, ${duration}s each" >&2
 ours_session="$(session_of "$ours_url")"
 peer_session="$(session_of "$peer/mcp")"
+check_call "$ours_url" "$ours_session"
+check_call "$peer/mcp" "$peer_session"
 load "MCPlatform, one session (2025-11-25)" "$ours_url" "$ours_session" 0
 ours_stateful="$rps"
 load "TypeScript SDK, one session" "$peer/mcp" "$peer_session" 0

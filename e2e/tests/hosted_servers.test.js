@@ -188,6 +188,9 @@ test('the Python SDK connects by Host header, statelessly (2026-07-28) and with 
   const users = await endUsers(acme, 2);
   assert.deepEqual(users.find((u) => u.email === 'frank@initech.test').identified_by, ['tracking']);
   assert.deepEqual(users.find((u) => u.email === 'gwen@example.com').identified_by, ['email']);
+  const page = await acme.page(`/orgs/${acme.org}/users`);
+  assert.match(page, /frank@initech\.test[\s\S]*?tracking URL/);
+  assert.match(page, /gwen@example\.com[\s\S]*?gave an address/);
   const derived = (await acme.call('GET', `/api/v1/orgs/${acme.org}/servers/${tracked.id}/sessions`)).body.items;
   assert.equal(derived[0].kind, 'derived');
   assert.equal(derived[0].protocol_version, '2026-07-28');

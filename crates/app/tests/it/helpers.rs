@@ -42,12 +42,12 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Starts the app after `customize` has adjusted the test configuration.
 /// An app that may call identity providers and documents on loopback (the tests' fakes).
 pub async fn spawn_app_reaching_loopback() -> TestApp {
     spawn_app_with(|c| c.http.outbound_allow_private_networks = true).await
 }
 
+/// Starts the app after `customize` has adjusted the test configuration.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Config)) -> TestApp {
     LazyLock::force(&TRACING);
     let db = TestDatabase::create().await;

@@ -349,11 +349,6 @@ async fn bad_requests_get_the_specs_status_and_error_and_are_not_recorded() {
             ("protocol_error", Some(-32602))
         ]
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let org_id: OrgId = org.parse().unwrap();
-    let again =
-        app.store.list_session_requests(org_id, &session, PageRequest::new(200, 0)).await.unwrap();
-    assert_eq!(again.items.len(), 4, "nothing recorded twice");
 
     // A disabled server answers 404 on the next request, and again when enabled.
     let path = format!("/api/v1/orgs/{org}/servers/{server_id}");
@@ -362,8 +357,23 @@ async fn bad_requests_get_the_specs_status_and_error_and_are_not_recorded() {
     assert_eq!(status, StatusCode::OK);
     let disabled = client.request(5, "tools/list", json!({})).await;
     assert_eq!(disabled.status, StatusCode::NOT_FOUND);
-    call(&app, &admin, Method::PATCH, &path, Some(json!({"enabled": true}))).await;
+    let (status, _) =
+        call(&app, &admin, Method::PATCH, &path, Some(json!({"enabled": true}))).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(client.request(6, "tools/list", json!({})).await.status, StatusCode::OK);
+
+    // Shutdown writes what is left: the four above once each, the refused request not at all,
+    // and the last tools/list.
+    let org_id: OrgId = org.parse().unwrap();
+    let db = app.stop_keeping_database().await;
+    let stored = db
+        .store()
+        .await
+        .list_session_requests(org_id, &session, PageRequest::new(200, 0))
+        .await
+        .unwrap();
+    let methods: Vec<&str> = stored.items.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(methods, ["initialize", "tools/call", "tools/call", "tools/call", "tools/list"]);
 }
 
 #[tokio::test]
@@ -402,7 +412,10 @@ async fn tracking_links_identify_their_user_and_a_session_serves_only_its_own_us
 
     // Ada's address is known: the tool no longer asks for one, and the ticket uses it.
     let tools = as_ada.request(1, "tools/list", json!({})).await.message.unwrap();
-    assert!(tools["result"]["tools"][0]["inputSchema"]["properties"]["email"].is_null());
+    let support = &tools["result"]["tools"][0];
+    assert_eq!(support["name"], "get_support", "{tools}");
+    let properties = support["inputSchema"]["properties"].as_object().expect("properties");
+    assert!(properties.contains_key("title") && !properties.contains_key("email"));
     let opened = as_ada
         .request(
             2,
@@ -665,12 +678,16 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
 
     let mut ada = Mcp::new(&app, format!("/s/acme/api/mcpserver/{tracking_id}/mcp"));
     ada.initialize().await;
-    let answered = ada.request(1, "tools/call", ticket("Ada build", None)).await;
-    assert_ne!(answered.message.unwrap()["result"]["isError"], true, "Ada is known: no address");
+    let answered = ada.request(1, "tools/call", ticket("Ada build", None)).await.message.unwrap();
+    assert_eq!(answered["result"]["isError"], false, "Ada is known, no address asked: {answered}");
     let mut bob = Mcp::new(&app, "/s/acme/mcp");
     bob.initialize().await;
-    bob.request(1, "tools/call", ticket("Bob login", Some("bob@example.com"))).await;
-    bob.request(2, "tools/call", json!({"name": "get_support", "arguments": {"title": 1}})).await;
+    let opened = bob.request(1, "tools/call", ticket("Bob login", Some("bob@example.com"))).await;
+    assert_eq!(opened.message.unwrap()["result"]["isError"], false);
+    let refused = bob
+        .request(2, "tools/call", json!({"name": "get_support", "arguments": {"title": 1}}))
+        .await;
+    assert_eq!(refused.message.unwrap()["error"]["code"], -32602);
     session_records(&app, &org, ada.session.as_deref().unwrap(), 2).await;
     session_records(&app, &org, bob.session.as_deref().unwrap(), 3).await;
 
@@ -726,12 +743,8 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
 
     // The dashboard says the same.
     let page = |path: String| {
-        let admin = &admin;
-        let app = &app;
-        async move {
-            let response = admin.request(app, Method::GET, &path).send().await.unwrap();
-            (response.status(), response.text().await.unwrap())
-        }
+        let (client, app) = (&admin.client, &app);
+        async move { crate::dashboard::page(client, app, &path).await }
     };
     let (status, html) = page(format!("/orgs/{org}/users")).await;
     assert_eq!(status, StatusCode::OK);
@@ -791,6 +804,11 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
         .await
         .unwrap();
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN, "members do not make credentials");
+    let links = format!("/api/v1/orgs/{org}/servers/{server_id}/tracking-links");
+    let (status, _) = call(&app, &member, Method::GET, &links, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor list them through the API");
+    let (status, _) = call(&app, &member, Method::POST, &links, Some(json!({"label": "M"}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -121,7 +121,16 @@ async fn a_limit_out_of_range_or_an_unknown_parameter_is_a_400_that_says_why() {
     let app = spawn_app().await;
     let ada = app.signup("ada@example.com").await;
     let org = app.create_org(&ada, "Acme").await;
-    for list in ["members", "servers", "api-keys"] {
+    let server =
+        app.create_server(&ada, &org, serde_json::json!({"slug": "acme", "name": "A"})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let server_lists = ["tracking-links", "end-users", "sessions", "support-tickets"]
+        .map(|list| format!("servers/{server}/{list}"));
+    let lists = ["members", "servers", "api-keys", "end-users", "support-tickets"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain(server_lists);
+    for list in lists {
         let list = format!("/api/v1/orgs/{org}/{list}");
         for (query, says) in [
             ("limit=0", "between 1 and 200"),
