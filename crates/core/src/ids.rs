@@ -123,6 +123,18 @@ define_id!(
     /// A support ticket opened from the editor.
     SupportTicketId
 );
+define_id!(
+    /// A walkthrough: a step-by-step course an agent delivers to an end user.
+    WalkthroughId
+);
+define_id!(
+    /// One step of a walkthrough.
+    WalkthroughStepId
+);
+define_id!(
+    /// One event of an end user's way through a walkthrough (started, step completed, ...).
+    WalkthroughEventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ pub mod support;
 pub mod upstream_login;
 pub mod user;
 pub mod validation;
+pub mod walkthrough;
 
 pub use validation::ValidationError;
 
