@@ -25,7 +25,8 @@ use mcplatform_core::hosting::{
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
     ApiKeyId, AuthorizationRequestId, EndUserId, IdentityProviderId, InvitationId, McpServerId,
-    OrgId, OutboxEmailId, SessionId, SupportTicketId, TokenFamilyId, UserId,
+    OrgId, OutboxEmailId, SessionId, SupportTicketId, TokenFamilyId, UserId, WalkthroughId,
+    WalkthroughStepId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
@@ -40,6 +41,10 @@ use mcplatform_core::support::SupportTicket;
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
+};
+use mcplatform_core::walkthrough::{
+    Assignment, Progress, ProgressEvent, StepContent, Walkthrough, WalkthroughDetails,
+    WalkthroughStep,
 };
 use time::OffsetDateTime;
 
@@ -99,6 +104,7 @@ pub trait Store:
     + GrantStore
     + HostingStore
     + SupportStore
+    + WalkthroughStore
     + AuditStore
     + Send
     + Sync
@@ -969,6 +975,180 @@ pub trait SupportStore {
         server: Option<McpServerId>,
         page: PageRequest,
     ) -> Result<Page<SupportTicket>>;
+}
+
+/// A walkthrough in a list, with how big it is and where it is offered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkthroughSummary {
+    pub walkthrough: Walkthrough,
+    pub steps: i64,
+    /// Servers it is assigned to (enabled or not).
+    pub servers: i64,
+}
+
+/// Authoring, assignment, delivery and analytics of walkthroughs. Steps are always numbered
+/// 0..n in their walkthrough, and a server's assignments 0..n in its list: every change that
+/// adds, removes or moves one renumbers the rest in the same transaction.
+#[async_trait]
+pub trait WalkthroughStore {
+    /// A new walkthrough with its steps (titles and content, in order), all or nothing.
+    async fn create_walkthrough(
+        &self,
+        walkthrough: &Walkthrough,
+        steps: &[(String, StepContent)],
+    ) -> Result<Vec<WalkthroughStep>>;
+
+    async fn get_walkthrough(&self, org: OrgId, walkthrough: WalkthroughId) -> Result<Walkthrough>;
+
+    /// The organization's walkthroughs, most recently changed first.
+    async fn list_walkthroughs(
+        &self,
+        org: OrgId,
+        page: PageRequest,
+    ) -> Result<Page<WalkthroughSummary>>;
+
+    async fn update_walkthrough(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        details: &WalkthroughDetails,
+        now: OffsetDateTime,
+    ) -> Result<Walkthrough>;
+
+    /// Deletes it with its steps, assignments, progress and events.
+    async fn delete_walkthrough(&self, org: OrgId, walkthrough: WalkthroughId) -> Result<()>;
+
+    /// Its steps in display order; `NotFound` for another organization's walkthrough.
+    async fn list_walkthrough_steps(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+    ) -> Result<Vec<WalkthroughStep>>;
+
+    /// A step added at the end. `Conflict("steps")` past [`WalkthroughStep::MAX_STEPS`].
+    async fn add_walkthrough_step(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        title: &str,
+        content: &StepContent,
+        now: OffsetDateTime,
+    ) -> Result<WalkthroughStep>;
+
+    async fn update_walkthrough_step(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        step: WalkthroughStepId,
+        title: &str,
+        content: &StepContent,
+        now: OffsetDateTime,
+    ) -> Result<WalkthroughStep>;
+
+    async fn delete_walkthrough_step(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        step: WalkthroughStepId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Puts the steps in `order`, which must name each of them exactly once
+    /// (`Conflict("steps")` otherwise, checked inside the transaction).
+    async fn reorder_walkthrough_steps(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        order: &[WalkthroughStepId],
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// A server's walkthroughs in its order, each with its assignment.
+    async fn list_server_walkthroughs(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+    ) -> Result<Vec<(Assignment, Walkthrough)>>;
+
+    /// The servers a walkthrough is assigned to.
+    async fn list_walkthrough_assignments(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+    ) -> Result<Vec<Assignment>>;
+
+    /// Adds it at the end of the server's list, enabled. `Conflict("assignment")` when it is
+    /// there already; `NotFound` when either is another organization's.
+    async fn assign_walkthrough(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        walkthrough: WalkthroughId,
+        now: OffsetDateTime,
+    ) -> Result<Assignment>;
+
+    async fn set_assignment_enabled(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        walkthrough: WalkthroughId,
+        enabled: bool,
+    ) -> Result<()>;
+
+    async fn unassign_walkthrough(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        walkthrough: WalkthroughId,
+    ) -> Result<()>;
+
+    /// Puts the server's walkthroughs in `order` (each exactly once, `Conflict("assignments")`
+    /// otherwise).
+    async fn reorder_server_walkthroughs(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        order: &[WalkthroughId],
+    ) -> Result<()>;
+
+    /// What a server delivers: its enabled assignments of published walkthroughs, in order.
+    async fn offered_walkthroughs(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+    ) -> Result<Vec<Walkthrough>>;
+
+    /// An end user's progress in each walkthrough they started, latest activity first.
+    async fn list_end_user_progress(
+        &self,
+        org: OrgId,
+        end_user: EndUserId,
+    ) -> Result<Vec<Progress>>;
+
+    /// Writes `progress` (the whole attempt state) with the `events` that led to it, in one
+    /// transaction. A `restarted` event clears the completions of the earlier attempt; a
+    /// `step_completed` one adds its step.
+    async fn record_progress(&self, progress: &Progress, events: &[ProgressEvent]) -> Result<()>;
+
+    /// Who follows a walkthrough, latest activity first.
+    async fn list_walkthrough_progress(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        page: PageRequest,
+    ) -> Result<Page<Progress>>;
+
+    /// A walkthrough's events in `[from, to)`, of one server when given, oldest first; at most
+    /// `limit`.
+    async fn list_walkthrough_events(
+        &self,
+        org: OrgId,
+        walkthrough: WalkthroughId,
+        server: Option<McpServerId>,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ProgressEvent>>;
 }
 
 #[async_trait]

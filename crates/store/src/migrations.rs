@@ -23,6 +23,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (12, "server enabled", include_str!("../migrations/sqlite/0012_server_enabled.sql")),
     (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
+    (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -39,6 +40,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (12, "server enabled", include_str!("../migrations/postgres/0012_server_enabled.sql")),
     (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
+    (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

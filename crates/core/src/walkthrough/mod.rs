@@ -270,6 +270,9 @@ pub struct Progress {
     pub completed_steps: HashSet<WalkthroughStepId>,
     /// The step last handed to the user; none once finished.
     pub current_step_id: Option<WalkthroughStepId>,
+    /// Where they last worked on it.
+    pub last_server_id: McpServerId,
+    pub last_session_id: Option<String>,
     pub started_at: OffsetDateTime,
     pub last_activity_at: OffsetDateTime,
     pub completed_at: Option<OffsetDateTime>,

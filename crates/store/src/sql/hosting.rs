@@ -213,7 +213,27 @@ impl HostingStore for SqlStore {
         if !into_exists || placeholder != 1 {
             return Ok(false);
         }
-        for table in ["tracking_links", "mcp_sessions", "mcp_requests", "support_tickets"] {
+        // Walkthrough progress: where both followed the same walkthrough, the real user's
+        // attempt stays and the placeholder's goes (its events are kept).
+        for table in ["walkthrough_step_completions", "walkthrough_progress"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE end_user_id = $1 AND walkthrough_id IN \
+                   (SELECT walkthrough_id FROM walkthrough_progress WHERE end_user_id = $2)"
+            ))
+            .bind(&from)
+            .bind(&into)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for table in [
+            "tracking_links",
+            "mcp_sessions",
+            "mcp_requests",
+            "support_tickets",
+            "walkthrough_progress",
+            "walkthrough_step_completions",
+            "walkthrough_events",
+        ] {
             sqlx::query(&format!(
                 "UPDATE {table} SET end_user_id = $2 WHERE organization_id = $3 AND end_user_id = $1"
             ))

@@ -20,6 +20,7 @@ mod signing_keys;
 mod support;
 mod upstream_logins;
 mod users;
+mod walkthroughs;
 
 use std::str::FromStr;
 

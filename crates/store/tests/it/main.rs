@@ -1,3 +1,4 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
 
 mod story;
+mod walkthroughs;

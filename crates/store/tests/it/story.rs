@@ -13,7 +13,7 @@ use mcplatform_store::testing::TestDatabase;
 use mcplatform_store::{NewPlatformUser, PageRequest, Store, StoreError};
 use time::OffsetDateTime;
 
-fn t(secs: i64) -> OffsetDateTime {
+pub(crate) fn t(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000 + secs).unwrap()
 }
 
@@ -27,11 +27,11 @@ fn new_user(email: &str) -> NewPlatformUser {
     }
 }
 
-async fn user(store: &Arc<dyn Store>, email: &str) -> UserId {
+pub(crate) async fn user(store: &Arc<dyn Store>, email: &str) -> UserId {
     store.create_user(&new_user(email), t(0)).await.unwrap().id
 }
 
-async fn org(store: &Arc<dyn Store>, name: &str, owner: UserId) -> OrgId {
+pub(crate) async fn org(store: &Arc<dyn Store>, name: &str, owner: UserId) -> OrgId {
     store.create_organization(&OrgName::parse(name).unwrap(), owner, t(0)).await.unwrap().id
 }
 
