@@ -37,11 +37,25 @@ pub mod action {
     pub const OAUTH_CLIENT_REVOKED: &str = "oauth_client.revoked";
     /// An end user's consent to a client, withdrawn by the organization.
     pub const OAUTH_GRANT_REVOKED: &str = "oauth_client.grant_revoked";
+    pub const WALKTHROUGH_CREATED: &str = "walkthrough.created";
+    pub const WALKTHROUGH_IMPORTED: &str = "walkthrough.imported";
+    pub const WALKTHROUGH_UPDATED: &str = "walkthrough.updated";
+    pub const WALKTHROUGH_DELETED: &str = "walkthrough.deleted";
+    pub const WALKTHROUGH_ASSIGNED: &str = "walkthrough.assigned";
+    pub const WALKTHROUGH_UNASSIGNED: &str = "walkthrough.unassigned";
 }
 
 /// The areas the log can be filtered by.
-pub const AREAS: [&str; 7] =
-    ["account", "organization", "member", "server", "api_key", "identity_provider", "oauth_client"];
+pub const AREAS: [&str; 8] = [
+    "account",
+    "organization",
+    "member",
+    "server",
+    "api_key",
+    "identity_provider",
+    "oauth_client",
+    "walkthrough",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEvent {

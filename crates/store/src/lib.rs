@@ -1138,7 +1138,7 @@ pub trait WalkthroughStore {
         page: PageRequest,
     ) -> Result<Page<Progress>>;
 
-    /// A walkthrough's events in `[from, to)`, of one server when given, oldest first; at most
+    /// A walkthrough's events in `[from, to]`, of one server when given, oldest first; at most
     /// `limit`.
     async fn list_walkthrough_events(
         &self,

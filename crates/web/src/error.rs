@@ -21,6 +21,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// Like `Validation`, for a field deep in a document (`steps[3].title`).
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
     #[error("authentication required")]
     Unauthorized,
     #[error("not allowed")]
@@ -67,7 +70,7 @@ pub struct ErrorBody {
     /// The input at fault, with `invalid_input`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "slug")]
-    field: Option<&'static str>,
+    field: Option<String>,
 }
 
 /// The cause of a 5xx, kept in the response's extensions for the logging middleware.
@@ -78,7 +81,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -97,7 +100,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
-            Self::Validation(_) => "invalid_input",
+            Self::Validation(_) | Self::InvalidField { .. } => "invalid_input",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::CsrfFailed => "csrf_failed",
@@ -125,15 +128,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<mcplatform_core::walkthrough::exchange::ImportError> for ApiError {
+    fn from(err: mcplatform_core::walkthrough::exchange::ImportError) -> Self {
+        Self::InvalidField { field: err.path, message: err.message }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let field = match &self {
-            Self::Validation(err) => Some(err.field),
+            Self::Validation(err) => Some(err.field.to_owned()),
+            Self::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         };
         let message = match &self {
             Self::Validation(err) => err.message.clone(),
+            Self::InvalidField { message, .. } => message.clone(),
             other => other.to_string(),
         };
         let body = ErrorBody { code: self.code(), message, field };
@@ -198,6 +209,7 @@ mod tests {
         let all = vec![
             ApiError::BadRequest("b".into()),
             ApiError::Validation(ValidationError::new("f", "m")),
+            ApiError::InvalidField { field: "f".into(), message: "m".into() },
             ApiError::Unauthorized,
             ApiError::Forbidden,
             ApiError::CsrfFailed,
@@ -216,6 +228,7 @@ mod tests {
             match err {
                 ApiError::BadRequest(_)
                 | ApiError::Validation(_)
+                | ApiError::InvalidField { .. }
                 | ApiError::Unauthorized
                 | ApiError::Forbidden
                 | ApiError::CsrfFailed

@@ -30,6 +30,7 @@ pub mod state;
 pub mod tracking_links;
 pub mod upstream;
 mod views;
+pub mod walkthroughs;
 
 pub use config::WebConfig;
 pub use error::ApiError;

@@ -11,36 +11,36 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, call, spawn_app};
 
-const LEGACY: &str = "2025-11-25";
-const STATELESS: &str = "2026-07-28";
+pub(crate) const LEGACY: &str = "2025-11-25";
+pub(crate) const STATELESS: &str = "2026-07-28";
 
 /// One MCP exchange: the status, the session id the server set, and the JSON-RPC message
 /// answering the request (from a JSON body or the SSE stream).
-struct Answer {
-    status: StatusCode,
-    session: Option<String>,
-    message: Option<Value>,
-    headers: reqwest::header::HeaderMap,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub session: Option<String>,
+    pub message: Option<Value>,
+    pub headers: reqwest::header::HeaderMap,
 }
 
-struct Mcp<'a> {
+pub(crate) struct Mcp<'a> {
     app: &'a TestApp,
     path: String,
     host: Option<String>,
-    session: Option<String>,
-    version: Option<&'static str>,
+    pub session: Option<String>,
+    pub version: Option<&'static str>,
 }
 
 impl<'a> Mcp<'a> {
-    fn new(app: &'a TestApp, path: impl Into<String>) -> Self {
+    pub fn new(app: &'a TestApp, path: impl Into<String>) -> Self {
         Self { app, path: path.into(), host: None, session: None, version: None }
     }
 
-    async fn post(&self, body: Value) -> Answer {
+    pub async fn post(&self, body: Value) -> Answer {
         self.post_with(body, &[]).await
     }
 
-    async fn post_with(&self, body: Value, extra: &[(&str, &str)]) -> Answer {
+    pub async fn post_with(&self, body: Value, extra: &[(&str, &str)]) -> Answer {
         let mut request = self
             .app
             .client
@@ -65,7 +65,7 @@ impl<'a> Mcp<'a> {
     }
 
     /// `initialize` then `notifications/initialized`; the session id is kept.
-    async fn initialize(&mut self) -> Value {
+    pub async fn initialize(&mut self) -> Value {
         let answer = self
             .post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
                 "protocolVersion": LEGACY,
@@ -82,7 +82,7 @@ impl<'a> Mcp<'a> {
         answer.message.expect("an initialize result")
     }
 
-    async fn request(&self, id: i64, method: &str, params: Value) -> Answer {
+    pub async fn request(&self, id: i64, method: &str, params: Value) -> Answer {
         self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await
     }
 }
@@ -108,7 +108,11 @@ async fn answer(response: reqwest::Response) -> Answer {
 }
 
 /// An organization with a server of the given auth mode; (org, server id, slug, admin).
-async fn hosted(app: &TestApp, slug: &str, auth_mode: &str) -> (String, String, TestUser) {
+pub(crate) async fn hosted(
+    app: &TestApp,
+    slug: &str,
+    auth_mode: &str,
+) -> (String, String, TestUser) {
     let admin = app.signup(&format!("admin@{slug}.test")).await;
     let org = app.create_org(&admin, "Acme").await;
     let server = app

@@ -22,3 +22,4 @@ mod providers_api;
 mod providers_pages;
 mod servers_api;
 mod sign_ins;
+mod walkthroughs;

@@ -827,7 +827,7 @@ impl WalkthroughStore for SqlStore {
         let by_server = if server.is_some() { "AND mcp_server_id = $6" } else { "" };
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM walkthrough_events \
-             WHERE organization_id = $1 AND walkthrough_id = $2 AND at >= $3 AND at < $4 \
+             WHERE organization_id = $1 AND walkthrough_id = $2 AND at >= $3 AND at <= $4 \
              {by_server} ORDER BY at, id LIMIT $5"
         );
         let query = sqlx::query(&sql)

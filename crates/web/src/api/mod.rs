@@ -17,6 +17,7 @@ mod orgs;
 mod providers;
 mod servers;
 mod tracking_links;
+mod walkthroughs;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(servers::router())
             .merge(tracking_links::router())
             .merge(activity::router())
+            .merge(walkthroughs::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())

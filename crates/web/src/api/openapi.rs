@@ -58,6 +58,11 @@ use crate::error::ErrorBody;
                 session's requests"
         ),
         (name = "support", description = "Support tickets opened from editors with `get_support`"),
+        (
+            name = "walkthroughs",
+            description = "Step-by-step walkthroughs delivered through `start_walkthrough` and \
+                `get_next_step`: authoring, import/export, assignment to servers, analytics"
+        ),
         (name = "audit", description = "The organization's audit log"),
         (name = "openapi", description = "This document"),
     ),

@@ -13,6 +13,7 @@ mod handler;
 pub mod recorder;
 mod sessions;
 mod tools;
+mod walkthroughs;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -30,6 +31,7 @@ use mcplatform_core::hosting::{
 use mcplatform_core::ids::{EndUserId, McpServerId};
 use mcplatform_core::mcp_server::{AuthMode, McpServer, Slug};
 use mcplatform_core::oauth::{ServerOrigin, UrlForm};
+use mcplatform_core::walkthrough::Walkthrough;
 use rmcp::model::{InitializeRequestParams, ProtocolVersion};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -72,6 +74,8 @@ pub struct Hosting {
     /// A link and a signed-in user whose placeholder merge was refused (the link's user is a
     /// real one): the answer does not change, so it is not asked for on every request.
     unmergeable: TtlCache<(TrackingId, EndUserId), ()>,
+    /// What each server offers of walkthroughs (`tools/list` asks on every request).
+    offered: TtlCache<McpServerId, Arc<Vec<Walkthrough>>>,
     pub log: RequestLog,
 }
 
@@ -84,6 +88,7 @@ impl Default for Hosting {
             touched: TtlCache::new(LINK_TOUCH_INTERVAL, CACHE_ENTRIES),
             derived: TtlCache::new(CACHE_TTL, CACHE_ENTRIES),
             unmergeable: TtlCache::new(UNMERGEABLE_TTL, CACHE_ENTRIES),
+            offered: TtlCache::new(CACHE_TTL, CACHE_ENTRIES),
             log: RequestLog::default(),
         }
     }
@@ -93,6 +98,11 @@ impl Hosting {
     /// A server's settings changed (or it is gone): the next request reads them again.
     pub fn forget_server(&self, slug: &Slug) {
         self.servers.remove(slug);
+    }
+
+    /// A server's walkthroughs changed (assignments, or a walkthrough's status).
+    pub fn forget_offered(&self, server: McpServerId) {
+        self.offered.remove(&server);
     }
 
     pub fn forget_link(&self, tracking_id: &TrackingId) {

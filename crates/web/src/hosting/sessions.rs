@@ -113,9 +113,12 @@ pub fn belongs_to(session: &McpSession, server: McpServerId, caller: Identity) -
         && session.closed_at.is_none()
         && match (session.end_user_id, caller.end_user) {
             (Some(bound), Some(user)) => bound == user,
-            // Bound to someone, presented by nobody: only an address given in this session
-            // (collect_email) binds without a credential, and then the session carries it.
-            (Some(_), None) => session.identity_source == IdentitySource::Email,
+            // Bound to someone, presented by nobody: only an identity made in this session (an
+            // address given for collect_email, or the anonymous person a walkthrough needed)
+            // binds without a credential, and then the session carries it.
+            (Some(_), None) => {
+                matches!(session.identity_source, IdentitySource::Email | IdentitySource::None)
+            }
             // An anonymous session is nobody's: a caller who is someone has sessions of their own.
             (None, user) => user.is_none(),
         }

@@ -1,5 +1,6 @@
 //! The tools a hosted server offers, from its settings, with the original products' contracts
-//! (`reference/seeds.md` §2A): `get_support` opens a ticket. Arguments are checked against the
+//! (`reference/seeds.md` §2A): `get_support` opens a ticket; `start_walkthrough` and
+//! `get_next_step` deliver walkthroughs ([`walkthroughs`]). Arguments are checked against the
 //! tool's own type (the schema is generated from it), and anything wrong is a `-32602` naming
 //! the field.
 
@@ -18,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::handler::Call;
+use super::walkthroughs::{self, GET_NEXT_STEP, START_WALKTHROUGH};
 use super::{Caller, MAX_CLIENT_NAME, MAX_CLIENT_VERSION};
 use crate::AppState;
 
@@ -42,11 +44,11 @@ struct SupportArgs {
     email: Option<String>,
 }
 
-fn to_invalid_params(err: impl std::fmt::Display) -> McpError {
+pub(super) fn to_invalid_params(err: impl std::fmt::Display) -> McpError {
     McpError::invalid_params(format!("invalid arguments: {err}"), None)
 }
 
-fn internal(err: impl std::fmt::Debug) -> McpError {
+pub(super) fn internal(err: impl std::fmt::Debug) -> McpError {
     tracing::error!(error = ?err, "a hosted tool failed");
     McpError::internal_error("the tool failed; please try again later", None)
 }
@@ -86,6 +88,9 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<Tool>, McpErr
         .with_title(format!("Get support about {product}"));
         tools.push(tool);
     }
+    if !walkthroughs::offered(state, caller).await?.is_empty() {
+        tools.extend(walkthroughs::tools(&settings.product_name));
+    }
     Ok(tools)
 }
 
@@ -99,6 +104,15 @@ pub async fn call(
         GET_SUPPORT if call.caller.server.settings.support_tool_enabled => {
             let args = SupportArgs::deserialize(arguments).map_err(to_invalid_params)?;
             get_support(state, &call, args).await
+        }
+        START_WALKTHROUGH | GET_NEXT_STEP
+            if !walkthroughs::offered(state, call.caller).await?.is_empty() =>
+        {
+            if name == START_WALKTHROUGH {
+                walkthroughs::start(state, &call, walkthroughs::start_args(arguments)?).await
+            } else {
+                walkthroughs::next(state, &call, walkthroughs::next_args(arguments)?).await
+            }
         }
         // MCP tools spec, "Error Handling": an unknown tool is a protocol error.
         other => Err(McpError::invalid_params(format!("unknown tool: {other}"), None)),
