@@ -5,13 +5,15 @@ use anyhow::{Context as _, bail};
 use mcplatform_core::audit::action;
 use mcplatform_core::crypto::NewSecretToken;
 use mcplatform_core::hosting::TrackingLink;
+use mcplatform_core::ids::WalkthroughEventId;
 use mcplatform_core::mcp_server::{AuthMode, McpServer, McpServerSettings, Slug};
 use mcplatform_core::org::Role;
 use mcplatform_core::password::{check_policy, hash_password};
 use mcplatform_core::user::{DisplayName, EmailAddress, PlatformUser};
+use mcplatform_core::walkthrough::{EventKind, Progress, ProgressEvent, WalkthroughStep};
 use mcplatform_store::{NewPlatformUser, PageRequest};
 use mcplatform_web::access::{Actor, OrgAccess};
-use mcplatform_web::{AppState, audit, tracking_links};
+use mcplatform_web::{AppState, audit, tracking_links, walkthroughs};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -228,6 +230,9 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         "demo: log in at {login} as {DEMO_EMAIL} with password {} (organization \"{DEMO_ORG}\", MCP server \"{DEMO_SLUG}\"); the password changes on every --demo start",
         password.expose_secret()
     );
+    if let Some(server) = &server {
+        demo_walkthrough(state, &access, server).await?;
+    }
     // A tracking URL identifies on its own unless the server was switched to OAuth since.
     let oauth = [AuthMode::PlatformOauth, AuthMode::CustomOauth];
     if let Some(server) = server.filter(|server| !oauth.contains(&server.settings.auth_mode)) {
@@ -238,4 +243,93 @@ pub async fn seed_demo(state: &AppState) -> anyhow::Result<String> {
         ));
     }
     Ok(how)
+}
+
+/// The demo walkthrough, as the dashboard would import it.
+const DEMO_WALKTHROUGH: &str = include_str!("demo_walkthrough.json");
+
+/// Imports the demo quick start once, assigns it to the demo server, and gives it the progress
+/// of a few made-up people over the last days, so that its analytics have something to show.
+async fn demo_walkthrough(
+    state: &AppState,
+    access: &OrgAccess,
+    server: &McpServer,
+) -> anyhow::Result<()> {
+    let existing = state.store.list_walkthroughs(access.org.id, PageRequest::new(200, 0)).await?;
+    let title =
+        mcplatform_core::walkthrough::exchange::import(DEMO_WALKTHROUGH.as_bytes())?.details.title;
+    if existing.items.iter().any(|s| s.walkthrough.details.title == title) {
+        return Ok(());
+    }
+    let (walkthrough, steps) =
+        walkthroughs::import(state, access, &cli_actor(), DEMO_WALKTHROUGH.as_bytes())
+            .await
+            .map_err(api)?;
+    walkthroughs::assign(state, access, &cli_actor(), server, &walkthrough).await.map_err(api)?;
+    // Who got how far: (email, steps done, restarted first, days ago).
+    let people: [(&str, usize, bool, i64); 6] = [
+        ("ada@initech.example", 5, false, 6),
+        ("grace@globex.example", 5, true, 4),
+        ("linus@initech.example", 3, false, 12),
+        ("margaret@hooli.example", 1, false, 9),
+        ("ken@globex.example", 2, false, 1),
+        ("barbara@hooli.example", 0, false, 0),
+    ];
+    let now = state.clock.now();
+    for (email, done, restarted, days_ago) in people {
+        let user = state.store.create_end_user(access.org.id, Some(email), None, now).await?;
+        let mut at = now - time::Duration::days(days_ago) - time::Duration::hours(2);
+        let mut progress = Progress {
+            organization_id: access.org.id,
+            end_user_id: user.id,
+            walkthrough_id: walkthrough.id,
+            completed_steps: Default::default(),
+            current_step_id: steps.first().map(|s| s.id),
+            last_server_id: server.id,
+            last_session_id: None,
+            started_at: at,
+            last_activity_at: at,
+            completed_at: None,
+        };
+        let event = |kind, step: Option<&WalkthroughStep>, at| ProgressEvent {
+            id: WalkthroughEventId::new(),
+            organization_id: access.org.id,
+            walkthrough_id: walkthrough.id,
+            end_user_id: user.id,
+            mcp_server_id: server.id,
+            session_id: None,
+            kind,
+            step_id: step.map(|s| s.id),
+            at,
+        };
+        state.store.record_progress(&progress, &[event(EventKind::Started, None, at)]).await?;
+        if restarted {
+            at += time::Duration::minutes(4);
+            let first = steps.first();
+            state
+                .store
+                .record_progress(&progress, &[event(EventKind::StepCompleted, first, at)])
+                .await?;
+            at += time::Duration::minutes(1);
+            progress.started_at = at;
+            progress.last_activity_at = at;
+            state
+                .store
+                .record_progress(&progress, &[event(EventKind::Restarted, None, at)])
+                .await?;
+        }
+        for (index, step) in steps.iter().take(done).enumerate() {
+            at += time::Duration::minutes(3);
+            progress.completed_steps.insert(step.id);
+            progress.current_step_id = steps.get(index + 1).map(|s| s.id);
+            progress.last_activity_at = at;
+            let mut events = vec![event(EventKind::StepCompleted, Some(step), at)];
+            if index + 1 == steps.len() {
+                progress.completed_at = Some(at);
+                events.push(event(EventKind::Completed, None, at));
+            }
+            state.store.record_progress(&progress, &events).await?;
+        }
+    }
+    Ok(())
 }

@@ -451,3 +451,178 @@ async fn authoring_rules_hold_and_another_organization_sees_nothing() {
     let (_, read) = call(&app, &admin, Method::GET, &base, None).await;
     assert_eq!(read["title"], "By Bob", "unchanged by the other organization");
 }
+
+/// A dashboard form post as `user`, following no redirect: the status, and the location of a
+/// redirect or the page.
+async fn form(
+    app: &TestApp,
+    user: &TestUser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut all = vec![("csrf_token", user.csrf_token.as_str())];
+    all.extend_from_slice(fields);
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(path))
+        .header("cookie", format!("mcplatform_session={}", user.session_cookie(app).unwrap()))
+        .form(&all)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+    match location {
+        Some(location) => (status, location),
+        None => (status, response.text().await.unwrap()),
+    }
+}
+
+async fn page(app: &TestApp, user: &TestUser, path: &str) -> (StatusCode, String) {
+    let response = user.request(app, Method::GET, path).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_dashboard_authors_assigns_and_reports_without_javascript() {
+    let app = spawn_app().await;
+    let (org, server, admin) = hosted(&app, "acme", "none").await;
+    let (status, html) = page(&app, &admin, &format!("/orgs/{org}/walkthroughs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No walkthrough yet"), "{html}");
+
+    let (status, location) = form(
+        &app,
+        &admin,
+        &format!("/orgs/{org}/walkthroughs"),
+        &[("title", "Acme quick start"), ("kind", "quickstart")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+    let editor = location.trim_end_matches("?step=new").to_owned();
+    let (status, html) = form(
+        &app,
+        &admin,
+        &format!("{editor}/steps"),
+        &[("title", "Install"), ("content_for_user", "Run the installer.")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{html}");
+    let (status, _) = form(
+        &app,
+        &admin,
+        &format!("{editor}/steps"),
+        &[
+            ("title", "Deploy"),
+            ("content_for_user", "Ship it."),
+            ("operations_for_agent", "Run deploy."),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A step without content for the user is refused with what was typed kept.
+    let (status, html) = form(
+        &app,
+        &admin,
+        &format!("{editor}/steps"),
+        &[("title", "Empty"), ("content_for_user", " ")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains("contentForUser: must not be empty") && html.contains("value=\"Empty\""),
+        "{html}"
+    );
+
+    // The editor shows the navigator, the step and the preview of the first step.
+    let (_, html) = page(&app, &admin, &editor).await;
+    assert!(html.contains("## Step 1 of 2: Install"), "{html}");
+    assert!(html.contains("data-reorder-url") && html.contains("data-preview-url"));
+    let id = editor.rsplit('/').next().unwrap().to_owned();
+    let (_, full) =
+        call(&app, &admin, Method::GET, &format!("/api/v1/orgs/{org}/walkthroughs/{id}"), None)
+            .await;
+    let deploy = full["steps"][1]["id"].as_str().unwrap().to_owned();
+    let (status, _) =
+        form(&app, &admin, &format!("{editor}/steps/{deploy}/move"), &[("direction", "up")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, &format!("{editor}?step={deploy}")).await;
+    assert!(html.contains("## Step 1 of 2: Deploy"), "{html}");
+
+    // Publish, assign on the server's page, see it offered.
+    let (status, html) = form(
+        &app,
+        &admin,
+        &editor,
+        &[
+            ("title", "Acme quick start"),
+            ("kind", "quickstart"),
+            ("status", "published"),
+            ("minutes", "abc"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let (status, _) = form(
+        &app,
+        &admin,
+        &editor,
+        &[
+            ("title", "Acme quick start"),
+            ("kind", "quickstart"),
+            ("status", "published"),
+            ("minutes", "10"),
+            ("tags", "cli, start"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let server_page = format!("/orgs/{org}/servers/{server}/walkthroughs");
+    let (status, _) = form(&app, &admin, &server_page, &[("walkthrough_id", &id)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, &server_page).await;
+    assert!(html.contains("Acme quick start") && html.contains(">yes<"), "{html}");
+    let (status, _) = form(&app, &admin, &format!("{server_page}/{id}/disable"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, html) = page(&app, &admin, &server_page).await;
+    assert!(html.contains("disabled"), "{html}");
+
+    // The analytics page renders its numbers and the charts' data.
+    let (status, html) = page(&app, &admin, &format!("{editor}/analytics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("id=\"report-data\"") && html.contains("Nobody has started it yet"),
+        "{html}"
+    );
+    let export =
+        admin.request(&app, Method::GET, &format!("{editor}/export")).send().await.unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(export.json::<Value>().await.unwrap()["steps"][0]["title"], "Deploy");
+
+    // Another organization's member gets 404 everywhere; a member cannot delete.
+    let eve = app.signup("eve@evil.test").await;
+    app.create_org(&eve, "Evil").await;
+    for path in [
+        editor.clone(),
+        format!("{editor}/analytics"),
+        format!("{editor}/export"),
+        server_page.clone(),
+    ] {
+        assert_eq!(page(&app, &eve, &path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        form(&app, &eve, &format!("{editor}/steps"), &[("title", "x"), ("content_for_user", "y")])
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, html) =
+        form(&app, &admin, &format!("{editor}/delete"), &[("confirm", "wrong")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let (status, _) =
+        form(&app, &admin, &format!("{editor}/delete"), &[("confirm", "Acme quick start")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(page(&app, &admin, &editor).await.0, StatusCode::NOT_FOUND);
+}

@@ -17,7 +17,7 @@ mod orgs;
 mod providers;
 mod servers;
 mod tracking_links;
-mod walkthroughs;
+pub(crate) mod walkthroughs;
 
 use std::sync::Arc;
 

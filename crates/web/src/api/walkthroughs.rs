@@ -825,9 +825,9 @@ pub struct AnalyticsResponse {
     #[serde(with = "time::serde::rfc3339")]
     to: OffsetDateTime,
     /// The range held more events than one report reads; narrow it.
-    truncated: bool,
+    pub(crate) truncated: bool,
     #[serde(flatten)]
-    report: Report,
+    pub(crate) report: Report,
 }
 
 /// Starts, completions, completion rate, median time to complete, the funnel of how far people
@@ -894,25 +894,25 @@ pub(crate) async fn report(
 #[schema(as = WalkthroughProgress)]
 pub struct ProgressResponse {
     #[schema(format = Uuid)]
-    end_user_id: String,
-    email: Option<String>,
-    name: Option<String>,
+    pub(crate) end_user_id: String,
+    pub(crate) email: Option<String>,
+    pub(crate) name: Option<String>,
     /// Steps of this attempt done that still exist, and how many there are.
-    completed_steps: usize,
-    total_steps: usize,
-    progress_percent: u32,
+    pub(crate) completed_steps: usize,
+    pub(crate) total_steps: usize,
+    pub(crate) progress_percent: u32,
     #[schema(format = Uuid)]
-    current_step_id: Option<String>,
+    pub(crate) current_step_id: Option<String>,
     #[schema(format = Uuid)]
-    last_server_id: String,
+    pub(crate) last_server_id: String,
     /// The session of their last step, for its timeline.
-    last_session_id: Option<String>,
+    pub(crate) last_session_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
-    started_at: OffsetDateTime,
+    pub(crate) started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    last_activity_at: OffsetDateTime,
+    pub(crate) last_activity_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
-    completed_at: Option<OffsetDateTime>,
+    pub(crate) completed_at: Option<OffsetDateTime>,
 }
 
 /// The people following a walkthrough, latest activity first, with how far they got.

@@ -15,6 +15,7 @@ mod providers;
 mod servers;
 mod sign_ins;
 mod upstream;
+mod walkthroughs;
 
 pub(crate) use auth::client_details;
 pub(crate) use upstream::Outcome;
@@ -40,6 +41,7 @@ pub fn assets_router() -> Router<AppState> {
         .route("/static/htmx.min.js", get(htmx))
         // A hosted server's own pages (consent, sign-in) on its subdomain.
         .route("/s/{slug}/static/app.css", get(stylesheet))
+        .merge(walkthroughs::assets_router())
 }
 
 pub fn router() -> Router<AppState> {
@@ -50,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(servers::router())
         .merge(sign_ins::router())
         .merge(end_users::router())
+        .merge(walkthroughs::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())
