@@ -5,7 +5,9 @@ Reads one JSON object from argv[1]:
   host        optional Host header (a server's own name, reached on 127.0.0.1)
   mode        "legacy" (initialize, a Streamable HTTP session) or "auto" (server/discover: the
               stateless 2026-07-28 revision when the server offers it)
-  calls       [{"name": ..., "arguments": {...}}, ...] made in order, in one connection
+  calls       [{"name": ..., "arguments": {...}}, ...] made in order, in one connection; an
+              argument "$current_step" is replaced by the "Current Step ID" the previous
+              result named (walkthroughs)
 Prints one JSON object: the negotiated protocol version, the server's name, the tools listed
 and each call's result (isError and text).
 """
@@ -28,9 +30,17 @@ async def main(spec: dict) -> dict:
         async with Client(transport, mode=spec.get("mode", "legacy"), client_info=client_info) as client:
             tools = await client.list_tools()
             results = []
+            current_step = None
             for call in spec.get("calls", []):
-                result = await client.call_tool(call["name"], call.get("arguments", {}))
+                arguments = {
+                    key: current_step if value == "$current_step" else value
+                    for key, value in call.get("arguments", {}).items()
+                }
+                result = await client.call_tool(call["name"], arguments)
                 text = "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+                for line in text.splitlines():
+                    if line.startswith("- Current Step ID: "):
+                        current_step = line.removeprefix("- Current Step ID: ")
                 results.append({"isError": bool(result.is_error), "text": text})
             info = client.server_info
             return {
