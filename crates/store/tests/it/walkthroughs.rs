@@ -242,7 +242,7 @@ async fn progress_keeps_completions_until_a_restart_and_every_event_for_good() {
     progress.current_step_id = Some(ids[1]);
     progress.last_activity_at = t(20);
     let done = event(&progress, EventKind::StepCompleted, Some(ids[0]), 20);
-    store.record_progress(&progress, &[done.clone()]).await.unwrap();
+    store.record_progress(&progress, std::slice::from_ref(&done)).await.unwrap();
     // The same completion again changes nothing.
     store
         .record_progress(&progress, &[event(&progress, EventKind::StepCompleted, Some(ids[0]), 21)])
