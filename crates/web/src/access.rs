@@ -3,9 +3,10 @@
 
 use mcplatform_core::hosting::McpSession;
 use mcplatform_core::identity_provider::IdentityProvider;
-use mcplatform_core::ids::{IdentityProviderId, McpServerId, OrgId, UserId};
+use mcplatform_core::ids::{IdentityProviderId, McpServerId, OrgId, UserId, WalkthroughId};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::{Organization, Role};
+use mcplatform_core::walkthrough::Walkthrough;
 
 use crate::{ApiError, AppState};
 
@@ -34,6 +35,12 @@ impl OrgAccess {
     pub async fn server(&self, state: &AppState, server_id: &str) -> Result<McpServer, ApiError> {
         let id: McpServerId = path_id(server_id)?;
         Ok(state.store.get_mcp_server(self.org.id, id).await?)
+    }
+
+    /// The organization's walkthrough `id`; `NotFound` for anyone else's.
+    pub async fn walkthrough(&self, state: &AppState, id: &str) -> Result<Walkthrough, ApiError> {
+        let id: WalkthroughId = path_id(id)?;
+        Ok(state.store.get_walkthrough(self.org.id, id).await?)
     }
 
     /// A session of the organization's `server`; `NotFound` for any other.

@@ -4,25 +4,26 @@
 //!
 //! Any member writes, publishes and assigns walkthroughs; deleting one is for admins.
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use mcplatform_core::ValidationError;
 use mcplatform_core::audit::action;
-use mcplatform_core::ids::{WalkthroughId, WalkthroughStepId};
+use mcplatform_core::end_user::EndUser;
+use mcplatform_core::ids::{McpServerId, WalkthroughId, WalkthroughStepId};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::Role;
+use mcplatform_core::walkthrough::analytics::{self, Report};
 use mcplatform_core::walkthrough::exchange::{self, Document};
+use mcplatform_core::walkthrough::{Progress, Standing, render};
 use mcplatform_core::walkthrough::{
     StepContent, Walkthrough, WalkthroughDetails, WalkthroughStatus, WalkthroughStep, check_reorder,
 };
+use mcplatform_store::{Page, PageRequest};
 use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
 
 use crate::access::{Actor, OrgAccess, path_id};
 use crate::{ApiError, AppState, audit};
-
-/// The organization's walkthrough `id`; `NotFound` for anyone else's.
-pub async fn find(state: &AppState, access: &OrgAccess, id: &str) -> Result<Walkthrough, ApiError> {
-    let id: WalkthroughId = path_id(id)?;
-    Ok(state.store.get_walkthrough(access.org.id, id).await?)
-}
 
 /// Servers offering `walkthrough` read their list again.
 async fn forget_offers(
@@ -123,9 +124,8 @@ pub async fn update(
         .store
         .update_walkthrough(access.org.id, walkthrough.id, details, state.clock.now())
         .await?;
-    if walkthrough.details.status != details.status {
-        forget_offers(state, access, walkthrough.id).await?;
-    }
+    // Servers offering it show its title, description and status: they read it again.
+    forget_offers(state, access, walkthrough.id).await?;
     let changed = audit::changed_fields!(walkthrough.details, details;
         title, description, kind, status, estimated_minutes, tags);
     if !changed.is_empty() {
@@ -332,4 +332,138 @@ pub async fn reorder_assignments(
     }
     state.hosting.forget_offered(server.id);
     Ok(())
+}
+
+/// The rendered step `step_id` (or a new last step), with `draft` in place of what is saved:
+/// what someone who did every step before it receives.
+pub fn preview(
+    walkthrough: &Walkthrough,
+    mut steps: Vec<WalkthroughStep>,
+    step_id: Option<&str>,
+    draft: Option<(String, StepContent)>,
+) -> Result<String, ApiError> {
+    let index = match step_id.filter(|id| !id.is_empty()) {
+        Some(id) => steps.iter().position(|s| s.id.to_string() == id).ok_or(ApiError::NotFound)?,
+        None => {
+            let Some((title, content)) = draft.clone() else {
+                return Err(ApiError::BadRequest(
+                    "give step_id, or title and content_fields".into(),
+                ));
+            };
+            let at = walkthrough.created_at;
+            steps.push(WalkthroughStep {
+                id: WalkthroughStepId::new(),
+                walkthrough_id: walkthrough.id,
+                title,
+                content,
+                display_order: i64::try_from(steps.len()).unwrap_or(i64::MAX),
+                created_at: at,
+                updated_at: at,
+            });
+            steps.len() - 1
+        }
+    };
+    if let Some((title, content)) = draft {
+        steps[index].title = title;
+        steps[index].content = content;
+    }
+    let done = steps[..index].iter().map(|s| s.id).collect();
+    let standing = Standing::of(&steps, &done);
+    Ok(render::step(walkthrough, &steps[index], &standing))
+}
+
+/// The most events one report reads.
+pub const MAX_REPORT_EVENTS: u32 = 200_000;
+
+/// A walkthrough's analytics over `[from, to]`.
+#[derive(Debug)]
+pub struct RangeReport {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    /// The range held more than [`MAX_REPORT_EVENTS`]; the report covers its beginning.
+    pub truncated: bool,
+    pub report: Report,
+}
+
+pub async fn report(
+    state: &AppState,
+    access: &OrgAccess,
+    walkthrough: &Walkthrough,
+    server: Option<McpServerId>,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<RangeReport, ApiError> {
+    let org = access.org.id;
+    let steps = state.store.list_walkthrough_steps(org, walkthrough.id).await?;
+    let events = state
+        .store
+        .list_walkthrough_events(org, walkthrough.id, server, from, to, MAX_REPORT_EVENTS)
+        .await?;
+    let truncated = events.len() >= MAX_REPORT_EVENTS as usize;
+    let report = analytics::report(&events, &steps, state.clock.now());
+    Ok(RangeReport { from, to, truncated, report })
+}
+
+/// Someone following a walkthrough, with how far they are in it as it is now.
+#[derive(Debug)]
+pub struct Follower {
+    pub progress: Progress,
+    /// None when the person is gone.
+    pub person: Option<EndUser>,
+    /// Steps of this attempt done that still exist, of how many.
+    pub completed_steps: usize,
+    pub total_steps: usize,
+    pub percent: u32,
+}
+
+/// The people following a walkthrough, latest activity first.
+pub async fn followers(
+    state: &AppState,
+    access: &OrgAccess,
+    walkthrough: WalkthroughId,
+    page: PageRequest,
+) -> Result<Page<Follower>, ApiError> {
+    let org = access.org.id;
+    let steps = state.store.list_walkthrough_steps(org, walkthrough).await?;
+    let rows = state.store.list_walkthrough_progress(org, walkthrough, page).await?;
+    let ids: Vec<_> = rows.items.iter().map(|p| p.end_user_id).collect();
+    let people = state.store.get_end_users(org, &ids).await?;
+    let items = rows
+        .items
+        .into_iter()
+        .map(|progress| {
+            let standing = Standing::of(&steps, &progress.completed_steps);
+            Follower {
+                person: people.iter().find(|u| u.id == progress.end_user_id).cloned(),
+                completed_steps: standing.completed,
+                total_steps: standing.total,
+                percent: standing.percent(),
+                progress,
+            }
+        })
+        .collect();
+    Ok(Page { items, next_offset: rows.next_offset })
+}
+
+/// A walkthrough file as a download named after its title.
+pub fn download(walkthrough: &Walkthrough, document: &Document) -> Response {
+    let stem = walkthrough
+        .details
+        .title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("-");
+    let stem = if stem.is_empty() { "walkthrough".to_owned() } else { stem };
+    let body = serde_json::to_string_pretty(document).unwrap_or_default();
+    let disposition = format!("attachment; filename=\"{stem}-walkthrough.json\"");
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -5,6 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::dashboard::{location, post_form};
 use crate::helpers::{TestApp, TestUser, call, spawn_app};
 use crate::hosting::{Mcp, hosted};
 
@@ -190,6 +191,24 @@ async fn an_mcp_client_follows_a_walkthrough_to_the_end_and_the_analytics_count_
     let link = |s: &str, t: &str| links.iter().any(|l| l["source"] == s && l["target"] == t);
     assert!(link("Start", "1. Install") && link("1. Install", "2. Deploy"), "{links:?}");
     assert!(link("3. Configure", "Completed") && link("Restart", "In progress"), "{links:?}");
+    // A range before any of it counts nothing; a backwards or malformed range is a 400.
+    let analytics = format!("/api/v1/orgs/{org}/walkthroughs/{quick}/analytics");
+    let (status, past) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("{analytics}?from=2000-01-01T00:00:00Z&to=2000-02-01T00:00:00Z"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{past}");
+    assert_eq!((past["starts"].as_u64(), past["completion_rate"].clone()), (Some(0), Value::Null));
+    assert_eq!(past["to"], "2000-02-01T00:00:00Z");
+    for query in ["from=2000-02-01T00:00:00Z&to=2000-01-01T00:00:00Z", "from=yesterday"] {
+        let (status, body) =
+            call(&app, &admin, Method::GET, &format!("{analytics}?{query}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
     let (_, progress) = call(
         &app,
         &admin,
@@ -408,9 +427,18 @@ async fn authoring_rules_hold_and_another_organization_sees_nothing() {
     // A member authors but does not delete.
     let bob = app.signup("bob@acme.test").await;
     app.add_member(&org, "bob@acme.test", mcplatform_core::org::Role::Member).await;
-    let (status, _) =
-        call(&app, &bob, Method::PATCH, &base, Some(json!({"title": "By Bob"}))).await;
+    let (status, patched) = call(
+        &app,
+        &bob,
+        Method::PATCH,
+        &base,
+        Some(json!({"title": "By Bob", "estimated_duration_minutes": null})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
+    // An explicit null clears the duration; an absent field keeps it.
+    assert_eq!(patched["estimated_duration_minutes"], Value::Null, "{patched}");
+    assert_eq!(patched["tags"], json!(["cli"]));
     let (status, _) = call(&app, &bob, Method::DELETE, &base, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -452,8 +480,8 @@ async fn authoring_rules_hold_and_another_organization_sees_nothing() {
     assert_eq!(read["title"], "By Bob", "unchanged by the other organization");
 }
 
-/// A dashboard form post as `user`, following no redirect: the status, and the location of a
-/// redirect or the page.
+/// A dashboard form post as `user` (whose client follows no redirect): the status, and the
+/// location of a redirect or the page.
 async fn form(
     app: &TestApp,
     user: &TestUser,
@@ -462,20 +490,10 @@ async fn form(
 ) -> (StatusCode, String) {
     let mut all = vec![("csrf_token", user.csrf_token.as_str())];
     all.extend_from_slice(fields);
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(app.url(path))
-        .header("cookie", format!("mcplatform_session={}", user.session_cookie(app).unwrap()))
-        .form(&all)
-        .send()
-        .await
-        .unwrap();
+    let response = post_form(&user.client, app, path, &all).await;
     let status = response.status();
-    let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
-    match location {
-        Some(location) => (status, location),
+    match response.headers().get("location") {
+        Some(_) => (status, location(&response)),
         None => (status, response.text().await.unwrap()),
     }
 }

@@ -173,6 +173,35 @@ async fn insert_step(
     Ok(())
 }
 
+/// Deletes the row `delete` finds (by organization, list and row: `ids`, returning its
+/// `display_order`) and moves the rest of its list (`list_column` = the second id) up one
+/// place, so the list stays numbered 0..n. `NotFound` when there is no such row.
+async fn delete_from_list(
+    tx: &mut Transaction<'_, Any>,
+    delete: &str,
+    ids: [String; 3],
+    table: &str,
+    list_column: &str,
+) -> Result<()> {
+    let [org, list, row] = ids;
+    let order: i64 = sqlx::query_scalar(delete)
+        .bind(org)
+        .bind(&list)
+        .bind(row)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    sqlx::query(&format!(
+        "UPDATE {table} SET display_order = display_order - 1 \
+         WHERE {list_column} = $1 AND display_order > $2"
+    ))
+    .bind(list)
+    .bind(order)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Gives each id of `order` its position; `order` must be a permutation of `current`.
 async fn renumber(
     tx: &mut Transaction<'_, Any>,
@@ -463,24 +492,15 @@ impl WalkthroughStore for SqlStore {
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         touch_walkthrough(&mut tx, org, walkthrough, now).await?;
-        let order: i64 = sqlx::query_scalar(
+        let ids = [org.to_string(), walkthrough.to_string(), step.to_string()];
+        delete_from_list(
+            &mut tx,
             "DELETE FROM walkthrough_steps \
-             WHERE organization_id = $1 AND walkthrough_id = $2 AND id = $3 \
-             RETURNING display_order",
+             WHERE organization_id = $1 AND walkthrough_id = $2 AND id = $3 RETURNING display_order",
+            ids,
+            "walkthrough_steps",
+            "walkthrough_id",
         )
-        .bind(org.to_string())
-        .bind(walkthrough.to_string())
-        .bind(step.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        sqlx::query(
-            "UPDATE walkthrough_steps SET display_order = display_order - 1 \
-             WHERE walkthrough_id = $1 AND display_order > $2",
-        )
-        .bind(walkthrough.to_string())
-        .bind(order)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
@@ -611,24 +631,16 @@ impl WalkthroughStore for SqlStore {
         walkthrough: WalkthroughId,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let order: i64 = sqlx::query_scalar(
+        let ids = [org.to_string(), server.to_string(), walkthrough.to_string()];
+        delete_from_list(
+            &mut tx,
             "DELETE FROM mcp_server_walkthroughs \
              WHERE organization_id = $1 AND mcp_server_id = $2 AND walkthrough_id = $3 \
              RETURNING display_order",
+            ids,
+            "mcp_server_walkthroughs",
+            "mcp_server_id",
         )
-        .bind(org.to_string())
-        .bind(server.to_string())
-        .bind(walkthrough.to_string())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        sqlx::query(
-            "UPDATE mcp_server_walkthroughs SET display_order = display_order - 1 \
-             WHERE mcp_server_id = $1 AND display_order > $2",
-        )
-        .bind(server.to_string())
-        .bind(order)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())

@@ -4,14 +4,13 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use mcplatform_core::ValidationError;
-use mcplatform_core::ids::{McpServerId, WalkthroughId};
-use mcplatform_core::walkthrough::analytics::{self, Report};
+use mcplatform_core::walkthrough::analytics::Report;
 use mcplatform_core::walkthrough::{
-    Assignment, ContentV1, Progress, Standing, StepContent, Walkthrough, WalkthroughDetails,
-    WalkthroughKind, WalkthroughStatus, WalkthroughStep, parse_step_title, render,
+    Assignment, ContentV1, StepContent, Walkthrough, WalkthroughDetails, WalkthroughKind,
+    WalkthroughStatus, WalkthroughStep, parse_step_title,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -407,7 +406,7 @@ async fn read(
     AppPath((org_id, walkthrough_id)): AppPath<(String, String)>,
 ) -> Result<AppJson<FullResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let steps = state.store.list_walkthrough_steps(access.org.id, walkthrough.id).await?;
     Ok(AppJson(full(&state, access.org.id, walkthrough, &steps).await?))
 }
@@ -442,7 +441,7 @@ async fn update(
     AppJson(patch): AppJson<DetailsPatch>,
 ) -> Result<AppJson<WalkthroughResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let details = patch.apply(&walkthrough.details)?;
     let updated =
         walkthroughs::update(&state, &access, &caller.actor(), &walkthrough, &details).await?;
@@ -472,7 +471,7 @@ async fn delete(
     AppPath((org_id, walkthrough_id)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     walkthroughs::delete(&state, &access, &caller.actor(), &walkthrough).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -499,39 +498,9 @@ async fn export(
     AppPath((org_id, walkthrough_id)): AppPath<(String, String)>,
 ) -> Result<Response> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let document = walkthroughs::export(&state, &access, &walkthrough).await?;
-    Ok(attachment(&walkthrough, &document))
-}
-
-/// A walkthrough file as a download named after its title.
-pub(crate) fn attachment(
-    walkthrough: &Walkthrough,
-    document: &mcplatform_core::walkthrough::exchange::Document,
-) -> Response {
-    let stem: String = walkthrough
-        .details
-        .title
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect::<String>()
-        .split('-')
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("-");
-    let stem = if stem.is_empty() { "walkthrough".to_owned() } else { stem };
-    let body = serde_json::to_string_pretty(document).unwrap_or_default();
-    (
-        [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{stem}-walkthrough.json\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
+    Ok(walkthroughs::download(&walkthrough, &document))
 }
 
 /// A step as written.
@@ -578,7 +547,7 @@ async fn add_step(
     AppJson(body): AppJson<StepRequest>,
 ) -> Result<(StatusCode, AppJson<StepResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let (title, content) = body.parse()?;
     let step = walkthroughs::add_step(&state, &access, &walkthrough, &title, &content).await?;
     Ok((StatusCode::CREATED, AppJson(StepResponse::from(&step))))
@@ -614,7 +583,7 @@ async fn update_step(
     AppJson(body): AppJson<StepRequest>,
 ) -> Result<AppJson<StepResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let (title, content) = body.parse()?;
     let step = walkthroughs::update_step(&state, &access, &walkthrough, &step_id, &title, &content)
         .await?;
@@ -649,7 +618,7 @@ async fn delete_step(
     AppPath((org_id, walkthrough_id, step_id)): AppPath<(String, String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     walkthroughs::delete_step(&state, &access, &walkthrough, &step_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -693,7 +662,7 @@ async fn reorder_steps(
     AppJson(body): AppJson<StepOrder>,
 ) -> Result<AppJson<Items<StepResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let steps = walkthroughs::reorder_steps(&state, &access, &walkthrough, &body.step_ids).await?;
     Ok(AppJson(Items { items: steps.iter().map(StepResponse::from).collect() }))
 }
@@ -745,7 +714,7 @@ async fn preview(
     AppJson(body): AppJson<PreviewRequest>,
 ) -> Result<AppJson<PreviewResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let steps = state.store.list_walkthrough_steps(access.org.id, walkthrough.id).await?;
     let draft = match (body.title, body.content_fields) {
         (Some(title), Some(fields)) => Some((parse_step_title(&title)?, fields.parse()?)),
@@ -756,45 +725,8 @@ async fn preview(
             ));
         }
     };
-    let text = preview_text(&walkthrough, steps, body.step_id.as_deref(), draft)?;
+    let text = walkthroughs::preview(&walkthrough, steps, body.step_id.as_deref(), draft)?;
     Ok(AppJson(PreviewResponse { text }))
-}
-
-/// The rendered step `step_id` (or a new last step), with `draft` in place of what is saved.
-pub(crate) fn preview_text(
-    walkthrough: &Walkthrough,
-    mut steps: Vec<WalkthroughStep>,
-    step_id: Option<&str>,
-    draft: Option<(String, StepContent)>,
-) -> Result<String> {
-    let index = match step_id.filter(|id| !id.is_empty()) {
-        Some(id) => steps.iter().position(|s| s.id.to_string() == id).ok_or(ApiError::NotFound)?,
-        None => {
-            let Some((title, content)) = draft.clone() else {
-                return Err(ApiError::BadRequest(
-                    "give step_id, or title and content_fields".into(),
-                ));
-            };
-            let at = walkthrough.created_at;
-            steps.push(WalkthroughStep {
-                id: mcplatform_core::ids::WalkthroughStepId::new(),
-                walkthrough_id: walkthrough.id,
-                title,
-                content,
-                display_order: i64::try_from(steps.len()).unwrap_or(i64::MAX),
-                created_at: at,
-                updated_at: at,
-            });
-            steps.len() - 1
-        }
-    };
-    if let Some((title, content)) = draft {
-        steps[index].title = title;
-        steps[index].content = content;
-    }
-    let done = steps[..index].iter().map(|s| s.id).collect();
-    let standing = Standing::of(&steps, &done);
-    Ok(render::step(walkthrough, &steps[index], &standing))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -814,9 +746,6 @@ pub struct AnalyticsQuery {
     to: Option<OffsetDateTime>,
 }
 
-/// The most events one report reads.
-pub(crate) const MAX_REPORT_EVENTS: u32 = 200_000;
-
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = WalkthroughAnalytics)]
 pub struct AnalyticsResponse {
@@ -825,9 +754,15 @@ pub struct AnalyticsResponse {
     #[serde(with = "time::serde::rfc3339")]
     to: OffsetDateTime,
     /// The range held more events than one report reads; narrow it.
-    pub(crate) truncated: bool,
+    truncated: bool,
     #[serde(flatten)]
-    pub(crate) report: Report,
+    report: Report,
+}
+
+impl From<walkthroughs::RangeReport> for AnalyticsResponse {
+    fn from(r: walkthroughs::RangeReport) -> Self {
+        Self { from: r.from, to: r.to, truncated: r.truncated, report: r.report }
+    }
 }
 
 /// Starts, completions, completion rate, median time to complete, the funnel of how far people
@@ -856,7 +791,7 @@ async fn analytics_report(
     AppQuery(query): AppQuery<AnalyticsQuery>,
 ) -> Result<AppJson<AnalyticsResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     let server = match &query.server_id {
         Some(id) => Some(access.server(&state, id).await?.id),
         None => None,
@@ -866,27 +801,8 @@ async fn analytics_report(
     if from >= to {
         return Err(ApiError::BadRequest("`from` must be before `to`".into()));
     }
-    let response = report(&state, &access, &walkthrough, server, from, to).await?;
-    Ok(AppJson(response))
-}
-
-pub(crate) async fn report(
-    state: &AppState,
-    access: &crate::access::OrgAccess,
-    walkthrough: &Walkthrough,
-    server: Option<McpServerId>,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) -> Result<AnalyticsResponse> {
-    let org = access.org.id;
-    let steps = state.store.list_walkthrough_steps(org, walkthrough.id).await?;
-    let events = state
-        .store
-        .list_walkthrough_events(org, walkthrough.id, server, from, to, MAX_REPORT_EVENTS)
-        .await?;
-    let truncated = events.len() >= MAX_REPORT_EVENTS as usize;
-    let report = analytics::report(&events, &steps, state.clock.now());
-    Ok(AnalyticsResponse { from, to, truncated, report })
+    let report = walkthroughs::report(&state, &access, &walkthrough, server, from, to).await?;
+    Ok(AppJson(report.into()))
 }
 
 /// Someone's way through a walkthrough.
@@ -894,49 +810,37 @@ pub(crate) async fn report(
 #[schema(as = WalkthroughProgress)]
 pub struct ProgressResponse {
     #[schema(format = Uuid)]
-    pub(crate) end_user_id: String,
-    pub(crate) email: Option<String>,
-    pub(crate) name: Option<String>,
+    end_user_id: String,
+    email: Option<String>,
+    name: Option<String>,
     /// Steps of this attempt done that still exist, and how many there are.
-    pub(crate) completed_steps: usize,
-    pub(crate) total_steps: usize,
-    pub(crate) progress_percent: u32,
+    completed_steps: usize,
+    total_steps: usize,
+    progress_percent: u32,
     #[schema(format = Uuid)]
-    pub(crate) current_step_id: Option<String>,
+    current_step_id: Option<String>,
     #[schema(format = Uuid)]
-    pub(crate) last_server_id: String,
+    last_server_id: String,
     /// The session of their last step, for its timeline.
-    pub(crate) last_session_id: Option<String>,
+    last_session_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
-    pub(crate) started_at: OffsetDateTime,
+    started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
-    pub(crate) last_activity_at: OffsetDateTime,
+    last_activity_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
-    pub(crate) completed_at: Option<OffsetDateTime>,
+    completed_at: Option<OffsetDateTime>,
 }
 
-/// The people following a walkthrough, latest activity first, with how far they got.
-pub(crate) async fn progress_page(
-    state: &AppState,
-    access: &crate::access::OrgAccess,
-    walkthrough: WalkthroughId,
-    page: mcplatform_store::PageRequest,
-) -> Result<Paged<ProgressResponse>> {
-    let org = access.org.id;
-    let steps = state.store.list_walkthrough_steps(org, walkthrough).await?;
-    let rows = state.store.list_walkthrough_progress(org, walkthrough, page).await?;
-    let ids: Vec<_> = rows.items.iter().map(|p| p.end_user_id).collect();
-    let people = state.store.get_end_users(org, &ids).await?;
-    Ok(Paged::new(rows, |p: Progress| {
-        let person = people.iter().find(|u| u.id == p.end_user_id);
-        let standing = Standing::of(&steps, &p.completed_steps);
-        ProgressResponse {
+impl From<walkthroughs::Follower> for ProgressResponse {
+    fn from(f: walkthroughs::Follower) -> Self {
+        let p = f.progress;
+        Self {
             end_user_id: p.end_user_id.to_string(),
-            email: person.and_then(|u| u.email.clone()),
-            name: person.and_then(|u| u.name.clone()),
-            completed_steps: standing.completed,
-            total_steps: standing.total,
-            progress_percent: standing.percent(),
+            email: f.person.as_ref().and_then(|u| u.email.clone()),
+            name: f.person.and_then(|u| u.name),
+            completed_steps: f.completed_steps,
+            total_steps: f.total_steps,
+            progress_percent: f.percent,
             current_step_id: p.current_step_id.map(|id| id.to_string()),
             last_server_id: p.last_server_id.to_string(),
             last_session_id: p.last_session_id,
@@ -944,7 +848,7 @@ pub(crate) async fn progress_page(
             last_activity_at: p.last_activity_at,
             completed_at: p.completed_at,
         }
-    }))
+    }
 }
 
 /// Who follows the walkthrough and how far they are, latest activity first.
@@ -972,8 +876,10 @@ async fn list_progress(
     AppQuery(page): AppQuery<PageQuery>,
 ) -> Result<AppJson<Paged<ProgressResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
-    Ok(AppJson(progress_page(&state, &access, walkthrough.id, page.request()).await?))
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
+    let followers =
+        walkthroughs::followers(&state, &access, walkthrough.id, page.request()).await?;
+    Ok(AppJson(Paged::new(followers, ProgressResponse::from)))
 }
 
 /// A walkthrough as a server lists it.
@@ -1053,7 +959,7 @@ async fn assign(
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &body.walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &body.walkthrough_id).await?;
     walkthroughs::assign(&state, &access, &caller.actor(), &server, &walkthrough).await?;
     Ok(StatusCode::CREATED)
 }
@@ -1090,7 +996,7 @@ async fn update_assignment(
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     walkthroughs::set_enabled(&state, &access, &server, walkthrough.id, body.enabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1119,7 +1025,7 @@ async fn unassign(
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &walkthrough_id).await?;
     walkthroughs::unassign(&state, &access, &caller.actor(), &server, &walkthrough).await?;
     Ok(StatusCode::NO_CONTENT)
 }

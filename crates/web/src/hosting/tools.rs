@@ -108,11 +108,7 @@ pub async fn call(
         START_WALKTHROUGH | GET_NEXT_STEP
             if !walkthroughs::offered(state, call.caller).await?.is_empty() =>
         {
-            if name == START_WALKTHROUGH {
-                walkthroughs::start(state, &call, walkthroughs::start_args(arguments)?).await
-            } else {
-                walkthroughs::next(state, &call, walkthroughs::next_args(arguments)?).await
-            }
+            walkthroughs::call(state, &call, name, arguments).await
         }
         // MCP tools spec, "Error Handling": an unknown tool is a protocol error.
         other => Err(McpError::invalid_params(format!("unknown tool: {other}"), None)),

@@ -22,9 +22,9 @@ use rmcp::model::{CallToolResult, ContentBlock, Tool};
 use rmcp::schemars::{self, JsonSchema};
 use serde::Deserialize;
 
-use super::Caller;
 use super::handler::Call;
 use super::tools::{internal, to_invalid_params};
+use super::{Caller, find_session};
 use crate::AppState;
 
 pub const START_WALKTHROUGH: &str = "start_walkthrough";
@@ -32,7 +32,7 @@ pub const GET_NEXT_STEP: &str = "get_next_step";
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub(super) struct StartArgs {
+struct StartArgs {
     /// The exact title of the walkthrough to start. Leave it out to start the only one there
     /// is, or to get the list to choose from when there are several.
     name: Option<String>,
@@ -44,7 +44,7 @@ pub(super) struct StartArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(super) struct NextArgs {
+struct NextArgs {
     /// The id of the step the user has just finished (the "Current Step ID" of the step's
     /// Course Info): it is marked complete first. Leave it out to get the current step again.
     current_step_id: Option<String>,
@@ -116,9 +116,10 @@ async fn follower(
     let Some(session) = &call.session_id else {
         return Ok(None);
     };
-    // A derived (stateless) session keeps the anonymous person it was given.
+    // A derived (stateless) session keeps the anonymous person it was given (a stateful one
+    // brought theirs as the caller's identity).
     if let Some(user) =
-        state.store.find_mcp_session(session).await.map_err(internal)?.and_then(|s| s.end_user_id)
+        find_session(state, session).await.map_err(internal)?.and_then(|s| s.end_user_id)
     {
         return Ok(Some(user));
     }
@@ -191,7 +192,21 @@ fn find_by_name<'a>(offered: &'a [Walkthrough], name: &str) -> Option<&'a Walkth
     })
 }
 
-pub(super) async fn start(
+/// Runs `start_walkthrough` or `get_next_step`; arguments that do not fit are a `-32602`.
+pub(super) async fn call(
+    state: &AppState,
+    call: &Call<'_>,
+    name: &str,
+    arguments: &serde_json::Value,
+) -> Result<CallToolResult, McpError> {
+    if name == START_WALKTHROUGH {
+        start(state, call, StartArgs::deserialize(arguments).map_err(to_invalid_params)?).await
+    } else {
+        next(state, call, NextArgs::deserialize(arguments).map_err(to_invalid_params)?).await
+    }
+}
+
+async fn start(
     state: &AppState,
     call: &Call<'_>,
     args: StartArgs,
@@ -258,7 +273,7 @@ pub(super) async fn start(
     advance(state, call, walkthrough, &steps, &mut progress, events, None).await
 }
 
-pub(super) async fn next(
+async fn next(
     state: &AppState,
     call: &Call<'_>,
     args: NextArgs,
@@ -348,12 +363,4 @@ async fn advance(
         None => render::completion(walkthrough, &standing),
     };
     Ok(CallToolResult::success(text(rendered)))
-}
-
-pub(super) fn start_args(arguments: &serde_json::Value) -> Result<StartArgs, McpError> {
-    StartArgs::deserialize(arguments).map_err(to_invalid_params)
-}
-
-pub(super) fn next_args(arguments: &serde_json::Value) -> Result<NextArgs, McpError> {
-    NextArgs::deserialize(arguments).map_err(to_invalid_params)
 }

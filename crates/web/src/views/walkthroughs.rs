@@ -29,7 +29,6 @@ use super::{
     Layout, OffsetQuery, PageForm, PageResult, PageSession, format_time, page_links, render,
 };
 use crate::access::{Actor, OrgAccess};
-use crate::api::walkthroughs::{attachment, preview_text, progress_page, report};
 use crate::auth::CurrentSession;
 use crate::{ApiError, AppState, walkthroughs};
 
@@ -405,7 +404,7 @@ async fn editor_view(
     let step_id = chosen.map(|i| steps[i].id.to_string());
     let step = chosen.map(|i| StepForm::of(&steps[i])).unwrap_or_default();
     let preview = match &step_id {
-        Some(id) => preview_text(walkthrough, steps.clone(), Some(id), None)?,
+        Some(id) => walkthroughs::preview(walkthrough, steps.clone(), Some(id), None)?,
         None => "Write the step and save it to see what the agent receives.".to_owned(),
     };
     let assigned = state.store.list_walkthrough_assignments(access.org.id, walkthrough.id).await?;
@@ -458,7 +457,7 @@ async fn load(
     id: &str,
 ) -> Result<(OrgAccess, Walkthrough), ApiError> {
     let access = OrgAccess::load(state, current.user.id, org_id).await?;
-    let walkthrough = walkthroughs::find(state, &access, id).await?;
+    let walkthrough = access.walkthrough(state, id).await?;
     Ok((access, walkthrough))
 }
 
@@ -532,7 +531,7 @@ async fn export_get(
 ) -> PageResult {
     let (access, walkthrough) = load(&state, &current, &org_id, &id).await?;
     let document = walkthroughs::export(&state, &access, &walkthrough).await?;
-    Ok(attachment(&walkthrough, &document))
+    Ok(walkthroughs::download(&walkthrough, &document))
 }
 
 #[derive(Debug, Deserialize)]
@@ -741,7 +740,9 @@ async fn analytics_get(
     };
     let days = query.days.unwrap_or(30).clamp(1, 365);
     let to = state.clock.now();
-    let data = report(&state, &access, &walkthrough, server, to - Duration::days(days), to).await?;
+    let data =
+        walkthroughs::report(&state, &access, &walkthrough, server, to - Duration::days(days), to)
+            .await?;
     let r = &data.report;
     let funnel = r
         .funnel
@@ -757,32 +758,29 @@ async fn analytics_get(
         })
         .collect();
     let page = PageRequest::new(PROGRESS_PAGE, query.offset);
-    let progress = progress_page(&state, &access, walkthrough.id, page).await?;
+    let progress = walkthroughs::followers(&state, &access, walkthrough.id, page).await?;
     let (previous_offset, next_offset) =
         page_links(query.offset, PROGRESS_PAGE, progress.next_offset.is_some());
     let now = state.clock.now();
     let people = progress
         .items
         .into_iter()
-        .map(|p| ProgressRow {
-            person: p.email.or(p.name).unwrap_or_else(|| "anonymous".into()),
-            progress: format!(
-                "{} of {} steps ({}%)",
-                p.completed_steps, p.total_steps, p.progress_percent
-            ),
-            state: if p.completed_at.is_some() {
+        .map(|f| ProgressRow {
+            person: f.person.and_then(|u| u.email.or(u.name)).unwrap_or_else(|| "anonymous".into()),
+            progress: format!("{} of {} steps ({}%)", f.completed_steps, f.total_steps, f.percent),
+            state: if f.progress.completed_at.is_some() {
                 "completed"
-            } else if now - p.last_activity_at > ABANDON_AFTER {
+            } else if now - f.progress.last_activity_at > ABANDON_AFTER {
                 "dropped off"
             } else {
                 "in progress"
             },
-            last_activity: format_time(p.last_activity_at),
-            session_url: p.last_session_id.map(|session| {
+            last_activity: format_time(f.progress.last_activity_at),
+            session_url: f.progress.last_session_id.map(|session| {
                 format!(
                     "/orgs/{}/servers/{}/sessions/{}",
                     access.org.id,
-                    p.last_server_id,
+                    f.progress.last_server_id,
                     url::form_urlencoded::byte_serialize(session.as_bytes()).collect::<String>()
                 )
             }),
@@ -927,7 +925,7 @@ async fn server_assign_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &form.walkthrough_id).await?;
+    let walkthrough = access.walkthrough(&state, &form.walkthrough_id).await?;
     match walkthroughs::assign(&state, &access, &Actor::from(&current), &server, &walkthrough).await
     {
         Ok(()) | Err(ApiError::Conflict(_)) => {}
@@ -945,7 +943,7 @@ async fn server_change_post(
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
     let server = access.server(&state, &server_id).await?;
-    let walkthrough = walkthroughs::find(&state, &access, &id).await?;
+    let walkthrough = access.walkthrough(&state, &id).await?;
     match action.as_str() {
         "enable" | "disable" => {
             walkthroughs::set_enabled(&state, &access, &server, walkthrough.id, action == "enable")
