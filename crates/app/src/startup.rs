@@ -24,6 +24,8 @@ use crate::email::EmailSender;
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often sessions past their expiry are deleted.
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often due tickets resolve by themselves and webhook messages are sent.
+const SUPPORT_JOBS_INTERVAL: Duration = Duration::from_secs(2);
 /// How often API key last-use times are written (they are collected in memory between).
 const KEY_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -113,6 +115,15 @@ impl Application {
                 }
             }
         });
+        // Tickets waiting on a customer who never answered resolve; webhook messages go out.
+        let support_state = state.clone();
+        let support = tokio::spawn(async move {
+            let mut every = tokio::time::interval(SUPPORT_JOBS_INTERVAL);
+            loop {
+                every.tick().await;
+                support_jobs(&support_state).await;
+            }
+        });
         let recorder_state = state.clone();
         let recorder = tokio::spawn(async move {
             recorder_state.hosting.log.run_flusher(&recorder_state).await;
@@ -156,6 +167,7 @@ impl Application {
         }
         flusher.abort();
         sweeper.abort();
+        support.abort();
         recorder.abort();
         if let Some(mailer) = mailer {
             mailer.abort();
@@ -176,6 +188,19 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// One round of the support background jobs. Their state is all in the database (deadlines,
+/// the webhook queue), so a restart or another node picks up where this one stopped.
+pub async fn support_jobs(state: &AppState) {
+    match mcplatform_web::tickets::resolve_due(state).await {
+        Ok(0) => {}
+        Ok(resolved) => tracing::info!(resolved, "tickets resolved after waiting on the customer"),
+        Err(err) => tracing::warn!(error = ?err, "cannot resolve due tickets"),
+    }
+    if let Err(err) = mcplatform_web::tickets::deliver_webhooks(state).await {
+        tracing::warn!(error = ?err, "cannot deliver webhooks");
     }
 }
 

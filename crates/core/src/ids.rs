@@ -135,6 +135,14 @@ define_id!(
     /// One event of an end user's way through a walkthrough (started, step completed, ...).
     WalkthroughEventId
 );
+define_id!(
+    /// One entry of a support ticket's activity stream (a comment, a status change, ...).
+    TicketActivityId
+);
+define_id!(
+    /// One outgoing webhook message, kept until delivered.
+    WebhookDeliveryId
+);
 
 #[cfg(test)]
 mod tests {

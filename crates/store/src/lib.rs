@@ -25,8 +25,8 @@ use mcplatform_core::hosting::{
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
     ApiKeyId, AuthorizationRequestId, EndUserId, IdentityProviderId, InvitationId, McpServerId,
-    OrgId, OutboxEmailId, SessionId, SupportTicketId, TokenFamilyId, UserId, WalkthroughId,
-    WalkthroughStepId,
+    OrgId, OutboxEmailId, SessionId, SupportTicketId, TicketActivityId, TokenFamilyId, UserId,
+    WalkthroughId, WalkthroughStepId, WebhookDeliveryId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
@@ -37,7 +37,8 @@ use mcplatform_core::oauth::grant::{
 use mcplatform_core::oauth::signing_key::SigningKey;
 use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
-use mcplatform_core::support::SupportTicket;
+use mcplatform_core::support::activity::TicketActivity;
+use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
@@ -958,9 +959,128 @@ impl EndUserActivity {
     }
 }
 
+/// Which tickets a list shows; every part narrows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    pub server: Option<McpServerId>,
+    /// Any of these statuses; all when empty.
+    pub statuses: Vec<TicketStatus>,
+    pub priority: Option<TicketPriority>,
+    pub assignee: Option<AssigneeFilter>,
+    pub end_user: Option<EndUserId>,
+    /// Opened at or after.
+    pub opened_from: Option<OffsetDateTime>,
+    /// Opened before.
+    pub opened_before: Option<OffsetDateTime>,
+    /// Words that must each appear (ignoring case) in the title, summary, description, email,
+    /// category or a comment.
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Unassigned,
+    Member(UserId),
+}
+
+/// How a ticket list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketSort {
+    #[default]
+    Newest,
+    Oldest,
+    RecentlyUpdated,
+    /// Critical first, then newest.
+    Priority,
+}
+
+/// A webhook message to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWebhook {
+    pub organization_id: OrgId,
+    pub mcp_server_id: McpServerId,
+    pub event_type: String,
+    /// The JSON body, exactly as it will be signed and sent.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: WebhookDeliveryId,
+    pub organization_id: OrgId,
+    pub mcp_server_id: McpServerId,
+    pub event_type: String,
+    pub payload: String,
+    pub created_at: OffsetDateTime,
+    /// `None` once delivered or given up.
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub attempts: i64,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// How one delivery attempt went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    pub delivered: bool,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// When to try again; `None` when delivered or given up.
+    pub retry_at: Option<OffsetDateTime>,
+}
+
+/// A server's webhook backlog and latest outcomes, for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookStatus {
+    pub pending: i64,
+    pub failed: i64,
+    pub last_success_at: Option<OffsetDateTime>,
+    /// The error of the latest message not delivered (yet).
+    pub last_error: Option<String>,
+}
+
+/// A server's support settings as stored: the webhook secret stays sealed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredSupportSettings {
+    pub settings: SupportSettings,
+    pub webhook_secret_sealed: Option<Vec<u8>>,
+}
+
+/// A change to a ticket, stored in one transaction with what it causes: the activity it adds,
+/// members who start watching, the email and webhook messages it sends.
+#[derive(Debug, Clone)]
+pub struct TicketChange {
+    /// The ticket as it is to be stored. On update, its `version` is the one it was read at:
+    /// the write is refused (`Conflict("ticket_changed")`) when someone changed it since, and
+    /// the stored version is one more.
+    pub ticket: SupportTicket,
+    pub activities: Vec<TicketActivity>,
+    pub watchers: Vec<UserId>,
+    pub emails: Vec<NewEmail>,
+    pub webhooks: Vec<NewWebhook>,
+}
+
+impl TicketChange {
+    pub fn new(ticket: SupportTicket) -> Self {
+        Self {
+            ticket,
+            activities: Vec::new(),
+            watchers: Vec::new(),
+            emails: Vec::new(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait SupportStore {
-    async fn create_support_ticket(&self, ticket: &SupportTicket) -> Result<()>;
+    /// Stores a new ticket with its change. The server, the end user and the assignee must be
+    /// the organization's.
+    async fn create_support_ticket(&self, change: &TicketChange) -> Result<()>;
+
+    /// Stores a changed ticket (see [`TicketChange::ticket`] for the version check).
+    async fn update_support_ticket(&self, change: &TicketChange) -> Result<()>;
 
     async fn get_support_ticket(
         &self,
@@ -968,13 +1088,124 @@ pub trait SupportStore {
         ticket: SupportTicketId,
     ) -> Result<SupportTicket>;
 
-    /// Tickets of the organization (of one server, when given), newest first.
     async fn list_support_tickets(
         &self,
         org: OrgId,
-        server: Option<McpServerId>,
+        filter: &TicketFilter,
+        sort: TicketSort,
         page: PageRequest,
     ) -> Result<Page<SupportTicket>>;
+
+    /// How many of the organization's tickets are in each status (statuses with none left out).
+    async fn count_support_tickets(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+    ) -> Result<Vec<(TicketStatus, i64)>>;
+
+    /// `awaiting_customer` tickets of every organization whose deadline has passed, oldest
+    /// deadline first.
+    async fn tickets_due_to_resolve(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<SupportTicket>>;
+
+    /// The activity stream, oldest first; internal notes only when asked for.
+    async fn list_ticket_activities(
+        &self,
+        org: OrgId,
+        ticket: SupportTicketId,
+        include_internal: bool,
+    ) -> Result<Vec<TicketActivity>>;
+
+    async fn get_ticket_activity(
+        &self,
+        org: OrgId,
+        activity: TicketActivityId,
+    ) -> Result<TicketActivity>;
+
+    /// Rewrites a comment or note of `author`'s (anyone else's: `NotFound`).
+    async fn edit_ticket_comment(
+        &self,
+        org: OrgId,
+        activity: TicketActivityId,
+        author: UserId,
+        body: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Deletes a comment or note of `author`'s (anyone else's: `NotFound`).
+    async fn delete_ticket_comment(
+        &self,
+        org: OrgId,
+        activity: TicketActivityId,
+        author: UserId,
+    ) -> Result<()>;
+
+    async fn set_ticket_watcher(
+        &self,
+        org: OrgId,
+        ticket: SupportTicketId,
+        user: UserId,
+        watching: bool,
+    ) -> Result<()>;
+
+    async fn ticket_watchers(&self, org: OrgId, ticket: SupportTicketId) -> Result<Vec<UserId>>;
+
+    /// Members told about every new ticket of the server.
+    async fn set_server_watcher(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        user: UserId,
+        watching: bool,
+    ) -> Result<()>;
+
+    async fn server_watchers(&self, org: OrgId, server: McpServerId) -> Result<Vec<UserId>>;
+
+    /// The server's settings, or the defaults when it has none.
+    async fn get_support_settings(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+    ) -> Result<StoredSupportSettings>;
+
+    async fn put_support_settings(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        settings: &StoredSupportSettings,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Queues one webhook message by itself (a test message from the dashboard).
+    async fn enqueue_webhook(&self, webhook: &NewWebhook, now: OffsetDateTime) -> Result<()>;
+
+    /// Claims due messages for `lease` (another node skips them meanwhile), oldest first.
+    async fn claim_due_webhooks(
+        &self,
+        now: OffsetDateTime,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>>;
+
+    async fn record_webhook_attempt(
+        &self,
+        delivery: WebhookDeliveryId,
+        attempt: &WebhookAttempt,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    async fn webhook_status(&self, org: OrgId, server: McpServerId) -> Result<WebhookStatus>;
+
+    /// The server's latest messages, newest first.
+    async fn list_webhook_deliveries(
+        &self,
+        org: OrgId,
+        server: McpServerId,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>>;
 }
 
 /// A walkthrough in a list, with how big it is and where it is offered.

@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
+    (16, "support", include_str!("../migrations/shared/0016_support.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -41,6 +42,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (13, "hosting", include_str!("../migrations/shared/0013_hosting.sql")),
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
+    (16, "support", include_str!("../migrations/shared/0016_support.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

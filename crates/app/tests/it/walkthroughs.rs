@@ -9,6 +9,9 @@ use crate::dashboard::{location, post_form};
 use crate::helpers::{TestApp, TestUser, call, spawn_app};
 use crate::hosting::{Mcp, hosted};
 
+/// The support tools every server here offers.
+const SUPPORT: [&str; 4] = ["get_support", "list_my_tickets", "get_ticket", "reply_to_ticket"];
+
 fn step(title: &str, user: &str) -> Value {
     json!({"title": title, "content_fields": {
         "version": "v1",
@@ -111,7 +114,7 @@ async fn an_mcp_client_follows_a_walkthrough_to_the_end_and_the_analytics_count_
 
     let mut mcp = Mcp::new(&app, "/s/acme/mcp");
     mcp.initialize().await;
-    assert_eq!(tool_names(&mcp).await, ["get_support"], "nothing assigned yet");
+    assert_eq!(tool_names(&mcp).await, SUPPORT, "nothing assigned yet");
     let assignments = format!("/api/v1/orgs/{org}/servers/{server}/walkthroughs");
     for id in [&quick, &draft] {
         let (status, body) =
@@ -119,7 +122,10 @@ async fn an_mcp_client_follows_a_walkthrough_to_the_end_and_the_analytics_count_
                 .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
-    assert_eq!(tool_names(&mcp).await, ["get_support", "start_walkthrough", "get_next_step"]);
+    assert_eq!(
+        tool_names(&mcp).await,
+        [&SUPPORT[..], &["start_walkthrough", "get_next_step"]].concat()
+    );
 
     // Without a name, the only published walkthrough starts at its first step.
     let first = text_of(&tool(&mcp, 1, "start_walkthrough", json!({})).await);
@@ -250,7 +256,7 @@ async fn an_mcp_client_follows_a_walkthrough_to_the_end_and_the_analytics_count_
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(tool_names(&mcp).await, ["get_support"]);
+    assert_eq!(tool_names(&mcp).await, SUPPORT);
     let off =
         mcp.request(10, "tools/call", json!({"name": "get_next_step", "arguments": {}})).await;
     assert_eq!(off.message.unwrap()["error"]["code"], -32602);

@@ -243,6 +243,15 @@ impl HostingStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query(
+            "UPDATE ticket_activities SET actor_id = $2 \
+             WHERE organization_id = $3 AND actor_kind = 'end_user' AND actor_id = $1",
+        )
+        .bind(&from)
+        .bind(&into)
+        .bind(&org)
+        .execute(&mut *tx)
+        .await?;
         // What the placeholder knew that the other did not: an address, a name.
         sqlx::query(
             "UPDATE end_users SET \

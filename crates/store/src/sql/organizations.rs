@@ -239,11 +239,16 @@ impl OrganizationStore for SqlStore {
         lock_organization(&mut tx, org).await?;
         let current = membership_in(&mut tx, org, user).await?;
         keep_an_owner(&mut tx, &current).await?;
-        sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-            .bind(org.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // A former member works on none of the organization's tickets and hears of none.
+        for sql in [
+            "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+            "UPDATE support_tickets SET assignee_id = NULL, version = version + 1 \
+             WHERE organization_id = $1 AND assignee_id = $2",
+            "DELETE FROM ticket_watchers WHERE organization_id = $1 AND user_id = $2",
+            "DELETE FROM support_server_watchers WHERE organization_id = $1 AND user_id = $2",
+        ] {
+            sqlx::query(sql).bind(org.to_string()).bind(user.to_string()).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

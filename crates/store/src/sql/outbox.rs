@@ -27,23 +27,35 @@ fn email_from_row(row: &AnyRow) -> Result<OutboxEmail> {
     })
 }
 
+/// Queues a message on `conn`, which may be a transaction's (the message is then sent only if
+/// what it tells about is committed).
+pub(super) async fn insert_email(
+    conn: &mut sqlx::AnyConnection,
+    email: &NewEmail,
+    now: OffsetDateTime,
+) -> Result<OutboxEmailId> {
+    let id = OutboxEmailId::new();
+    sqlx::query(
+        "INSERT INTO outbox_emails (id, organization_id, to_address, subject, body_text, \
+             created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(id.to_string())
+    .bind(email.organization_id.map(|org| org.to_string()))
+    .bind(email.to.as_str())
+    .bind(email.subject.as_str())
+    .bind(email.body_text.as_str())
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(write_error("email"))?;
+    Ok(id)
+}
+
 #[async_trait]
 impl OutboxStore for SqlStore {
     async fn enqueue_email(&self, email: &NewEmail, now: OffsetDateTime) -> Result<OutboxEmail> {
-        let id = OutboxEmailId::new();
-        sqlx::query(
-            "INSERT INTO outbox_emails (id, organization_id, to_address, subject, body_text, \
-                 created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(id.to_string())
-        .bind(email.organization_id.map(|org| org.to_string()))
-        .bind(email.to.as_str())
-        .bind(email.subject.as_str())
-        .bind(email.body_text.as_str())
-        .bind(millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(write_error("email"))?;
+        let mut conn = self.pool.acquire().await?;
+        let id = insert_email(&mut conn, email, now).await?;
         let row = sqlx::query(&format!("SELECT {EMAIL_COLUMNS} FROM outbox_emails WHERE id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)

@@ -875,9 +875,9 @@ mod hosting {
         TrackingLink,
     };
     use mcplatform_core::ids::{McpRequestId, McpServerId, OrgId};
-    use mcplatform_core::support::{SupportTicket, TicketPriority, TicketStatus};
+    use mcplatform_core::support::SupportTicket;
     use mcplatform_store::testing::TestDatabase;
-    use mcplatform_store::{PageRequest, StoreError};
+    use mcplatform_store::{PageRequest, StoreError, TicketChange, TicketFilter, TicketSort};
     use serde_json::json;
 
     use super::{org, settings, t, user};
@@ -987,29 +987,21 @@ mod hosting {
             .await
             .unwrap();
         let ticket = SupportTicket {
-            id: mcplatform_core::ids::SupportTicketId::new(),
-            organization_id: acme,
-            mcp_server_id: server,
             end_user_id: Some(tracked.id),
             session_id: Some("s1".into()),
-            title: "Help".into(),
-            description: "Broken".into(),
-            problem_context: None,
-            email: "ada@initech.test".into(),
-            status: TicketStatus::Pending,
-            priority: TicketPriority::Medium,
-            session_context: json!({"client": "cursor"}),
-            created_at: t(10),
-            updated_at: t(10),
+            ..crate::support::ticket(acme, server, "Help", 10)
         };
-        store.create_support_ticket(&ticket).await.unwrap();
+        store.create_support_ticket(&TicketChange::new(ticket.clone())).await.unwrap();
         // A ticket cannot name another organization's end user.
         let crossed = SupportTicket {
             id: mcplatform_core::ids::SupportTicketId::new(),
             end_user_id: Some(foreign.id),
             ..ticket.clone()
         };
-        assert!(matches!(store.create_support_ticket(&crossed).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.create_support_ticket(&TicketChange::new(crossed)).await,
+            Err(StoreError::NotFound)
+        ));
         // A ticket from someone nobody identified names no end user.
         let anonymous = SupportTicket {
             id: mcplatform_core::ids::SupportTicketId::new(),
@@ -1018,7 +1010,7 @@ mod hosting {
             created_at: t(11),
             ..ticket.clone()
         };
-        store.create_support_ticket(&anonymous).await.unwrap();
+        store.create_support_ticket(&TicketChange::new(anonymous.clone())).await.unwrap();
         assert_eq!(store.get_support_ticket(acme, anonymous.id).await.unwrap().end_user_id, None);
 
         // The session's last sighting moved with its latest record.
@@ -1125,7 +1117,12 @@ mod hosting {
         );
         assert!(
             store
-                .list_support_tickets(globex, None, PageRequest::new(10, 0))
+                .list_support_tickets(
+                    globex,
+                    &TicketFilter::default(),
+                    TicketSort::Newest,
+                    PageRequest::new(10, 0)
+                )
                 .await
                 .unwrap()
                 .items

@@ -1,5 +1,5 @@
 //! What end users did on the organization's hosted servers: who they are, their sessions, each
-//! session's requests in order, and the support tickets they opened. Members read all of it.
+//! session's requests in order. Members read all of it. (Their tickets: [`super::tickets`].)
 
 use axum::extract::State;
 use mcplatform_core::end_user::EndUser;
@@ -7,7 +7,6 @@ use mcplatform_core::hosting::{
     IdentitySource, McpRequestRecord, McpSession, RequestOutcome, SessionKind, recorded_json,
 };
 use mcplatform_core::ids::EndUserId;
-use mcplatform_core::support::{SupportTicket, TicketPriority, TicketStatus};
 use mcplatform_store::{EndUserActivity, PageRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,8 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sessions))
         .routes(routes!(get_session))
         .routes(routes!(list_session_requests))
-        .routes(routes!(list_tickets))
-        .routes(routes!(list_server_tickets))
 }
 
 /// Someone who used the organization's hosted servers, with what they did.
@@ -165,52 +162,6 @@ impl From<McpRequestRecord> for RequestResponse {
             error_message: record.error_message,
             duration_us: record.duration_us,
             started_at: record.started_at,
-        }
-    }
-}
-
-/// A request for help sent from an editor with `get_support`.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = SupportTicket)]
-pub struct TicketResponse {
-    #[schema(format = Uuid)]
-    id: String,
-    #[schema(format = Uuid)]
-    server_id: String,
-    #[schema(format = Uuid)]
-    end_user_id: Option<String>,
-    session_id: Option<String>,
-    title: String,
-    description: String,
-    problem_context: Option<String>,
-    /// Where the answer goes.
-    email: String,
-    status: TicketStatus,
-    priority: TicketPriority,
-    /// The session when the ticket was opened: client, end user, recent tool calls.
-    session_context: Value,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-}
-
-impl From<SupportTicket> for TicketResponse {
-    fn from(ticket: SupportTicket) -> Self {
-        Self {
-            id: ticket.id.to_string(),
-            server_id: ticket.mcp_server_id.to_string(),
-            end_user_id: ticket.end_user_id.map(|id| id.to_string()),
-            session_id: ticket.session_id,
-            title: ticket.title,
-            description: ticket.description,
-            problem_context: ticket.problem_context,
-            email: ticket.email,
-            status: ticket.status,
-            priority: ticket.priority,
-            session_context: ticket.session_context,
-            created_at: ticket.created_at,
-            updated_at: ticket.updated_at,
         }
     }
 }
@@ -387,60 +338,4 @@ async fn list_session_requests(
     let requests =
         state.store.list_session_requests(access.org.id, &session.id, page.request()).await?;
     Ok(AppJson(Paged::new(requests, RequestResponse::from)))
-}
-
-/// The organization's support tickets, newest first.
-#[utoipa::path(
-    get,
-    path = "/orgs/{org_id}/support-tickets",
-    operation_id = "list_support_tickets",
-    tag = "support",
-    params(("org_id" = Uuid, Path, description = says::ORG_ID), PageQuery),
-    security(("session" = []), ("management_key" = [])),
-    responses(
-        (status = OK, description = "A page of tickets", body = Paged<TicketResponse>),
-        (status = BAD_REQUEST, description = says::BAD_PAGE, body = ErrorBody),
-        (status = NOT_FOUND, description = "No such organization (`not_found`)", body = ErrorBody),
-    ),
-)]
-async fn list_tickets(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    AppPath(org_id): AppPath<String>,
-    AppQuery(page): AppQuery<PageQuery>,
-) -> Result<AppJson<Paged<TicketResponse>>> {
-    let access = caller.org_access(&state, &org_id).await?;
-    let tickets = state.store.list_support_tickets(access.org.id, None, page.request()).await?;
-    Ok(AppJson(Paged::new(tickets, TicketResponse::from)))
-}
-
-/// The server's support tickets, newest first.
-#[utoipa::path(
-    get,
-    path = "/orgs/{org_id}/servers/{server_id}/support-tickets",
-    operation_id = "list_server_support_tickets",
-    tag = "support",
-    params(
-        ("org_id" = Uuid, Path, description = says::ORG_ID),
-        ("server_id" = Uuid, Path, description = "The server's id"),
-        PageQuery,
-    ),
-    security(("session" = []), ("management_key" = [])),
-    responses(
-        (status = OK, description = "A page of tickets", body = Paged<TicketResponse>),
-        (status = BAD_REQUEST, description = says::BAD_PAGE, body = ErrorBody),
-        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
-    ),
-)]
-async fn list_server_tickets(
-    State(state): State<AppState>,
-    caller: ApiCaller,
-    AppPath((org_id, server_id)): AppPath<(String, String)>,
-    AppQuery(page): AppQuery<PageQuery>,
-) -> Result<AppJson<Paged<TicketResponse>>> {
-    let access = caller.org_access(&state, &org_id).await?;
-    let server = access.server(&state, &server_id).await?;
-    let tickets =
-        state.store.list_support_tickets(access.org.id, Some(server.id), page.request()).await?;
-    Ok(AppJson(Paged::new(tickets, TicketResponse::from)))
 }

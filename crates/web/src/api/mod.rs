@@ -16,6 +16,7 @@ mod openapi;
 mod orgs;
 mod providers;
 mod servers;
+pub(crate) mod tickets;
 mod tracking_links;
 pub(crate) mod walkthroughs;
 
@@ -25,7 +26,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::{Extension, Router};
 use mcplatform_core::api_key::{ApiKey, ApiKeyScope};
-use mcplatform_core::ids::OrgId;
+use mcplatform_core::ids::{OrgId, UserId};
 use mcplatform_core::org::Role;
 use mcplatform_store::{Page, PageRequest};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -54,6 +55,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(tracking_links::router())
             .merge(activity::router())
             .merge(walkthroughs::router())
+            .merge(tickets::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())
@@ -218,6 +220,24 @@ impl ApiCaller {
     }
 
     /// Who to name as the author of a change.
+    /// The member a ticket change is made by: the signed-in person, or the person who made
+    /// the key (while they are still a member).
+    pub async fn member(&self, state: &AppState, access: &OrgAccess) -> Result<UserId, ApiError> {
+        let user = match &self.0 {
+            Caller::Session(current) => current.user.id,
+            Caller::Key { key, .. } => key.created_by.ok_or_else(|| {
+                ApiError::BadRequest("this key has no creator to act as; use a newer key".into())
+            })?,
+        };
+        match state.store.get_membership(access.org.id, user).await {
+            Ok(_) => Ok(user),
+            Err(mcplatform_store::StoreError::NotFound) => Err(ApiError::BadRequest(
+                "the person who made this key is no longer a member; use another key".into(),
+            )),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         match &self.0 {
             Caller::Session(current) => Actor::from(current),

@@ -12,6 +12,7 @@ mod fixture;
 mod handler;
 pub mod recorder;
 mod sessions;
+mod support;
 mod tools;
 mod walkthroughs;
 

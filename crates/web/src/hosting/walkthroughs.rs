@@ -104,7 +104,7 @@ fn text(result: String) -> Vec<ContentBlock> {
 
 /// The end user whose progress this is; with `create`, an anonymous one made for the session
 /// when the caller is nobody yet.
-async fn follower(
+pub(super) async fn end_user(
     state: &AppState,
     call: &Call<'_>,
     create: bool,
@@ -222,7 +222,7 @@ async fn start(
     let Some(walkthrough) = chosen else {
         // A list to choose from, or a name that matches nothing (a tool error the agent can
         // correct, with the list).
-        let progress = match follower(state, call, false).await? {
+        let progress = match end_user(state, call, false).await? {
             Some(user) => state
                 .store
                 .list_end_user_progress(caller.server.organization_id, user)
@@ -236,7 +236,7 @@ async fn start(
             None => CallToolResult::success(text(render::choices(&list))),
         });
     };
-    let Some(user) = follower(state, call, true).await? else {
+    let Some(user) = end_user(state, call, true).await? else {
         return Err(internal("a walkthrough call without a session"));
     };
     let org = caller.server.organization_id;
@@ -286,7 +286,7 @@ async fn next(
             "No walkthrough is in progress. Call start_walkthrough first.".into(),
         )))
     };
-    let Some(user) = follower(state, call, false).await? else { return nothing() };
+    let Some(user) = end_user(state, call, false).await? else { return nothing() };
     // The active walkthrough: the one of this server worked on last.
     let all = state.store.list_end_user_progress(org, user).await.map_err(internal)?;
     let active = all.into_iter().find_map(|progress| {

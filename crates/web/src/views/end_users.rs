@@ -3,7 +3,6 @@
 //! support tickets. Members read; admins make and revoke tracking URLs (they are credentials).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use askama::Template;
 use axum::Router;
@@ -17,7 +16,6 @@ use mcplatform_core::hosting::{
 use mcplatform_core::ids::EndUserId;
 use mcplatform_core::mcp_server::{AuthMode, McpServer};
 use mcplatform_core::org::Role;
-use mcplatform_core::support::SupportTicket;
 use mcplatform_store::{EndUserActivity, PageRequest};
 use serde::Deserialize;
 
@@ -31,7 +29,6 @@ use crate::{ApiError, AppState, tracking_links};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{org_id}/users", get(view_org_users))
-        .route("/orgs/{org_id}/tickets", get(view_tickets))
         .route("/orgs/{org_id}/servers/{server_id}/users", get(view_server_users))
         .route("/orgs/{org_id}/servers/{server_id}/tracking-links", post(create_link_post))
         .route(
@@ -49,8 +46,6 @@ const SESSIONS_SHOWN: u32 = 25;
 const LINKS_SHOWN: u32 = 100;
 /// Requests on one page of a timeline.
 const TIMELINE_PAGE: u32 = 50;
-/// Tickets on one page.
-const TICKETS_PAGE: u32 = 50;
 
 fn source_label(source: IdentitySource) -> &'static str {
     match source {
@@ -195,7 +190,7 @@ fn client_label(session: &McpSession) -> String {
 }
 
 /// Display names of end users, in one query.
-async fn people(
+pub(super) async fn people(
     state: &AppState,
     access: &OrgAccess,
     mut ids: Vec<EndUserId>,
@@ -206,7 +201,7 @@ async fn people(
     Ok(found.into_iter().map(|user| (user.id, user.display_name())).collect())
 }
 
-fn person(names: &HashMap<EndUserId, String>, id: Option<EndUserId>) -> String {
+pub(super) fn person(names: &HashMap<EndUserId, String>, id: Option<EndUserId>) -> String {
     match id {
         Some(id) => names.get(&id).cloned().unwrap_or_else(|| "a removed end user".to_owned()),
         None => "anonymous".to_owned(),
@@ -489,80 +484,6 @@ async fn view_session(
         last_seen: format_time(session.last_seen_at),
         closed: session.closed_at.map(format_time),
         requests: requests.items.iter().map(|r| RequestRow::new(r, &session)).collect(),
-        previous_offset,
-        next_offset,
-    };
-    Ok(render(StatusCode::OK, &view))
-}
-
-struct TicketRow {
-    server_id: String,
-    server: String,
-    session_id: Option<String>,
-    title: String,
-    description: String,
-    problem_context: String,
-    email: String,
-    person: String,
-    status: &'static str,
-    priority: &'static str,
-    created_at: String,
-}
-
-#[derive(Template)]
-#[template(path = "end_users/tickets.html")]
-struct TicketsView {
-    layout: Layout,
-    org_id: String,
-    tickets: Vec<TicketRow>,
-    previous_offset: Option<u32>,
-    next_offset: Option<u32>,
-}
-
-async fn view_tickets(
-    State(state): State<AppState>,
-    PageSession(current): PageSession,
-    Path(org_id): Path<String>,
-    Query(query): Query<OffsetQuery>,
-) -> PageResult {
-    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    let page = PageRequest::new(TICKETS_PAGE, query.offset);
-    let tickets = state.store.list_support_tickets(access.org.id, None, page).await?;
-    let (previous_offset, next_offset) =
-        page_links(query.offset, TICKETS_PAGE, tickets.next_offset.is_some());
-    let ids = tickets.items.iter().filter_map(|t| t.end_user_id).collect();
-    let names = people(&state, &access, ids).await?;
-    // Server names in one query (an organization's servers, the first page of them; a
-    // ticket of one beyond is looked up by itself).
-    let listed = state
-        .store
-        .list_mcp_servers(access.org.id, PageRequest::new(PageRequest::MAX_LIMIT, 0))
-        .await?;
-    let mut servers: HashMap<_, String> =
-        listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect();
-    for ticket in &tickets.items {
-        if let Entry::Vacant(slot) = servers.entry(ticket.mcp_server_id) {
-            let server = state.store.get_mcp_server(access.org.id, ticket.mcp_server_id).await?;
-            slot.insert(server.settings.name);
-        }
-    }
-    let row = |ticket: &SupportTicket| TicketRow {
-        server_id: ticket.mcp_server_id.to_string(),
-        server: servers.get(&ticket.mcp_server_id).cloned().unwrap_or_default(),
-        session_id: ticket.session_id.clone(),
-        title: ticket.title.clone(),
-        description: ticket.description.clone(),
-        problem_context: ticket.problem_context.clone().unwrap_or_default(),
-        email: ticket.email.clone(),
-        person: ticket.end_user_id.map(|id| person(&names, Some(id))).unwrap_or_default(),
-        status: ticket.status.as_str(),
-        priority: ticket.priority.as_str(),
-        created_at: format_time(ticket.created_at),
-    };
-    let view = TicketsView {
-        layout: Layout::for_session("Support tickets", &current).in_org(&access),
-        org_id: access.org.id.to_string(),
-        tickets: tickets.items.iter().map(row).collect(),
         previous_offset,
         next_offset,
     };

@@ -14,6 +14,7 @@ mod password;
 mod providers;
 mod servers;
 mod sign_ins;
+mod tickets;
 mod upstream;
 mod walkthroughs;
 
@@ -53,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(sign_ins::router())
         .merge(end_users::router())
         .merge(walkthroughs::router())
+        .merge(tickets::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())

@@ -1,0 +1,746 @@
+//! Support tickets as the pages, the API, the MCP tools and the background jobs share them:
+//! each change goes through the lifecycle of `core::support`, records its activity, and is
+//! stored in one transaction with the emails and webhook messages it causes.
+//!
+//! Who hears about what:
+//! - the end user, by email: public replies and status changes made by others;
+//! - the assignee and the ticket's watchers: replies and notes made by others;
+//! - the server's watchers: every new ticket;
+//! - the server's webhook, when set: every event (internal notes flagged `internal`).
+
+use std::collections::BTreeSet;
+
+use mcplatform_core::ValidationError;
+use mcplatform_core::ids::{EndUserId, OrgId, SupportTicketId, TicketActivityId, UserId};
+use mcplatform_core::mcp_server::McpServer;
+use mcplatform_core::outbox::NewEmail;
+use mcplatform_core::support::activity::{ActivityKind, TicketActivity, parse_comment};
+use mcplatform_core::support::lifecycle::{Actor, TransitionError};
+use mcplatform_core::support::webhook;
+use mcplatform_core::support::{
+    SupportSettings, SupportTicket, TicketPriority, TicketStatus, parse_summary, parse_title,
+};
+use mcplatform_core::user::EmailAddress;
+use mcplatform_store::{NewWebhook, StoreError, StoredSupportSettings, TicketChange};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::access::{OrgAccess, path_id};
+use crate::{ApiError, AppState};
+
+/// The secret's sealing context (see `MasterKey::seal`).
+const SECRET_CONTEXT: &[u8] = b"support webhook secret";
+
+impl From<TransitionError> for ApiError {
+    fn from(err: TransitionError) -> Self {
+        ApiError::InUse(err.to_string())
+    }
+}
+
+/// A stale write: someone changed the ticket since it was read.
+fn changed_meanwhile(err: StoreError) -> ApiError {
+    match err {
+        StoreError::Conflict("ticket_changed") => ApiError::InUse(
+            "the ticket changed since it was loaded; reload it and try again".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+impl OrgAccess {
+    /// The organization's ticket `id`; `NotFound` for anyone else's.
+    pub async fn ticket(&self, state: &AppState, id: &str) -> Result<SupportTicket, ApiError> {
+        let id: SupportTicketId = path_id(id)?;
+        Ok(state.store.get_support_ticket(self.org.id, id).await?)
+    }
+}
+
+/// A server's support settings with its webhook secret opened.
+pub struct Settings {
+    pub settings: SupportSettings,
+    pub webhook_secret: Option<SecretString>,
+}
+
+pub async fn settings(
+    state: &AppState,
+    org: OrgId,
+    server: &McpServer,
+) -> Result<Settings, ApiError> {
+    let stored = state.store.get_support_settings(org, server.id).await?;
+    let webhook_secret = match &stored.webhook_secret_sealed {
+        Some(sealed) => {
+            let opened = state
+                .master_key
+                .open(sealed, SECRET_CONTEXT)
+                .map_err(|e| ApiError::Internal(Box::new(e)))?;
+            let text = String::from_utf8(opened).map_err(|e| ApiError::Internal(Box::new(e)))?;
+            Some(SecretString::from(text))
+        }
+        None => None,
+    };
+    Ok(Settings { settings: stored.settings, webhook_secret })
+}
+
+/// Saves a server's settings. A webhook gets a secret the first time it is set (or when
+/// `rotate_secret`); the new secret is returned, to be shown once.
+pub async fn save_settings(
+    state: &AppState,
+    access: &OrgAccess,
+    server: &McpServer,
+    settings: SupportSettings,
+    rotate_secret: bool,
+) -> Result<Option<SecretString>, ApiError> {
+    let current = state.store.get_support_settings(access.org.id, server.id).await?;
+    let (sealed, fresh) = match (&settings.webhook_url, current.webhook_secret_sealed) {
+        (None, _) => (None, None),
+        (Some(_), Some(sealed)) if !rotate_secret => (Some(sealed), None),
+        (Some(_), _) => {
+            let secret = webhook::generate_secret();
+            let sealed = state.master_key.seal(secret.expose_secret().as_bytes(), SECRET_CONTEXT);
+            (Some(sealed), Some(secret))
+        }
+    };
+    let stored = StoredSupportSettings { settings, webhook_secret_sealed: sealed };
+    state.store.put_support_settings(access.org.id, server.id, &stored, state.clock.now()).await?;
+    Ok(fresh)
+}
+
+/// What a member asks to change on a ticket; absent parts stay as they are.
+#[derive(Debug, Default, Clone)]
+pub struct Edit {
+    pub status: Option<TicketStatus>,
+    pub priority: Option<TicketPriority>,
+    pub title: Option<String>,
+    /// An empty summary clears it.
+    pub summary: Option<String>,
+    pub category: Option<String>,
+    /// `Some(None)` unassigns.
+    pub assignee: Option<Option<UserId>>,
+}
+
+fn actor_json(actor: Actor) -> Value {
+    match actor {
+        Actor::Member(user) => json!({"type": "member", "id": user.to_string()}),
+        Actor::EndUser(user) => json!({"type": "end_user", "id": user.to_string()}),
+        Actor::System => json!({"type": "system"}),
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// The dashboard page of a ticket.
+pub fn ticket_url(state: &AppState, ticket: &SupportTicket) -> String {
+    let mut url = state.config.base_url.clone();
+    url.set_path(&format!("/orgs/{}/tickets/{}", ticket.organization_id, ticket.id));
+    url.to_string()
+}
+
+/// Builds what a ticket change sends, then stores it all at once.
+struct Outgoing<'a> {
+    state: &'a AppState,
+    change: TicketChange,
+    webhook: bool,
+    /// The acting member, who needs no email about their own doing.
+    acting: Option<UserId>,
+}
+
+impl<'a> Outgoing<'a> {
+    async fn new(
+        state: &'a AppState,
+        ticket: SupportTicket,
+        actor: Actor,
+    ) -> Result<Self, ApiError> {
+        let stored =
+            state.store.get_support_settings(ticket.organization_id, ticket.mcp_server_id).await?;
+        let acting = match actor {
+            Actor::Member(user) => Some(user),
+            _ => None,
+        };
+        Ok(Self {
+            state,
+            change: TicketChange::new(ticket),
+            webhook: stored.settings.webhook_url.is_some(),
+            acting,
+        })
+    }
+
+    fn ticket(&self) -> &SupportTicket {
+        &self.change.ticket
+    }
+
+    fn activity(
+        &mut self,
+        kind: ActivityKind,
+        actor: Actor,
+        body: Option<String>,
+        data: Value,
+    ) -> &TicketActivity {
+        let ticket = &self.change.ticket;
+        let entry = TicketActivity::new(
+            ticket.organization_id,
+            ticket.id,
+            kind,
+            actor,
+            body,
+            data,
+            ticket.updated_at,
+        );
+        self.change.activities.push(entry);
+        let index = self.change.activities.len() - 1;
+        &self.change.activities[index]
+    }
+
+    /// The webhook message of an event, when the server has a webhook.
+    fn event(&mut self, event_type: &str, activity: Option<&TicketActivity>) {
+        if !self.webhook {
+            return;
+        }
+        let ticket = &self.change.ticket;
+        let payload = json!({
+            "type": event_type,
+            "timestamp": rfc3339(ticket.updated_at),
+            "data": {
+                "ticket": ticket_json(self.state, ticket),
+                "activity": activity.map(|a| json!({
+                    "id": a.id.to_string(),
+                    "kind": a.kind.as_str(),
+                    "internal": !a.is_public(),
+                    "actor": actor_json(a.actor),
+                    "body": a.body,
+                    "data": a.data,
+                })),
+            },
+        });
+        self.change.webhooks.push(NewWebhook {
+            organization_id: ticket.organization_id,
+            mcp_server_id: ticket.mcp_server_id,
+            event_type: event_type.to_owned(),
+            payload: payload.to_string(),
+        });
+    }
+
+    fn email(&mut self, to: &str, subject: String, body: String) {
+        let Ok(to) = EmailAddress::parse(to) else {
+            tracing::warn!(to, "a ticket notification has an unusable address");
+            return;
+        };
+        let org = self.change.ticket.organization_id;
+        self.change.emails.push(NewEmail {
+            organization_id: Some(org),
+            to,
+            subject,
+            body_text: body,
+        });
+    }
+
+    /// Emails the end user (when the ticket has an address).
+    fn email_end_user(&mut self, subject: &str, body: String) {
+        let ticket = &self.change.ticket;
+        let Some(to) = ticket.email.clone() else { return };
+        let subject = format!("[Ticket {}] {subject}: {}", short_id(ticket.id), ticket.title);
+        let body = format!(
+            "{body}\n\n---\nTicket {}: \"{}\" ({})\nTo answer, ask the AI agent in your editor to \
+             reply to ticket {} (the reply_to_ticket tool), or to show it (get_ticket).\n",
+            ticket.id,
+            ticket.title,
+            ticket.status.label(),
+            ticket.id,
+        );
+        self.email(&to, subject, body);
+    }
+
+    /// Emails these members (not the one acting).
+    async fn email_members(
+        &mut self,
+        members: impl IntoIterator<Item = UserId>,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), ApiError> {
+        let recipients: BTreeSet<UserId> =
+            members.into_iter().filter(|m| Some(*m) != self.acting).collect();
+        let ticket = self.change.ticket.clone();
+        let url = ticket_url(self.state, &ticket);
+        for member in recipients {
+            let user = match self.state.store.get_user(member).await {
+                Ok(user) => user,
+                Err(StoreError::NotFound) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            let subject = format!("[Ticket {}] {subject}: {}", short_id(ticket.id), ticket.title);
+            let body = format!(
+                "{body}\n\n---\n{} · {}\n{url}\n",
+                ticket.status.label(),
+                ticket.priority.as_str()
+            );
+            self.email(user.email.as_str(), subject, body);
+        }
+        Ok(())
+    }
+
+    /// The assignee and the watchers.
+    async fn team(&self) -> Result<Vec<UserId>, ApiError> {
+        let ticket = self.ticket();
+        let mut team = self.state.store.ticket_watchers(ticket.organization_id, ticket.id).await?;
+        team.extend(ticket.assignee_id);
+        Ok(team)
+    }
+}
+
+fn short_id(id: SupportTicketId) -> String {
+    id.to_string().chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect()
+}
+
+/// A ticket as webhooks and the API's event payloads show it.
+fn ticket_json(state: &AppState, ticket: &SupportTicket) -> Value {
+    json!({
+        "id": ticket.id.to_string(),
+        "server_id": ticket.mcp_server_id.to_string(),
+        "title": ticket.title,
+        "summary": ticket.summary,
+        "description": ticket.description,
+        "category": ticket.category,
+        "status": ticket.status.as_str(),
+        "priority": ticket.priority.as_str(),
+        "email": ticket.email,
+        "end_user_id": ticket.end_user_id.map(|id| id.to_string()),
+        "assignee_id": ticket.assignee_id.map(|id| id.to_string()),
+        "created_at": rfc3339(ticket.created_at),
+        "updated_at": rfc3339(ticket.updated_at),
+        "url": ticket_url(state, ticket),
+    })
+}
+
+/// Stores a ticket opened from the editor, telling the server's watchers and its webhook.
+pub async fn open(state: &AppState, ticket: SupportTicket, actor: Actor) -> Result<(), ApiError> {
+    let mut out = Outgoing::new(state, ticket, actor).await?;
+    let note = match out.ticket().status {
+        TicketStatus::NeedsEmail => "Opened from the editor; waiting for an email address.",
+        _ => "Opened from the editor.",
+    };
+    let entry = out.activity(ActivityKind::System, actor, Some(note.into()), json!({})).clone();
+    out.event("ticket.created", Some(&entry));
+    let ticket = out.ticket().clone();
+    let watchers =
+        state.store.server_watchers(ticket.organization_id, ticket.mcp_server_id).await?;
+    let body = format!(
+        "A new support ticket was opened from {}.\n\n{}\n\n{}",
+        ticket.email.as_deref().unwrap_or("someone who gave no email address yet"),
+        ticket.title,
+        ticket.description,
+    );
+    out.email_members(watchers, "New ticket", &body).await?;
+    state.store.create_support_ticket(&out.change).await?;
+    Ok(())
+}
+
+/// Applies a member's edit: status through the lifecycle, then the fields, each recorded.
+pub async fn edit(
+    state: &AppState,
+    access: &OrgAccess,
+    member: UserId,
+    ticket: SupportTicket,
+    edit: Edit,
+) -> Result<SupportTicket, ApiError> {
+    let now = state.clock.now();
+    let actor = Actor::Member(member);
+    let settings = state.store.get_support_settings(access.org.id, ticket.mcp_server_id).await?;
+    let mut out = Outgoing::new(state, ticket, actor).await?;
+    out.change.ticket.updated_at = now;
+    let mut changed = false;
+
+    if let Some(assignee) = edit.assignee
+        && assignee != out.ticket().assignee_id
+    {
+        if let Some(user) = assignee {
+            // Only the organization's members work on its tickets.
+            match state.store.get_membership(access.org.id, user).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    return Err(ValidationError::new(
+                        "assignee_id",
+                        "is not a member of the organization",
+                    )
+                    .into());
+                }
+                Err(err) => return Err(err.into()),
+            }
+            out.change.watchers.push(user);
+        }
+        let from = out.ticket().assignee_id;
+        out.change.ticket.assignee_id = assignee;
+        let data =
+            json!({"from": from.map(|u| u.to_string()), "to": assignee.map(|u| u.to_string())});
+        let entry = out.activity(ActivityKind::Assignment, actor, None, data).clone();
+        out.event("ticket.assigned", Some(&entry));
+        if let Some(user) = assignee {
+            let body = format!("The ticket was assigned to you.\n\n{}", out.ticket().description);
+            out.email_members([user], "Assigned to you", &body).await?;
+        }
+        changed = true;
+    }
+
+    let mut fields: Vec<(&str, Value, Value)> = Vec::new();
+    if let Some(title) = &edit.title {
+        let title = parse_title(title)?;
+        if title != out.ticket().title {
+            fields.push(("title", json!(out.ticket().title), json!(title)));
+            out.change.ticket.title = title;
+        }
+    }
+    if let Some(summary) = &edit.summary {
+        let summary = parse_summary(summary)?;
+        if summary != out.ticket().summary {
+            fields.push(("summary", json!(out.ticket().summary), json!(summary)));
+            out.change.ticket.summary = summary;
+        }
+    }
+    if let Some(priority) = edit.priority
+        && priority != out.ticket().priority
+    {
+        fields.push(("priority", json!(out.ticket().priority), json!(priority)));
+        out.change.ticket.priority = priority;
+    }
+    if let Some(category) = &edit.category {
+        let category = match category.trim() {
+            "" => None,
+            given => Some(settings.settings.category(given)?),
+        };
+        if category != out.ticket().category {
+            fields.push(("category", json!(out.ticket().category), json!(category)));
+            out.change.ticket.category = category;
+        }
+    }
+    for (field, from, to) in fields {
+        let entry = out
+            .activity(
+                ActivityKind::FieldUpdate,
+                actor,
+                None,
+                json!({"field": field, "from": from, "to": to}),
+            )
+            .clone();
+        out.event("ticket.updated", Some(&entry));
+        changed = true;
+    }
+
+    if let Some(status) = edit.status
+        && status != out.ticket().status
+    {
+        move_status(&mut out, status, actor, settings.settings.auto_resolve_after, now).await?;
+        changed = true;
+    }
+    if !changed {
+        return Ok(out.change.ticket);
+    }
+    state.store.update_support_ticket(&out.change).await.map_err(changed_meanwhile)?;
+    Ok(state.store.get_support_ticket(access.org.id, out.change.ticket.id).await?)
+}
+
+/// Moves the ticket, records it and tells the end user (unless they did it) and the webhook.
+async fn move_status(
+    out: &mut Outgoing<'_>,
+    to: TicketStatus,
+    actor: Actor,
+    auto_resolve_after: Option<std::time::Duration>,
+    now: OffsetDateTime,
+) -> Result<(), ApiError> {
+    let change = out.change.ticket.move_to(to, actor, now, auto_resolve_after)?;
+    let data = json!({"from": change.from.as_str(), "to": change.to.as_str()});
+    let body = match (actor, to) {
+        (Actor::System, TicketStatus::Resolved) => {
+            Some("Resolved automatically: no answer from the customer in time.".to_owned())
+        }
+        (Actor::System, TicketStatus::New) => Some("An email address arrived.".to_owned()),
+        _ => None,
+    };
+    let entry = out.activity(ActivityKind::StatusChange, actor, body, data).clone();
+    out.event("ticket.status_changed", Some(&entry));
+    if !matches!(actor, Actor::EndUser(_)) && to != TicketStatus::New {
+        let text = match to {
+            TicketStatus::InProgress if change.from == TicketStatus::Resolved => {
+                "Your ticket was reopened; the team is on it again.".to_owned()
+            }
+            TicketStatus::InProgress => "The support team is working on your ticket.".to_owned(),
+            TicketStatus::AwaitingCustomer => {
+                "The support team is waiting for your answer.".to_owned()
+            }
+            TicketStatus::Resolved if actor == Actor::System => {
+                "Your ticket was resolved, as there was no answer for a while. Reply to reopen it."
+                    .to_owned()
+            }
+            TicketStatus::Resolved => "Your ticket was resolved. Reply to reopen it.".to_owned(),
+            other => format!("Your ticket is now {}.", other.label().to_lowercase()),
+        };
+        out.email_end_user(to.label(), text);
+    }
+    Ok(())
+}
+
+/// A member's comment (public) or internal note, optionally moving the ticket in the same
+/// change (answer and wait for the customer, say).
+pub async fn comment(
+    state: &AppState,
+    access: &OrgAccess,
+    member: UserId,
+    ticket: SupportTicket,
+    body: &str,
+    internal: bool,
+    then: Option<TicketStatus>,
+) -> Result<TicketActivity, ApiError> {
+    let body = parse_comment(body)?;
+    let now = state.clock.now();
+    let actor = Actor::Member(member);
+    let settings = state.store.get_support_settings(access.org.id, ticket.mcp_server_id).await?;
+    let mut out = Outgoing::new(state, ticket, actor).await?;
+    out.change.ticket.updated_at = now;
+    let kind = if internal { ActivityKind::InternalNote } else { ActivityKind::Comment };
+    let entry = out.activity(kind, actor, Some(body.clone()), json!({})).clone();
+    out.change.watchers.push(member);
+    out.event(if internal { "ticket.note_added" } else { "ticket.comment_added" }, Some(&entry));
+    if !internal {
+        out.email_end_user("New reply", format!("The support team replied:\n\n{body}"));
+    }
+    let team = out.team().await?;
+    let what = if internal { "Internal note" } else { "New reply" };
+    out.email_members(team, what, &body).await?;
+    if let Some(status) = then
+        && status != out.ticket().status
+    {
+        move_status(&mut out, status, actor, settings.settings.auto_resolve_after, now).await?;
+    }
+    state.store.update_support_ticket(&out.change).await.map_err(changed_meanwhile)?;
+    Ok(entry)
+}
+
+/// The end user's reply from the editor: it brings a ticket waiting on them, or resolved,
+/// back to the team.
+pub async fn end_user_reply(
+    state: &AppState,
+    ticket: SupportTicket,
+    end_user: EndUserId,
+    body: &str,
+) -> Result<SupportTicket, ApiError> {
+    let body = parse_comment(body)?;
+    if ticket.status == TicketStatus::Closed {
+        return Err(ApiError::InUse("the ticket is closed; open a new one instead".into()));
+    }
+    let now = state.clock.now();
+    let actor = Actor::EndUser(end_user);
+    let mut out = Outgoing::new(state, ticket, actor).await?;
+    out.change.ticket.updated_at = now;
+    let entry = out.activity(ActivityKind::Comment, actor, Some(body.clone()), json!({})).clone();
+    out.event("ticket.comment_added", Some(&entry));
+    if matches!(out.ticket().status, TicketStatus::AwaitingCustomer | TicketStatus::Resolved) {
+        move_status(&mut out, TicketStatus::InProgress, actor, None, now).await?;
+    }
+    let team = out.team().await?;
+    let who = out.ticket().email.clone().unwrap_or_else(|| "The end user".into());
+    out.email_members(team, "Customer replied", &format!("{who} replied:\n\n{body}")).await?;
+    state.store.update_support_ticket(&out.change).await.map_err(changed_meanwhile)?;
+    Ok(out.change.ticket)
+}
+
+/// An email address arrived for an end user: their tickets that waited for one become new.
+pub async fn email_arrived(
+    state: &AppState,
+    org: OrgId,
+    end_user: EndUserId,
+    email: &str,
+) -> Result<usize, ApiError> {
+    let filter = mcplatform_store::TicketFilter {
+        statuses: vec![TicketStatus::NeedsEmail],
+        end_user: Some(end_user),
+        ..Default::default()
+    };
+    let waiting = state
+        .store
+        .list_support_tickets(
+            org,
+            &filter,
+            mcplatform_store::TicketSort::Oldest,
+            mcplatform_store::PageRequest::new(100, 0),
+        )
+        .await?;
+    let now = state.clock.now();
+    let mut moved = 0;
+    for mut ticket in waiting.items {
+        ticket.email = Some(email.to_owned());
+        let mut out = Outgoing::new(state, ticket, Actor::System).await?;
+        move_status(&mut out, TicketStatus::New, Actor::System, None, now).await?;
+        let ticket = out.ticket().clone();
+        let watchers = state.store.server_watchers(org, ticket.mcp_server_id).await?;
+        let body = format!(
+            "A new support ticket from {email}.\n\n{}\n\n{}",
+            ticket.title, ticket.description
+        );
+        out.email_members(watchers, "New ticket", &body).await?;
+        match state.store.update_support_ticket(&out.change).await {
+            Ok(()) => moved += 1,
+            // Someone else moved it meanwhile; it no longer waits.
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(moved)
+}
+
+/// Resolves the tickets whose customer did not answer in time; returns how many.
+pub async fn resolve_due(state: &AppState) -> Result<usize, ApiError> {
+    const BATCH: u32 = 100;
+    let now = state.clock.now();
+    let mut resolved = 0;
+    for ticket in state.store.tickets_due_to_resolve(now, BATCH).await? {
+        let mut out = Outgoing::new(state, ticket, Actor::System).await?;
+        move_status(&mut out, TicketStatus::Resolved, Actor::System, None, now).await?;
+        let team = out.team().await?;
+        out.email_members(
+            team,
+            "Resolved automatically",
+            "No answer from the customer in time; the ticket was resolved.",
+        )
+        .await?;
+        match state.store.update_support_ticket(&out.change).await {
+            Ok(()) => resolved += 1,
+            // Answered (or resolved by another node) meanwhile.
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(resolved)
+}
+
+/// Edits or deletes a member's own comment or note.
+pub async fn change_comment(
+    state: &AppState,
+    access: &OrgAccess,
+    member: UserId,
+    ticket: &SupportTicket,
+    activity: &str,
+    body: Option<&str>,
+) -> Result<(), ApiError> {
+    let id: TicketActivityId = path_id(activity)?;
+    let entry = state.store.get_ticket_activity(access.org.id, id).await?;
+    if entry.ticket_id != ticket.id {
+        return Err(ApiError::NotFound);
+    }
+    if !entry.is_editable_by(member) {
+        return Err(ApiError::Forbidden);
+    }
+    match body {
+        Some(body) => {
+            let body = parse_comment(body)?;
+            state
+                .store
+                .edit_ticket_comment(access.org.id, id, member, &body, state.clock.now())
+                .await?;
+        }
+        None => state.store.delete_ticket_comment(access.org.id, id, member).await?,
+    }
+    Ok(())
+}
+
+/// Sends every due webhook message once; returns how many were delivered.
+pub async fn deliver_webhooks(state: &AppState) -> Result<usize, ApiError> {
+    const BATCH: u32 = 50;
+    /// A message being sent is no other node's for this long.
+    const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
+    let now = state.clock.now();
+    let due = state.store.claim_due_webhooks(now, LEASE, BATCH).await?;
+    let mut delivered = 0;
+    for delivery in due {
+        let server =
+            state.store.get_mcp_server(delivery.organization_id, delivery.mcp_server_id).await;
+        let attempt = match server {
+            Ok(server) => {
+                let current = settings(state, delivery.organization_id, &server).await?;
+                send(state, &current, &delivery).await
+            }
+            Err(StoreError::NotFound) => Err("the server was deleted".to_owned()),
+            Err(err) => return Err(err.into()),
+        };
+        let attempts = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
+        let record = match attempt {
+            Ok(status) => {
+                delivered += 1;
+                mcplatform_store::WebhookAttempt {
+                    delivered: true,
+                    status: Some(status),
+                    error: None,
+                    retry_at: None,
+                }
+            }
+            Err(error) => {
+                let retry_at =
+                    webhook::retry_after(attempts).map(|after| state.clock.now() + after);
+                tracing::info!(delivery = %delivery.id, attempts, %error, "webhook not delivered");
+                mcplatform_store::WebhookAttempt {
+                    delivered: false,
+                    status: None,
+                    error: Some(error),
+                    retry_at,
+                }
+            }
+        };
+        state.store.record_webhook_attempt(delivery.id, &record, state.clock.now()).await?;
+    }
+    Ok(delivered)
+}
+
+/// One attempt: the answer's status when 2xx, else why not.
+async fn send(
+    state: &AppState,
+    current: &Settings,
+    delivery: &mcplatform_store::WebhookDelivery,
+) -> Result<u16, String> {
+    let (Some(url), Some(secret)) = (&current.settings.webhook_url, &current.webhook_secret) else {
+        return Err("the webhook was removed from the server's settings".into());
+    };
+    let timestamp = state.clock.now().unix_timestamp();
+    let id = format!("msg_{}", delivery.id.as_uuid().simple());
+    let signature = webhook::sign(secret, &id, timestamp, delivery.payload.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri(url.as_str())
+        .header("content-type", "application/json")
+        .header("user-agent", concat!("MCPlatform-Webhooks/", env!("CARGO_PKG_VERSION")))
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(delivery.payload.clone().into_bytes())
+        .map_err(|e| e.to_string())?;
+    let response =
+        state.outbound.execute_limited(request, 16 * 1024).await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    if status.is_success() { Ok(status.as_u16()) } else { Err(format!("HTTP {status}")) }
+}
+
+/// Queues a test message to the server's webhook.
+pub async fn send_test(
+    state: &AppState,
+    access: &OrgAccess,
+    server: &McpServer,
+) -> Result<(), ApiError> {
+    let current = state.store.get_support_settings(access.org.id, server.id).await?;
+    if current.settings.webhook_url.is_none() {
+        return Err(ValidationError::new("webhook_url", "set a webhook URL first").into());
+    }
+    let now = state.clock.now();
+    let payload = json!({
+        "type": "webhook.test",
+        "timestamp": rfc3339(now),
+        "data": {"server_id": server.id.to_string(), "message": "A test message from MCPlatform."},
+    });
+    let webhook = NewWebhook {
+        organization_id: access.org.id,
+        mcp_server_id: server.id,
+        event_type: "webhook.test".into(),
+        payload: payload.to_string(),
+    };
+    state.store.enqueue_webhook(&webhook, now).await?;
+    Ok(())
+}
