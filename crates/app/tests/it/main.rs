@@ -22,4 +22,5 @@ mod providers_api;
 mod providers_pages;
 mod servers_api;
 mod sign_ins;
+mod tickets;
 mod walkthroughs;
