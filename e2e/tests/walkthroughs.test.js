@@ -77,7 +77,7 @@ test('a walkthrough authored in the dashboard is followed to the end by SDK clie
   const { client } = await connectTs(`http://acme.localhost:${port}/mcp`);
   t.after(() => client.close());
   const tools = (await client.listTools()).tools.map((tool) => tool.name);
-  assert.deepEqual(tools, ['get_support', 'start_walkthrough', 'get_next_step']);
+  assert.deepEqual(tools, ['get_support', 'list_my_tickets', 'get_ticket', 'reply_to_ticket', 'start_walkthrough', 'get_next_step']);
   let answer = text(await client.callTool({ name: 'start_walkthrough', arguments: {} }));
   const seen = [];
   while (!answer.startsWith('# Walkthrough Complete!')) {
