@@ -230,8 +230,7 @@ async fn lists_filter_search_and_sort() {
         filter
     };
     assert_eq!(titles(by(|f| f.server = None), TicketSort::Newest).await.len(), 3);
-    let mut on_api = TicketFilter::default();
-    on_api.server = Some(api);
+    let on_api = TicketFilter { server: Some(api), ..TicketFilter::default() };
     assert_eq!(titles(on_api, TicketSort::Newest).await, ["Quota 100% used_up"]);
     assert_eq!(
         titles(
@@ -251,17 +250,20 @@ async fn lists_filter_search_and_sort() {
             .len(),
         2
     );
-    let mut mine = TicketFilter::default();
-    mine.assignee = Some(AssigneeFilter::Member(ada));
+    let mine =
+        TicketFilter { assignee: Some(AssigneeFilter::Member(ada)), ..TicketFilter::default() };
     assert_eq!(titles(mine, TicketSort::Newest).await, ["Login fails"]);
-    let mut window = TicketFilter::default();
-    window.opened_from = Some(t(2));
-    window.opened_before = Some(t(3));
+    let window = TicketFilter {
+        opened_from: Some(t(2)),
+        opened_before: Some(t(3)),
+        ..TicketFilter::default()
+    };
     assert_eq!(titles(window, TicketSort::Newest).await, ["Quota 100% used_up"]);
     let search = |words: &str| {
-        let mut filter = TicketFilter::default();
-        filter.search = Some(words.into());
-        titles(filter, TicketSort::Newest)
+        titles(
+            TicketFilter { search: Some(words.into()), ..TicketFilter::default() },
+            TicketSort::Newest,
+        )
     };
     assert_eq!(search("LOGIN").await, ["Login fails"]);
     assert_eq!(search("postgres slow").await, ["Export is slow"], "a note matches");
