@@ -555,7 +555,11 @@ async fn identify_by_email(
 ) -> Result<Option<EndUserId>, McpError> {
     let caller = call.caller;
     let org = caller.server.organization_id;
-    if let Some(user) = caller.identity.end_user {
+    // The anonymous person of a session is nobody yet: an address does not make them someone
+    // unless the server collects addresses.
+    let placeholder =
+        caller.identity.end_user.filter(|_| caller.identity.source == IdentitySource::None);
+    if let Some(user) = caller.identity.end_user.filter(|_| placeholder.is_none()) {
         state.store.set_end_user_email(org, user, email).await.map_err(internal)?;
         return Ok(Some(user));
     }
@@ -570,6 +574,10 @@ async fn identify_by_email(
             state.store.create_end_user(org, Some(email), None, now).await.map_err(internal)?.id
         }
     };
+    if let Some(placeholder) = placeholder {
+        // What the anonymous person did (a ticket waiting for this address) becomes theirs.
+        state.store.merge_end_users(org, placeholder, user).await.map_err(internal)?;
+    }
     let _first_time = call.identified.set(user);
     // Only a stateful session is the caller's own; a derived one of an anonymous caller may be
     // shared by everyone behind one address.
