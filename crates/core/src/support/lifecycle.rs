@@ -40,27 +40,42 @@ pub struct TransitionError {
     pub reason: String,
 }
 
-/// Whether `actor` may move a ticket from `from` to `to`.
-fn permitted(from: TicketStatus, to: TicketStatus, actor: Actor) -> bool {
+/// The three kinds of [`Actor`], which is all the lifecycle looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Team,
+    EndUser,
+    System,
+}
+
+impl Actor {
+    pub const fn party(self) -> Party {
+        match self {
+            Self::Member(_) => Party::Team,
+            Self::EndUser(_) => Party::EndUser,
+            Self::System => Party::System,
+        }
+    }
+}
+
+/// Whether `party` may move a ticket from `from` to `to`.
+fn permitted(from: TicketStatus, to: TicketStatus, party: Party) -> bool {
     use TicketStatus::*;
-    let member = matches!(actor, Actor::Member(_));
-    let end_user = matches!(actor, Actor::EndUser(_));
-    let system = actor == Actor::System;
+    let (team, end_user, system) =
+        (party == Party::Team, party == Party::EndUser, party == Party::System);
     match (from, to) {
         (NeedsEmail, New) => system,
-        (New, InProgress) | (InProgress, AwaitingCustomer | Resolved) | (Resolved, Closed) => {
-            member
-        }
+        (New, InProgress) | (InProgress, AwaitingCustomer | Resolved) | (Resolved, Closed) => team,
         // The customer answered, or the team takes it back; a resolved ticket reopens.
-        (AwaitingCustomer | Resolved, InProgress) => member || end_user,
-        (AwaitingCustomer, Resolved) => member || system,
+        (AwaitingCustomer | Resolved, InProgress) => team || end_user,
+        (AwaitingCustomer, Resolved) => team || system,
         _ => false,
     }
 }
 
-/// Where `actor` can move a ticket that is `from`, in lifecycle order.
-pub fn next_statuses(from: TicketStatus, actor: Actor) -> Vec<TicketStatus> {
-    TicketStatus::ALL.into_iter().filter(|&to| permitted(from, to, actor)).collect()
+/// Where `party` can move a ticket that is `from`, in lifecycle order.
+pub fn next_statuses(from: TicketStatus, party: Party) -> Vec<TicketStatus> {
+    TicketStatus::ALL.into_iter().filter(|&to| permitted(from, to, party)).collect()
 }
 
 /// A status change that happened, for the activity stream.
@@ -82,8 +97,8 @@ impl SupportTicket {
         auto_resolve_after: Option<Duration>,
     ) -> Result<StatusChange, TransitionError> {
         let from = self.status;
-        if !permitted(from, to, actor) {
-            return Err(TransitionError { from, to, reason: refusal(from, to, actor) });
+        if !permitted(from, to, actor.party()) {
+            return Err(TransitionError { from, to, reason: refusal(from, to, actor.party()) });
         }
         let member = match actor {
             Actor::Member(user) => Some(user),
@@ -114,7 +129,7 @@ impl SupportTicket {
     }
 }
 
-fn refusal(from: TicketStatus, to: TicketStatus, actor: Actor) -> String {
+fn refusal(from: TicketStatus, to: TicketStatus, party: Party) -> String {
     if from == to {
         return "it already is".into();
     }
@@ -124,12 +139,9 @@ fn refusal(from: TicketStatus, to: TicketStatus, actor: Actor) -> String {
     if from == TicketStatus::NeedsEmail {
         return "it waits for the end user's email address".into();
     }
-    let others = |who: Actor| !next_statuses(from, who).contains(&to);
-    if others(Actor::Member(UserId::from_uuid(uuid::Uuid::nil())))
-        && others(Actor::EndUser(EndUserId::from_uuid(uuid::Uuid::nil())))
-        && others(Actor::System)
-    {
-        let next = next_statuses(from, actor);
+    let anyone = [Party::Team, Party::EndUser, Party::System];
+    if !anyone.iter().any(|&who| permitted(from, to, who)) {
+        let next = next_statuses(from, party);
         return if next.is_empty() {
             "that is not a step of the ticket lifecycle".into()
         } else {
@@ -137,11 +149,9 @@ fn refusal(from: TicketStatus, to: TicketStatus, actor: Actor) -> String {
             format!("from {} it can become {}", from.as_str(), names.join(" or "))
         };
     }
-    match to {
-        TicketStatus::New => "only an email address moves it to new".into(),
-        _ if matches!(actor, Actor::EndUser(_)) => {
-            "the end user can only bring it back to the team by replying".into()
-        }
+    match (to, party) {
+        (TicketStatus::New, _) => "only an email address moves it to new".into(),
+        (_, Party::EndUser) => "the end user can only bring it back to the team by replying".into(),
         _ => "only the support team takes that step".into(),
     }
 }
@@ -271,7 +281,7 @@ mod tests {
         let end_user = Actor::EndUser(EndUserId::new());
         assert!(refuse(InProgress, Resolved, end_user).reason.contains("replying"));
         assert!(refuse(Resolved, Closed, Actor::System).reason.contains("support team"));
-        assert_eq!(next_statuses(InProgress, member), [AwaitingCustomer, Resolved]);
-        assert_eq!(next_statuses(Closed, member), []);
+        assert_eq!(next_statuses(InProgress, Party::Team), [AwaitingCustomer, Resolved]);
+        assert_eq!(next_statuses(Closed, Party::Team), []);
     }
 }

@@ -7,36 +7,25 @@ use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html
 /// Safe HTML for a markdown comment.
 pub fn to_html(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-    // A dropped link's end tag is dropped too; links cannot nest, so one flag is enough.
-    let mut dropped_link = false;
+    // Whether each open link or image was dropped, so that its end goes the same way (an
+    // image may sit inside a link).
+    let mut dropped: Vec<bool> = Vec::new();
     let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-            if is_safe_target(&dest_url) {
-                Some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
-            } else {
-                dropped_link = true;
-                None
-            }
-        }
-        Event::End(TagEnd::Link) if dropped_link => {
-            dropped_link = false;
-            None
+            let safe = is_safe_target(&dest_url);
+            dropped.push(!safe);
+            safe.then_some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
         }
         Event::Start(Tag::Image { dest_url, title, id, .. }) => {
-            if is_safe_target(&dest_url) {
-                let link_type = LinkType::Inline;
-                Some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
-            } else {
-                dropped_link = true;
-                None
-            }
+            let safe = is_safe_target(&dest_url);
+            dropped.push(!safe);
+            let link_type = LinkType::Inline;
+            safe.then_some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
         }
-        Event::End(TagEnd::Image) if dropped_link => {
-            dropped_link = false;
-            None
+        Event::End(TagEnd::Link | TagEnd::Image) => {
+            (!dropped.pop().unwrap_or(true)).then_some(Event::End(TagEnd::Link))
         }
-        Event::End(TagEnd::Image) => Some(Event::End(TagEnd::Link)),
         other => Some(other),
     });
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
@@ -80,6 +69,8 @@ mod tests {
             "<iframe src=\"https://evil.example\"></iframe>",
             "[a](<javascript:alert(1)>)",
             "<https://ok.example> and <javascript:alert(1)>",
+            "[![x](https://ok.example/i.png)](javascript:alert(1))",
+            "[![x](javascript:alert(1))](https://ok.example/)",
         ];
         for case in cases {
             let html = to_html(case);
@@ -90,6 +81,15 @@ mod tests {
         }
         assert_eq!(to_html("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(to_html("[click](javascript:alert(1))"), "<p>click</p>\n");
+        // Tags stay balanced when an image inside a link is dropped, or its link is.
+        assert_eq!(
+            to_html("[![x](javascript:alert(1))](https://ok.example/)"),
+            "<p><a href=\"https://ok.example/\">x</a></p>\n"
+        );
+        assert_eq!(
+            to_html("[![x](https://ok.example/i.png)](javascript:alert(1))"),
+            "<p><a href=\"https://ok.example/i.png\">x</a></p>\n"
+        );
         assert_eq!(
             to_html("![pixel](https://tracker.example/p.gif)"),
             "<p><a href=\"https://tracker.example/p.gif\">pixel</a></p>\n"

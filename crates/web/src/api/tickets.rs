@@ -9,7 +9,7 @@ use mcplatform_core::ValidationError;
 use mcplatform_core::ids::UserId;
 use mcplatform_core::org::Role;
 use mcplatform_core::support::activity::{ActivityKind, TicketActivity};
-use mcplatform_core::support::lifecycle::{Actor, next_statuses};
+use mcplatform_core::support::lifecycle::{Actor, Party, next_statuses};
 use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
 use mcplatform_store::{AssigneeFilter, TicketFilter, TicketSort};
 use secrecy::ExposeSecret as _;
@@ -344,7 +344,7 @@ async fn detail(
 ) -> Result<TicketDetailResponse> {
     let activity = state.store.list_ticket_activities(access.org.id, ticket.id, true).await?;
     let watchers = state.store.ticket_watchers(access.org.id, ticket.id).await?;
-    let next = next_statuses(ticket.status, Actor::Member(UserId::from_uuid(uuid::Uuid::nil())));
+    let next = next_statuses(ticket.status, Party::Team);
     Ok(TicketDetailResponse {
         ticket: ticket.into(),
         activity: activity.into_iter().map(ActivityResponse::from).collect(),

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use mcplatform_core::ids::UserId;
 use mcplatform_core::support::activity::{ActivityKind, TicketActivity};
-use mcplatform_core::support::lifecycle::{Actor, next_statuses};
+use mcplatform_core::support::lifecycle::{Actor, Party, next_statuses};
 use mcplatform_core::support::{SupportTicket, TicketPriority, TicketStatus, markdown};
 use mcplatform_store::PageRequest;
 use serde::Deserialize;
@@ -413,7 +413,7 @@ async fn detail_view(
             .iter()
             .map(|(id, name)| Choice { value: id.to_string(), label: name.clone() })
             .collect(),
-        next: next_statuses(ticket.status, Actor::Member(current.user.id))
+        next: next_statuses(ticket.status, Party::Team)
             .into_iter()
             .map(|s| Choice { value: s.as_str().into(), label: s.label().into() })
             .collect(),
