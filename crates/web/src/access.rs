@@ -3,9 +3,12 @@
 
 use mcplatform_core::hosting::McpSession;
 use mcplatform_core::identity_provider::IdentityProvider;
-use mcplatform_core::ids::{IdentityProviderId, McpServerId, OrgId, UserId, WalkthroughId};
+use mcplatform_core::ids::{
+    IdentityProviderId, McpServerId, OrgId, SupportTicketId, UserId, WalkthroughId,
+};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::org::{Organization, Role};
+use mcplatform_core::support::SupportTicket;
 use mcplatform_core::walkthrough::Walkthrough;
 
 use crate::{ApiError, AppState};
@@ -41,6 +44,12 @@ impl OrgAccess {
     pub async fn walkthrough(&self, state: &AppState, id: &str) -> Result<Walkthrough, ApiError> {
         let id: WalkthroughId = path_id(id)?;
         Ok(state.store.get_walkthrough(self.org.id, id).await?)
+    }
+
+    /// The organization's support ticket `id`; `NotFound` for anyone else's.
+    pub async fn ticket(&self, state: &AppState, id: &str) -> Result<SupportTicket, ApiError> {
+        let id: SupportTicketId = path_id(id)?;
+        Ok(state.store.get_support_ticket(self.org.id, id).await?)
     }
 
     /// A session of the organization's `server`; `NotFound` for any other.

@@ -128,6 +128,13 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A step the ticket lifecycle forbids: the request conflicts with the ticket as it is.
+impl From<mcplatform_core::support::lifecycle::TransitionError> for ApiError {
+    fn from(err: mcplatform_core::support::lifecycle::TransitionError) -> Self {
+        Self::InUse(err.to_string())
+    }
+}
+
 impl From<mcplatform_core::walkthrough::exchange::ImportError> for ApiError {
     fn from(err: mcplatform_core::walkthrough::exchange::ImportError) -> Self {
         Self::InvalidField { field: err.path, message: err.message }

@@ -8,20 +8,26 @@
 //! - the server's watchers: every new ticket;
 //! - the server's webhook, when set: every event (internal notes flagged `internal`).
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use mcplatform_core::ValidationError;
-use mcplatform_core::ids::{EndUserId, OrgId, SupportTicketId, TicketActivityId, UserId};
+use mcplatform_core::ids::{
+    EndUserId, McpServerId, OrgId, SupportTicketId, TicketActivityId, UserId,
+};
 use mcplatform_core::mcp_server::McpServer;
 use mcplatform_core::outbox::NewEmail;
 use mcplatform_core::support::activity::{ActivityKind, TicketActivity, parse_comment};
-use mcplatform_core::support::lifecycle::{Actor, TransitionError};
+use mcplatform_core::support::lifecycle::Actor;
 use mcplatform_core::support::webhook;
 use mcplatform_core::support::{
     SupportSettings, SupportTicket, TicketPriority, TicketStatus, parse_summary, parse_title,
 };
 use mcplatform_core::user::EmailAddress;
-use mcplatform_store::{NewWebhook, StoreError, StoredSupportSettings, TicketChange};
+use mcplatform_store::{
+    NewWebhook, PageRequest, StoreError, StoredSupportSettings, TicketChange, TicketFilter,
+    TicketSort,
+};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -33,12 +39,6 @@ use crate::{ApiError, AppState};
 /// The secret's sealing context (see `MasterKey::seal`).
 const SECRET_CONTEXT: &[u8] = b"support webhook secret";
 
-impl From<TransitionError> for ApiError {
-    fn from(err: TransitionError) -> Self {
-        ApiError::InUse(err.to_string())
-    }
-}
-
 /// A stale write: someone changed the ticket since it was read.
 fn changed_meanwhile(err: StoreError) -> ApiError {
     match err {
@@ -46,14 +46,6 @@ fn changed_meanwhile(err: StoreError) -> ApiError {
             "the ticket changed since it was loaded; reload it and try again".into(),
         ),
         other => other.into(),
-    }
-}
-
-impl OrgAccess {
-    /// The organization's ticket `id`; `NotFound` for anyone else's.
-    pub async fn ticket(&self, state: &AppState, id: &str) -> Result<SupportTicket, ApiError> {
-        let id: SupportTicketId = path_id(id)?;
-        Ok(state.store.get_support_ticket(self.org.id, id).await?)
     }
 }
 
@@ -66,9 +58,9 @@ pub struct Settings {
 pub async fn settings(
     state: &AppState,
     org: OrgId,
-    server: &McpServer,
+    server: McpServerId,
 ) -> Result<Settings, ApiError> {
-    let stored = state.store.get_support_settings(org, server.id).await?;
+    let stored = state.store.get_support_settings(org, server).await?;
     let webhook_secret = match &stored.webhook_secret_sealed {
         Some(sealed) => {
             let opened = state
@@ -92,6 +84,13 @@ pub async fn save_settings(
     settings: SupportSettings,
     rotate_secret: bool,
 ) -> Result<Option<SecretString>, ApiError> {
+    // A URL the platform would refuse to call is refused now, not at every delivery.
+    if let Some(url) = &settings.webhook_url {
+        state
+            .outbound
+            .check_url(url)
+            .map_err(|reason| ValidationError::new("webhook_url", reason.to_string()))?;
+    }
     let current = state.store.get_support_settings(access.org.id, server.id).await?;
     let (sealed, fresh) = match (&settings.webhook_url, current.webhook_secret_sealed) {
         (None, _) => (None, None),
@@ -143,60 +142,61 @@ pub fn ticket_url(state: &AppState, ticket: &SupportTicket) -> String {
 struct Outgoing<'a> {
     state: &'a AppState,
     change: TicketChange,
-    webhook: bool,
-    /// The acting member, who needs no email about their own doing.
-    acting: Option<UserId>,
+    /// The server's support settings (categories, auto-resolve delay, webhook).
+    settings: SupportSettings,
+    actor: Actor,
 }
 
 impl<'a> Outgoing<'a> {
+    /// A change `actor` makes to `ticket` at `now` (its new `updated_at`).
     async fn new(
         state: &'a AppState,
-        ticket: SupportTicket,
+        mut ticket: SupportTicket,
         actor: Actor,
+        now: OffsetDateTime,
     ) -> Result<Self, ApiError> {
         let stored =
             state.store.get_support_settings(ticket.organization_id, ticket.mcp_server_id).await?;
-        let acting = match actor {
+        ticket.updated_at = now;
+        Ok(Self { state, change: TicketChange::new(ticket), settings: stored.settings, actor })
+    }
+
+    /// The acting member, who needs no email about their own doing.
+    fn acting_member(&self) -> Option<UserId> {
+        match self.actor {
             Actor::Member(user) => Some(user),
-            _ => None,
-        };
-        Ok(Self {
-            state,
-            change: TicketChange::new(ticket),
-            webhook: stored.settings.webhook_url.is_some(),
-            acting,
-        })
+            Actor::EndUser(_) | Actor::System => None,
+        }
     }
 
     fn ticket(&self) -> &SupportTicket {
         &self.change.ticket
     }
 
+    /// Records an entry by the change's actor; returns it.
     fn activity(
         &mut self,
         kind: ActivityKind,
-        actor: Actor,
         body: Option<String>,
         data: Value,
-    ) -> &TicketActivity {
+    ) -> TicketActivity {
         let ticket = &self.change.ticket;
         let entry = TicketActivity::new(
             ticket.organization_id,
             ticket.id,
             kind,
-            actor,
+            self.actor,
             body,
             data,
             ticket.updated_at,
         );
-        self.change.activities.push(entry);
-        let index = self.change.activities.len() - 1;
-        &self.change.activities[index]
+        self.change.activities.push(entry.clone());
+        entry
     }
 
     /// The webhook message of an event, when the server has a webhook.
     fn event(&mut self, event_type: &str, activity: Option<&TicketActivity>) {
-        if !self.webhook {
+        if self.settings.webhook_url.is_none() {
             return;
         }
         let ticket = &self.change.ticket;
@@ -261,7 +261,7 @@ impl<'a> Outgoing<'a> {
         body: &str,
     ) -> Result<(), ApiError> {
         let recipients: BTreeSet<UserId> =
-            members.into_iter().filter(|m| Some(*m) != self.acting).collect();
+            members.into_iter().filter(|m| Some(*m) != self.acting_member()).collect();
         let ticket = self.change.ticket.clone();
         let url = ticket_url(self.state, &ticket);
         for member in recipients {
@@ -290,11 +290,13 @@ impl<'a> Outgoing<'a> {
     }
 }
 
+/// The end of a ticket's id, enough to tell tickets apart in a subject line.
 fn short_id(id: SupportTicketId) -> String {
-    id.to_string().chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect()
+    let id = id.as_uuid().simple().to_string();
+    id[id.len() - 8..].to_owned()
 }
 
-/// A ticket as webhooks and the API's event payloads show it.
+/// A ticket as webhook messages show it.
 fn ticket_json(state: &AppState, ticket: &SupportTicket) -> Value {
     json!({
         "id": ticket.id.to_string(),
@@ -314,30 +316,37 @@ fn ticket_json(state: &AppState, ticket: &SupportTicket) -> Value {
     })
 }
 
-/// Stores a ticket opened from the editor, telling the server's watchers and its webhook.
-pub async fn open(state: &AppState, ticket: SupportTicket, actor: Actor) -> Result<(), ApiError> {
-    let mut out = Outgoing::new(state, ticket, actor).await?;
-    let note = match out.ticket().status {
-        TicketStatus::NeedsEmail => "Opened from the editor; waiting for an email address.",
-        _ => "Opened from the editor.",
-    };
-    let entry = out.activity(ActivityKind::System, actor, Some(note.into()), json!({})).clone();
-    out.event("ticket.created", Some(&entry));
+/// Tells the server's watchers of a ticket the team can now work on.
+async fn announce_new(out: &mut Outgoing<'_>) -> Result<(), ApiError> {
     let ticket = out.ticket().clone();
     let watchers =
-        state.store.server_watchers(ticket.organization_id, ticket.mcp_server_id).await?;
+        out.state.store.server_watchers(ticket.organization_id, ticket.mcp_server_id).await?;
     let body = format!(
         "A new support ticket was opened from {}.\n\n{}\n\n{}",
         ticket.email.as_deref().unwrap_or("someone who gave no email address yet"),
         ticket.title,
         ticket.description,
     );
-    out.email_members(watchers, "New ticket", &body).await?;
+    out.email_members(watchers, "New ticket", &body).await
+}
+
+/// Stores a ticket opened from the editor, telling the server's watchers and its webhook.
+pub async fn open(state: &AppState, ticket: SupportTicket, actor: Actor) -> Result<(), ApiError> {
+    let opened_at = ticket.created_at;
+    let mut out = Outgoing::new(state, ticket, actor, opened_at).await?;
+    let note = match out.ticket().status {
+        TicketStatus::NeedsEmail => "Opened from the editor; waiting for an email address.",
+        _ => "Opened from the editor.",
+    };
+    let entry = out.activity(ActivityKind::System, Some(note.into()), json!({}));
+    out.event("ticket.created", Some(&entry));
+    announce_new(&mut out).await?;
     state.store.create_support_ticket(&out.change).await?;
     Ok(())
 }
 
-/// Applies a member's edit: status through the lifecycle, then the fields, each recorded.
+/// Applies a member's edit: the assignee, then the fields, then the status through the
+/// lifecycle, each recorded.
 pub async fn edit(
     state: &AppState,
     access: &OrgAccess,
@@ -345,11 +354,7 @@ pub async fn edit(
     ticket: SupportTicket,
     edit: Edit,
 ) -> Result<SupportTicket, ApiError> {
-    let now = state.clock.now();
-    let actor = Actor::Member(member);
-    let settings = state.store.get_support_settings(access.org.id, ticket.mcp_server_id).await?;
-    let mut out = Outgoing::new(state, ticket, actor).await?;
-    out.change.ticket.updated_at = now;
+    let mut out = Outgoing::new(state, ticket, Actor::Member(member), state.clock.now()).await?;
     let mut changed = false;
 
     if let Some(assignee) = edit.assignee
@@ -374,7 +379,7 @@ pub async fn edit(
         out.change.ticket.assignee_id = assignee;
         let data =
             json!({"from": from.map(|u| u.to_string()), "to": assignee.map(|u| u.to_string())});
-        let entry = out.activity(ActivityKind::Assignment, actor, None, data).clone();
+        let entry = out.activity(ActivityKind::Assignment, None, data);
         out.event("ticket.assigned", Some(&entry));
         if let Some(user) = assignee {
             let body = format!("The ticket was assigned to you.\n\n{}", out.ticket().description);
@@ -407,7 +412,7 @@ pub async fn edit(
     if let Some(category) = &edit.category {
         let category = match category.trim() {
             "" => None,
-            given => Some(settings.settings.category(given)?),
+            given => Some(out.settings.category(given)?),
         };
         if category != out.ticket().category {
             fields.push(("category", json!(out.ticket().category), json!(category)));
@@ -415,14 +420,8 @@ pub async fn edit(
         }
     }
     for (field, from, to) in fields {
-        let entry = out
-            .activity(
-                ActivityKind::FieldUpdate,
-                actor,
-                None,
-                json!({"field": field, "from": from, "to": to}),
-            )
-            .clone();
+        let data = json!({"field": field, "from": from, "to": to});
+        let entry = out.activity(ActivityKind::FieldUpdate, None, data);
         out.event("ticket.updated", Some(&entry));
         changed = true;
     }
@@ -430,61 +429,67 @@ pub async fn edit(
     if let Some(status) = edit.status
         && status != out.ticket().status
     {
-        move_status(&mut out, status, actor, settings.settings.auto_resolve_after, now).await?;
+        out.move_status(status)?;
         changed = true;
     }
     if !changed {
         return Ok(out.change.ticket);
     }
     state.store.update_support_ticket(&out.change).await.map_err(changed_meanwhile)?;
-    Ok(state.store.get_support_ticket(access.org.id, out.change.ticket.id).await?)
+    // What is stored now: the same, one version on.
+    let mut saved = out.change.ticket;
+    saved.version += 1;
+    Ok(saved)
 }
 
-/// Moves the ticket, records it and tells the end user (unless they did it) and the webhook.
-async fn move_status(
-    out: &mut Outgoing<'_>,
-    to: TicketStatus,
-    actor: Actor,
-    auto_resolve_after: Option<std::time::Duration>,
-    now: OffsetDateTime,
-) -> Result<(), ApiError> {
-    let change = out.change.ticket.move_to(to, actor, now, auto_resolve_after)?;
-    let data = json!({"from": change.from.as_str(), "to": change.to.as_str()});
-    let body = match (actor, to) {
-        (Actor::System, TicketStatus::Resolved) => {
-            Some("Resolved automatically: no answer from the customer in time.".to_owned())
-        }
-        (Actor::System, TicketStatus::New) => Some("An email address arrived.".to_owned()),
-        _ => None,
-    };
-    let entry = out.activity(ActivityKind::StatusChange, actor, body, data).clone();
-    out.event("ticket.status_changed", Some(&entry));
-    if !matches!(actor, Actor::EndUser(_)) && to != TicketStatus::New {
-        let text = match to {
-            TicketStatus::InProgress if change.from == TicketStatus::Resolved => {
-                "Your ticket was reopened; the team is on it again.".to_owned()
+impl Outgoing<'_> {
+    /// Moves the ticket, records it and tells the end user (unless they did it) and the
+    /// webhook.
+    fn move_status(&mut self, to: TicketStatus) -> Result<(), ApiError> {
+        let (actor, now) = (self.actor, self.change.ticket.updated_at);
+        let change =
+            self.change.ticket.move_to(to, actor, now, self.settings.auto_resolve_after)?;
+        let data = json!({"from": change.from.as_str(), "to": change.to.as_str()});
+        let body = match (actor, to) {
+            (Actor::System, TicketStatus::Resolved) => {
+                Some("Resolved automatically: no answer from the customer in time.".to_owned())
             }
-            TicketStatus::InProgress => "The support team is working on your ticket.".to_owned(),
-            TicketStatus::AwaitingCustomer => {
-                "The support team is waiting for your answer.".to_owned()
-            }
-            TicketStatus::Resolved if actor == Actor::System => {
-                "Your ticket was resolved, as there was no answer for a while. Reply to reopen it."
-                    .to_owned()
-            }
-            TicketStatus::Resolved => "Your ticket was resolved. Reply to reopen it.".to_owned(),
-            other => format!("Your ticket is now {}.", other.label().to_lowercase()),
+            (Actor::System, TicketStatus::New) => Some("An email address arrived.".to_owned()),
+            _ => None,
         };
-        out.email_end_user(to.label(), text);
+        let entry = self.activity(ActivityKind::StatusChange, body, data);
+        self.event("ticket.status_changed", Some(&entry));
+        if !matches!(actor, Actor::EndUser(_)) && to != TicketStatus::New {
+            let text = match to {
+                TicketStatus::InProgress if change.from == TicketStatus::Resolved => {
+                    "Your ticket was reopened; the team is on it again.".to_owned()
+                }
+                TicketStatus::InProgress => {
+                    "The support team is working on your ticket.".to_owned()
+                }
+                TicketStatus::AwaitingCustomer => {
+                    "The support team is waiting for your answer.".to_owned()
+                }
+                TicketStatus::Resolved if actor == Actor::System => {
+                    "Your ticket was resolved, as there was no answer for a while. Reply to \
+                     reopen it."
+                        .to_owned()
+                }
+                TicketStatus::Resolved => {
+                    "Your ticket was resolved. Reply to reopen it.".to_owned()
+                }
+                other => format!("Your ticket is now {}.", other.label().to_lowercase()),
+            };
+            self.email_end_user(to.label(), text);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A member's comment (public) or internal note, optionally moving the ticket in the same
 /// change (answer and wait for the customer, say).
 pub async fn comment(
     state: &AppState,
-    access: &OrgAccess,
     member: UserId,
     ticket: SupportTicket,
     body: &str,
@@ -492,13 +497,9 @@ pub async fn comment(
     then: Option<TicketStatus>,
 ) -> Result<TicketActivity, ApiError> {
     let body = parse_comment(body)?;
-    let now = state.clock.now();
-    let actor = Actor::Member(member);
-    let settings = state.store.get_support_settings(access.org.id, ticket.mcp_server_id).await?;
-    let mut out = Outgoing::new(state, ticket, actor).await?;
-    out.change.ticket.updated_at = now;
+    let mut out = Outgoing::new(state, ticket, Actor::Member(member), state.clock.now()).await?;
     let kind = if internal { ActivityKind::InternalNote } else { ActivityKind::Comment };
-    let entry = out.activity(kind, actor, Some(body.clone()), json!({})).clone();
+    let entry = out.activity(kind, Some(body.clone()), json!({}));
     out.change.watchers.push(member);
     out.event(if internal { "ticket.note_added" } else { "ticket.comment_added" }, Some(&entry));
     if !internal {
@@ -510,7 +511,7 @@ pub async fn comment(
     if let Some(status) = then
         && status != out.ticket().status
     {
-        move_status(&mut out, status, actor, settings.settings.auto_resolve_after, now).await?;
+        out.move_status(status)?;
     }
     state.store.update_support_ticket(&out.change).await.map_err(changed_meanwhile)?;
     Ok(entry)
@@ -528,14 +529,11 @@ pub async fn end_user_reply(
     if ticket.status == TicketStatus::Closed {
         return Err(ApiError::InUse("the ticket is closed; open a new one instead".into()));
     }
-    let now = state.clock.now();
-    let actor = Actor::EndUser(end_user);
-    let mut out = Outgoing::new(state, ticket, actor).await?;
-    out.change.ticket.updated_at = now;
-    let entry = out.activity(ActivityKind::Comment, actor, Some(body.clone()), json!({})).clone();
+    let mut out = Outgoing::new(state, ticket, Actor::EndUser(end_user), state.clock.now()).await?;
+    let entry = out.activity(ActivityKind::Comment, Some(body.clone()), json!({}));
     out.event("ticket.comment_added", Some(&entry));
     if matches!(out.ticket().status, TicketStatus::AwaitingCustomer | TicketStatus::Resolved) {
-        move_status(&mut out, TicketStatus::InProgress, actor, None, now).await?;
+        out.move_status(TicketStatus::InProgress)?;
     }
     let team = out.team().await?;
     let who = out.ticket().email.clone().unwrap_or_else(|| "The end user".into());
@@ -551,33 +549,20 @@ pub async fn email_arrived(
     end_user: EndUserId,
     email: &str,
 ) -> Result<usize, ApiError> {
-    let filter = mcplatform_store::TicketFilter {
+    let filter = TicketFilter {
         statuses: vec![TicketStatus::NeedsEmail],
         end_user: Some(end_user),
-        ..Default::default()
+        ..TicketFilter::default()
     };
-    let waiting = state
-        .store
-        .list_support_tickets(
-            org,
-            &filter,
-            mcplatform_store::TicketSort::Oldest,
-            mcplatform_store::PageRequest::new(100, 0),
-        )
-        .await?;
+    let page = PageRequest::new(PageRequest::MAX_LIMIT, 0);
+    let waiting = state.store.list_support_tickets(org, &filter, TicketSort::Oldest, page).await?;
     let now = state.clock.now();
     let mut moved = 0;
     for mut ticket in waiting.items {
         ticket.email = Some(email.to_owned());
-        let mut out = Outgoing::new(state, ticket, Actor::System).await?;
-        move_status(&mut out, TicketStatus::New, Actor::System, None, now).await?;
-        let ticket = out.ticket().clone();
-        let watchers = state.store.server_watchers(org, ticket.mcp_server_id).await?;
-        let body = format!(
-            "A new support ticket from {email}.\n\n{}\n\n{}",
-            ticket.title, ticket.description
-        );
-        out.email_members(watchers, "New ticket", &body).await?;
+        let mut out = Outgoing::new(state, ticket, Actor::System, now).await?;
+        out.move_status(TicketStatus::New)?;
+        announce_new(&mut out).await?;
         match state.store.update_support_ticket(&out.change).await {
             Ok(()) => moved += 1,
             // Someone else moved it meanwhile; it no longer waits.
@@ -594,15 +579,11 @@ pub async fn resolve_due(state: &AppState) -> Result<usize, ApiError> {
     let now = state.clock.now();
     let mut resolved = 0;
     for ticket in state.store.tickets_due_to_resolve(now, BATCH).await? {
-        let mut out = Outgoing::new(state, ticket, Actor::System).await?;
-        move_status(&mut out, TicketStatus::Resolved, Actor::System, None, now).await?;
+        let mut out = Outgoing::new(state, ticket, Actor::System, now).await?;
+        out.move_status(TicketStatus::Resolved)?;
         let team = out.team().await?;
-        out.email_members(
-            team,
-            "Resolved automatically",
-            "No answer from the customer in time; the ticket was resolved.",
-        )
-        .await?;
+        let body = "No answer from the customer in time; the ticket was resolved.";
+        out.email_members(team, "Resolved automatically", body).await?;
         match state.store.update_support_ticket(&out.change).await {
             Ok(()) => resolved += 1,
             // Answered (or resolved by another node) meanwhile.
@@ -650,18 +631,16 @@ pub async fn deliver_webhooks(state: &AppState) -> Result<usize, ApiError> {
     const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
     let now = state.clock.now();
     let due = state.store.claim_due_webhooks(now, LEASE, BATCH).await?;
+    // Each server's settings (and opened secret), read once per batch.
+    let mut servers: HashMap<McpServerId, Settings> = HashMap::new();
     let mut delivered = 0;
     for delivery in due {
-        let server =
-            state.store.get_mcp_server(delivery.organization_id, delivery.mcp_server_id).await;
-        let attempt = match server {
-            Ok(server) => {
-                let current = settings(state, delivery.organization_id, &server).await?;
-                send(state, &current, &delivery).await
-            }
-            Err(StoreError::NotFound) => Err("the server was deleted".to_owned()),
-            Err(err) => return Err(err.into()),
+        let current = match servers.entry(delivery.mcp_server_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot
+                .insert(settings(state, delivery.organization_id, delivery.mcp_server_id).await?),
         };
+        let attempt = send(state, current, &delivery).await;
         let attempts = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
         let record = match attempt {
             Ok(status) => {

@@ -278,6 +278,76 @@ impl SqlStore {
     }
 }
 
+/// What members watch: a ticket (its replies) or a server (its new tickets).
+#[derive(Clone, Copy)]
+enum Watched {
+    Ticket,
+    Server,
+}
+
+impl Watched {
+    /// The watchers' table, its column naming what is watched, and that thing's table.
+    const fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Ticket => ("ticket_watchers", "ticket_id", "support_tickets"),
+            Self::Server => ("support_server_watchers", "mcp_server_id", "mcp_servers"),
+        }
+    }
+}
+
+impl SqlStore {
+    /// Starts or stops `user` watching; idempotent. Watching needs the thing and the member
+    /// to be the organization's (`NotFound` otherwise).
+    async fn set_watcher(
+        &self,
+        watched: Watched,
+        org: OrgId,
+        id: &str,
+        user: UserId,
+        watching: bool,
+    ) -> Result<()> {
+        let (table, column, parent) = watched.tables();
+        let (org, user) = (org.to_string(), user.to_string());
+        if !watching {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE {column} = $1 AND user_id = $2 AND organization_id = $3"
+            ))
+            .bind(id)
+            .bind(&user)
+            .bind(&org)
+            .execute(&self.pool)
+            .await?;
+            return Ok(());
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO {table} ({column}, user_id, organization_id) SELECT $1, $2, $3 \
+             WHERE EXISTS (SELECT 1 FROM {parent} WHERE id = $1 AND organization_id = $3) \
+               AND EXISTS (SELECT 1 FROM memberships WHERE organization_id = $3 AND user_id = $2) \
+             ON CONFLICT ({column}, user_id) DO NOTHING"
+        ))
+        .bind(id)
+        .bind(&user)
+        .bind(&org)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            // Already watching, or not the organization's thing or member.
+            let known = sqlx::query(&format!(
+                "SELECT 1 FROM {table} WHERE {column} = $1 AND user_id = $2 AND organization_id = $3"
+            ))
+            .bind(id)
+            .bind(&user)
+            .bind(&org)
+            .fetch_optional(&self.pool)
+            .await?;
+            if known.is_none() {
+                return Err(StoreError::NotFound);
+            }
+        }
+        Ok(())
+    }
+}
+
 async fn insert_webhook(
     conn: &mut sqlx::AnyConnection,
     webhook: &NewWebhook,
@@ -602,42 +672,7 @@ impl SupportStore for SqlStore {
         user: UserId,
         watching: bool,
     ) -> Result<()> {
-        let (org, ticket, user) = (org.to_string(), ticket.to_string(), user.to_string());
-        let done = if watching {
-            sqlx::query(
-                "INSERT INTO ticket_watchers (ticket_id, user_id, organization_id) \
-                 SELECT $1, $2, $3 \
-                 WHERE EXISTS (SELECT 1 FROM support_tickets WHERE id = $1 AND organization_id = $3) \
-                   AND EXISTS (SELECT 1 FROM memberships WHERE organization_id = $3 AND user_id = $2) \
-                 ON CONFLICT (ticket_id, user_id) DO NOTHING",
-            )
-        } else {
-            sqlx::query(
-                "DELETE FROM ticket_watchers WHERE ticket_id = $1 AND user_id = $2 \
-                   AND organization_id = $3",
-            )
-        }
-        .bind(&ticket)
-        .bind(&user)
-        .bind(&org)
-        .execute(&self.pool)
-        .await?;
-        if watching && done.rows_affected() == 0 {
-            // Already watching, or not the organization's ticket or member.
-            let known = sqlx::query(
-                "SELECT 1 FROM ticket_watchers WHERE ticket_id = $1 AND user_id = $2 \
-                   AND organization_id = $3",
-            )
-            .bind(&ticket)
-            .bind(&user)
-            .bind(&org)
-            .fetch_optional(&self.pool)
-            .await?;
-            if known.is_none() {
-                return Err(StoreError::NotFound);
-            }
-        }
-        Ok(())
+        self.set_watcher(Watched::Ticket, org, &ticket.to_string(), user, watching).await
     }
 
     async fn ticket_watchers(&self, org: OrgId, ticket: SupportTicketId) -> Result<Vec<UserId>> {
@@ -661,46 +696,7 @@ impl SupportStore for SqlStore {
         user: UserId,
         watching: bool,
     ) -> Result<()> {
-        let (org, server, user) = (org.to_string(), server.to_string(), user.to_string());
-        if watching {
-            let inserted = sqlx::query(
-                "INSERT INTO support_server_watchers (mcp_server_id, user_id, organization_id) \
-                 SELECT $1, $2, $3 \
-                 WHERE EXISTS (SELECT 1 FROM mcp_servers WHERE id = $1 AND organization_id = $3) \
-                   AND EXISTS (SELECT 1 FROM memberships WHERE organization_id = $3 AND user_id = $2) \
-                 ON CONFLICT (mcp_server_id, user_id) DO NOTHING",
-            )
-            .bind(&server)
-            .bind(&user)
-            .bind(&org)
-            .execute(&self.pool)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                let known = sqlx::query(
-                    "SELECT 1 FROM support_server_watchers WHERE mcp_server_id = $1 \
-                       AND user_id = $2 AND organization_id = $3",
-                )
-                .bind(&server)
-                .bind(&user)
-                .bind(&org)
-                .fetch_optional(&self.pool)
-                .await?;
-                if known.is_none() {
-                    return Err(StoreError::NotFound);
-                }
-            }
-        } else {
-            sqlx::query(
-                "DELETE FROM support_server_watchers WHERE mcp_server_id = $1 AND user_id = $2 \
-                   AND organization_id = $3",
-            )
-            .bind(&server)
-            .bind(&user)
-            .bind(&org)
-            .execute(&self.pool)
-            .await?;
-        }
-        Ok(())
+        self.set_watcher(Watched::Server, org, &server.to_string(), user, watching).await
     }
 
     async fn server_watchers(&self, org: OrgId, server: McpServerId) -> Result<Vec<UserId>> {

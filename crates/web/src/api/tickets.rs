@@ -230,7 +230,9 @@ pub(crate) fn ticket_filter(me: Option<UserId>, words: FilterWords<'_>) -> Resul
     let assignee = match assignee.map(str::trim).unwrap_or_default() {
         "" | "any" => None,
         "none" => Some(AssigneeFilter::Unassigned),
-        "me" => me.map(AssigneeFilter::Member),
+        "me" => Some(AssigneeFilter::Member(me.ok_or_else(|| {
+            ValidationError::new("assignee", "`me` needs a person: this key has none to act as")
+        })?)),
         id => Some(AssigneeFilter::Member(
             id.parse()
                 .map_err(|_| ValidationError::new("assignee", "must be me, none or an id"))?,
@@ -492,16 +494,9 @@ async fn add_comment(
     let access = caller.org_access(&state, &org_id).await?;
     let member = caller.member(&state, &access).await?;
     let ticket = access.ticket(&state, &ticket_id).await?;
-    let entry = tickets::comment(
-        &state,
-        &access,
-        member,
-        ticket,
-        &request.body,
-        request.internal,
-        request.status,
-    )
-    .await?;
+    let entry =
+        tickets::comment(&state, member, ticket, &request.body, request.internal, request.status)
+            .await?;
     Ok((StatusCode::CREATED, AppJson(entry.into())))
 }
 

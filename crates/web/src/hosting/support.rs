@@ -244,6 +244,14 @@ async fn get_support(
         Some(email) => Some(email.as_str().to_owned()),
         None => known_email(state, caller, end_user).await?,
     };
+    if email.is_none() && end_user.is_none() {
+        // Nobody could follow such a ticket up, nor answer it: ask first, as the original
+        // contract does.
+        return Ok(tool_error(
+            "No ticket was opened: the support team needs an email address to reply to. Ask \
+             the user for their email address, then call get_support again with it in `email`.",
+        ));
+    }
     let recent = match &call.session_id {
         Some(session) => recent_tool_calls(state, caller, session).await?,
         None => Vec::new(),
@@ -301,15 +309,10 @@ async fn get_support(
             "Support ticket {id} was opened with the {product} team. They will reply to \
              {email}.{follow_up} Tell the user their request was received."
         ),
-        None if end_user.is_some() => format!(
+        None => format!(
             "Support ticket {id} was saved, but the {product} team cannot answer without an \
              email address. Ask the user for their email address, then call reply_to_ticket \
              with ticketId \"{id}\" and the address in `email`."
-        ),
-        None => format!(
-            "Support ticket {id} was saved, but the {product} team cannot answer without an \
-             email address. Ask the user for their email address, then call get_support again \
-             with it in `email`."
         ),
     })))
 }
@@ -478,14 +481,17 @@ async fn reply_to_ticket(
     if message.is_none() && email.is_none() {
         return Err(to_invalid_params("give a `message`, an `email`, or both"));
     }
-    let Some((owner, mut ticket)) = own_ticket(state, call, &args.ticket_id).await? else {
+    let Some((mut owner, mut ticket)) = own_ticket(state, call, &args.ticket_id).await? else {
         return Ok(no_such_ticket(&args.ticket_id));
     };
     let org = call.caller.server.organization_id;
     let mut said = Vec::new();
     if let Some(email) = &email {
-        identify_by_email(state, call, email.as_str()).await?;
-        state.store.set_end_user_email(org, owner, email.as_str()).await.map_err(internal)?;
+        // On a `collect_email` server the address may name someone else, into whom the
+        // session's anonymous person (and this ticket) was merged.
+        if let Some(identified) = identify_by_email(state, call, email.as_str()).await? {
+            owner = identified;
+        }
         let moved =
             tickets::email_arrived(state, org, owner, email.as_str()).await.map_err(mcp_error)?;
         if moved > 0 {

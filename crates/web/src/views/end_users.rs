@@ -61,6 +61,7 @@ fn seen(at: Option<time::OffsetDateTime>) -> String {
 }
 
 struct UserRow {
+    id: String,
     person: String,
     verified: bool,
     identified_by: String,
@@ -75,6 +76,7 @@ impl From<&EndUserActivity> for UserRow {
     fn from(activity: &EndUserActivity) -> Self {
         let sources: Vec<&str> = activity.identified_by().into_iter().map(source_label).collect();
         Self {
+            id: activity.end_user.id.to_string(),
             person: activity.end_user.display_name(),
             verified: activity.end_user.email_verified_at.is_some(),
             identified_by: if sources.is_empty() {

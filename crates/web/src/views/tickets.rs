@@ -558,17 +558,9 @@ async fn comment_post(
     let done = match then {
         Ok(then) => {
             let internal = form.visibility == "note";
-            tickets::comment(
-                &state,
-                &access,
-                current.user.id,
-                ticket.clone(),
-                &form.body,
-                internal,
-                then,
-            )
-            .await
-            .map(drop)
+            tickets::comment(&state, current.user.id, ticket.clone(), &form.body, internal, then)
+                .await
+                .map(drop)
         }
         Err(err) => Err(err),
     };
