@@ -17,6 +17,7 @@ pub mod org;
 pub mod outbox;
 pub mod password;
 pub mod support;
+pub mod telemetry;
 pub mod upstream_login;
 pub mod user;
 pub mod validation;
