@@ -40,7 +40,32 @@ pub struct Config {
     pub auth: AuthConfig,
     pub email: EmailConfig,
     pub log: LogConfig,
+    pub telemetry: TelemetryConfig,
     pub testing: TestingConfig,
+}
+
+/// OTLP ingest at `/v1/{traces,metrics,logs}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TelemetryConfig {
+    /// The largest request body as sent, compressed or not (413 past it).
+    pub max_body_bytes: usize,
+    /// The largest body once gzip or zstd is undone (413 past it).
+    pub max_decompressed_bytes: usize,
+    /// Rows (spans, data points, log records) waiting for the database at most; requests
+    /// past it are answered 429 with `Retry-After`.
+    pub queue_rows: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        let limits = mcplatform_web::telemetry::IngestLimits::default();
+        Self {
+            max_body_bytes: limits.max_body_bytes,
+            max_decompressed_bytes: limits.max_decompressed_bytes,
+            queue_rows: limits.queue_rows,
+        }
+    }
 }
 
 /// For test runs only, never production.
@@ -188,6 +213,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             email: EmailConfig::default(),
+            telemetry: TelemetryConfig::default(),
             log: LogConfig::default(),
             testing: TestingConfig::default(),
         }
@@ -334,6 +360,18 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.telemetry.max_body_bytes < 1024 {
+            return invalid("telemetry.max_body_bytes", "must be at least 1024");
+        }
+        if self.telemetry.max_decompressed_bytes < self.telemetry.max_body_bytes {
+            return invalid(
+                "telemetry.max_decompressed_bytes",
+                "must be at least telemetry.max_body_bytes",
+            );
+        }
+        if self.telemetry.queue_rows == 0 {
+            return invalid("telemetry.queue_rows", "must be at least 1");
         }
         self.login_providers()?;
         Ok(())

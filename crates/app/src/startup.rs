@@ -12,6 +12,7 @@ use mcplatform_core::crypto::MasterKey;
 use mcplatform_store::Store;
 use mcplatform_web::auth::SessionSettings;
 use mcplatform_web::outbound::OutboundPolicy;
+use mcplatform_web::telemetry::IngestLimits;
 use mcplatform_web::{AppState, WebConfig};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -128,6 +129,10 @@ impl Application {
         let recorder = tokio::spawn(async move {
             recorder_state.hosting.log.run_flusher(&recorder_state).await;
         });
+        let writer_state = state.clone();
+        let telemetry_writer = tokio::spawn(async move {
+            writer_state.telemetry.run_writer(writer_state.store.clone()).await;
+        });
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -169,6 +174,7 @@ impl Application {
         sweeper.abort();
         support.abort();
         recorder.abort();
+        telemetry_writer.abort();
         if let Some(mailer) = mailer {
             mailer.abort();
         }
@@ -225,6 +231,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         },
         login_providers: config.login_providers().context("invalid login provider")?,
         conformance_fixture: config.testing.conformance_fixture,
+        telemetry: IngestLimits {
+            max_body_bytes: config.telemetry.max_body_bytes,
+            max_decompressed_bytes: config.telemetry.max_decompressed_bytes,
+            queue_rows: config.telemetry.queue_rows,
+        },
         ..WebConfig::new(config.base_url.clone())
     };
     if config.testing.conformance_fixture {

@@ -154,10 +154,14 @@ fn bad_protobuf(err: prost::DecodeError) -> DecodeError {
 
 /// The `Export*ServiceResponse` for a request, with `partial_success` when items were dropped
 /// (OTLP/HTTP §Partial Success).
-pub fn response(signal: Signal, encoding: Encoding, decoded: &Decoded) -> Vec<u8> {
+pub fn response(
+    signal: Signal,
+    encoding: Encoding,
+    rejected: i64,
+    error_message: Option<&str>,
+) -> Vec<u8> {
     use opentelemetry_proto::tonic::collector::{logs, metrics, trace};
-    let message = decoded.error_message.clone().unwrap_or_default();
-    let rejected = decoded.rejected;
+    let message = error_message.unwrap_or_default().to_owned();
     let dropped = rejected > 0;
     match signal {
         Signal::Traces => encode(
@@ -275,12 +279,10 @@ mod tests {
 
     #[test]
     fn answers_carry_partial_success_only_when_something_was_dropped() {
-        let mut decoded = Decoded::default();
-        assert_eq!(response(Signal::Traces, Encoding::Json, &decoded), b"{}");
-        assert!(response(Signal::Traces, Encoding::Protobuf, &decoded).is_empty());
-        decoded.reject("bad trace id");
-        let json: serde_json::Value =
-            serde_json::from_slice(&response(Signal::Traces, Encoding::Json, &decoded)).unwrap();
+        assert_eq!(response(Signal::Traces, Encoding::Json, 0, None), b"{}");
+        assert!(response(Signal::Traces, Encoding::Protobuf, 0, None).is_empty());
+        let dropped = response(Signal::Traces, Encoding::Json, 1, Some("bad trace id"));
+        let json: serde_json::Value = serde_json::from_slice(&dropped).unwrap();
         assert_eq!(json["partialSuccess"]["rejectedSpans"], 1);
         assert_eq!(json["partialSuccess"]["errorMessage"], "bad trace id");
         let status: serde_json::Value =

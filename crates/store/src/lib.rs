@@ -39,6 +39,8 @@ use mcplatform_core::org::{Membership, OrgName, Organization, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::support::activity::TicketActivity;
 use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
+use mcplatform_core::telemetry::analytics::CallSample;
+use mcplatform_core::telemetry::{LogRecord, SpanRecord, TelemetryBatch};
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
@@ -106,6 +108,7 @@ pub trait Store:
     + HostingStore
     + SupportStore
     + WalkthroughStore
+    + TelemetryStore
     + AuditStore
     + Send
     + Sync
@@ -1381,6 +1384,69 @@ pub trait WalkthroughStore {
         limit: u32,
     ) -> Result<Vec<ProgressEvent>>;
 }
+
+/// One OTLP request's rows, for the server its API key belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TelemetryWrite {
+    pub organization_id: OrgId,
+    pub mcp_server_id: McpServerId,
+    pub received_at: OffsetDateTime,
+    pub batch: TelemetryBatch,
+}
+
+/// A span as stored, with its server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSpan {
+    pub mcp_server_id: McpServerId,
+    pub span: SpanRecord,
+}
+
+/// A log record as stored, with its server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLog {
+    pub mcp_server_id: McpServerId,
+    pub log: LogRecord,
+}
+
+/// Which log records to read: newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogQuery {
+    pub server: Option<McpServerId>,
+    pub from_ns: i64,
+    pub to_ns: i64,
+    /// Words the body must all contain, in any case.
+    pub text: Option<String>,
+    /// At least this `SeverityNumber` (9 = INFO, 13 = WARN, 17 = ERROR).
+    pub min_severity: Option<i32>,
+    pub trace_id: Option<String>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait TelemetryStore {
+    /// Stores every write in one transaction: all of them or, on error, none. Writes for a
+    /// server that no longer exists (deleted after its key was checked) are skipped.
+    async fn insert_telemetry(&self, writes: &[TelemetryWrite]) -> Result<()>;
+
+    /// Every MCP operation the organization's servers (or one of them) answered in
+    /// `[from_ns, to_ns)`: ingested spans of the operation's receiver (not client spans) and
+    /// the hosted servers' own records alike.
+    async fn mcp_calls(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<CallSample>>;
+
+    /// The spans of a trace, by start time (at most [`MAX_TRACE_SPANS`]).
+    async fn trace_spans(&self, org: OrgId, trace_id: &str) -> Result<Vec<StoredSpan>>;
+
+    async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>>;
+}
+
+/// The most spans of one trace read at once.
+pub const MAX_TRACE_SPANS: u32 = 5_000;
 
 #[async_trait]
 pub trait AuditStore {

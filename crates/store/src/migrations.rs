@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
     (16, "support", include_str!("../migrations/shared/0016_support.sql")),
+    (17, "telemetry", include_str!("../migrations/shared/0017_telemetry.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -43,6 +44,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (14, "hosting indexes", include_str!("../migrations/shared/0014_hosting_indexes.sql")),
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
     (16, "support", include_str!("../migrations/shared/0016_support.sql")),
+    (17, "telemetry", include_str!("../migrations/shared/0017_telemetry.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

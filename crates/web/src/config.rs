@@ -33,6 +33,8 @@ pub struct WebConfig {
     /// Test runs only: the server with the slug [`CONFORMANCE_SLUG`] serves the MCP
     /// conformance suite's fixture instead of the product's tools.
     pub conformance_fixture: bool,
+    /// Sizes of OTLP ingest bodies and of the queue to the database.
+    pub telemetry: crate::telemetry::IngestLimits,
 }
 
 /// The slug of the conformance fixture server (when [`WebConfig::conformance_fixture`]).
@@ -77,6 +79,7 @@ impl WebConfig {
             outbound: OutboundPolicy::default(),
             login_providers: Vec::new(),
             conformance_fixture: false,
+            telemetry: crate::telemetry::IngestLimits::default(),
         }
     }
 

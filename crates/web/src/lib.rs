@@ -27,6 +27,7 @@ pub mod outbound;
 pub mod router;
 pub mod servers;
 pub mod state;
+pub mod telemetry;
 pub mod tickets;
 pub mod tracking_links;
 pub mod upstream;

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::Request;
-use axum::http::{Uri, header};
+use axum::http::{HeaderName, Uri, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use mcplatform_core::mcp_server::Slug;
@@ -17,7 +17,7 @@ use crate::auth::session::load_session;
 use crate::middleware::{
     REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
 };
-use crate::{ApiError, AppState, api, health, hosting, metrics, oauth, views};
+use crate::{ApiError, AppState, api, health, hosting, metrics, oauth, telemetry, views};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -36,6 +36,10 @@ pub fn app(state: AppState) -> Router {
         .merge(oauth::router())
         .merge(hosting::router(&state))
         .merge(views::assets_router())
+        .route_layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
+        .route_layer(DefaultBodyLimit::max(max_body_bytes))
+        // OTLP batches are larger than anything else: the ingest routes have their own limit.
+        .merge(telemetry::router(&state))
         .route_layer(from_fn_with_state(state.metrics.clone(), metrics::track_http))
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -47,6 +51,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     header::AUTHORIZATION,
                     header::COOKIE,
+                    HeaderName::from_static("x-api-key"),
                 ]))
                 .layer(trace_layer())
                 .layer(from_fn(log_server_errors))
@@ -55,9 +60,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal("a request handler panicked".into()).into_response()
                 }))
-                .layer(from_fn_with_state(https, security_headers))
-                .layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
-                .layer(DefaultBodyLimit::max(max_body_bytes)),
+                .layer(from_fn_with_state(https, security_headers)),
         )
         .with_state(state);
     // Routing looks at the path only: a hosted server's subdomain becomes its path form first.

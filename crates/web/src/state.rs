@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::oauth::clients::ClientDocuments;
 use crate::oauth::keys::KeyRing;
 use crate::outbound::OutboundClient;
+use crate::telemetry::writer::TelemetryQueue;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct AppState {
     /// The token signing keys, kept rotated by [`crate::oauth::keys::rotate`].
     pub keys: KeyRing,
     pub hosting: Arc<Hosting>,
+    /// OTLP rows on their way to the database.
+    pub telemetry: Arc<TelemetryQueue>,
 }
 
 impl AppState {
@@ -59,7 +62,9 @@ impl AppState {
             config.client_registrations_per_ip,
             config.client_registrations_per_ip.saturating_mul(10),
         ));
+        let telemetry = Arc::new(TelemetryQueue::new(config.telemetry.queue_rows));
         Ok(Self {
+            telemetry,
             store,
             clock,
             config: Arc::new(config),

@@ -22,5 +22,6 @@ mod providers_api;
 mod providers_pages;
 mod servers_api;
 mod sign_ins;
+mod telemetry;
 mod tickets;
 mod walkthroughs;

@@ -18,6 +18,7 @@ mod outbox;
 mod sessions;
 mod signing_keys;
 mod support;
+mod telemetry;
 mod upstream_logins;
 mod users;
 mod walkthroughs;

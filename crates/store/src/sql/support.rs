@@ -159,7 +159,7 @@ impl Conditions {
 }
 
 /// `%word%` for LIKE, with the wildcards of the word itself escaped (`\` is the escape).
-fn like_pattern(word: &str) -> String {
+pub(crate) fn like_pattern(word: &str) -> String {
     let mut pattern = String::with_capacity(word.len() + 2);
     pattern.push('%');
     for c in word.to_lowercase().chars() {

@@ -7,6 +7,7 @@
 //! the OpenAPI document served at `/api/v1/openapi.json` lists exactly what the router answers.
 
 mod activity;
+mod analytics;
 mod audit;
 mod auth;
 mod keys;
@@ -56,6 +57,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(activity::router())
             .merge(walkthroughs::router())
             .merge(tickets::router())
+            .merge(analytics::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())

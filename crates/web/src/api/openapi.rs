@@ -63,6 +63,11 @@ use crate::error::ErrorBody;
             description = "Step-by-step walkthroughs delivered through `start_walkthrough` and \
                 `get_next_step`: authoring, import/export, assignment to servers, analytics"
         ),
+        (
+            name = "analytics",
+            description = "MCP analytics over telemetry sent to `/v1/{traces,metrics,logs}` and \
+                the hosted servers' requests: overview, traces, logs"
+        ),
         (name = "audit", description = "The organization's audit log"),
         (name = "openapi", description = "This document"),
     ),

@@ -194,7 +194,10 @@ struct TicketQuery {
     offset: u32,
 }
 
-fn parse_time(field: &'static str, value: Option<&str>) -> Result<Option<OffsetDateTime>> {
+pub(crate) fn parse_time(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<Option<OffsetDateTime>> {
     value
         .filter(|v| !v.trim().is_empty())
         .map(|v| {

@@ -1,0 +1,547 @@
+//! OTLP ingest at `/v1/{traces,metrics,logs}` and the analytics read from it, over HTTP.
+
+use std::io::Write;
+
+use base64::Engine;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use prost::Message;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, call, spawn_app, spawn_app_with};
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+struct Sender {
+    org: String,
+    server: String,
+    key: String,
+}
+
+/// An organization with a server and a `telemetry:write` key for it.
+async fn sender(app: &TestApp, owner: &TestUser, org_name: &str, slug: &str) -> Sender {
+    let org = app.create_org(owner, org_name).await;
+    let server = app.create_server(owner, &org, json!({"slug": slug, "name": slug})).await;
+    let server = server["id"].as_str().unwrap().to_owned();
+    let (_, key) = server_key(app, owner, &org, &server, "telemetry:write").await;
+    Sender { org, server, key }
+}
+
+/// A new key of `server` with `scope`: its id and its secret.
+async fn server_key(
+    app: &TestApp,
+    owner: &TestUser,
+    org: &str,
+    server: &str,
+    scope: &str,
+) -> (String, String) {
+    let (status, created) = call(
+        app,
+        owner,
+        Method::POST,
+        &format!("/api/v1/orgs/{org}/api-keys"),
+        Some(json!({"name": scope, "scopes": [scope], "mcp_server_id": server})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let field = |name: &str| created[name].as_str().unwrap().to_owned();
+    (field("id"), field("secret"))
+}
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..KeyValue::default()
+    }
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.into()))
+}
+
+/// Nanoseconds of `app`'s clock, minus `ago_secs`.
+fn nanos_ago(app: &TestApp, ago_secs: i64) -> u64 {
+    let at = app.clock_now() - time::Duration::seconds(ago_secs);
+    u64::try_from(at.unix_timestamp_nanos()).unwrap()
+}
+
+/// A server span of `tools/call {tool}` lasting `ms`, per the OTel MCP conventions.
+fn tool_span(start: u64, n: u8, tool: &str, ms: u64, error_type: Option<&str>) -> Span {
+    let mut attributes = vec![
+        text("mcp.method.name", "tools/call"),
+        text("gen_ai.tool.name", tool),
+        text("mcp.session.id", "session-1"),
+        text("user.id", "ada"),
+        text("mcp.client.name", "cursor"),
+    ];
+    if let Some(error_type) = error_type {
+        attributes.push(text("error.type", error_type));
+    }
+    Span {
+        trace_id: vec![0xaa; 16],
+        span_id: vec![n; 8],
+        name: format!("tools/call {tool}"),
+        kind: 2,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + ms * 1_000_000,
+        attributes,
+        status: error_type.map(|_| Status { code: 2, message: "failed".into() }),
+        ..Span::default()
+    }
+}
+
+fn traces_request(spans: Vec<Span>) -> Vec<u8> {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![text("service.name", "docs-mcp")],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+            ..ResourceSpans::default()
+        }],
+    }
+    .encode_to_vec()
+}
+
+async fn post(
+    app: &TestApp,
+    path: &str,
+    key: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url(path)).header(CONTENT_TYPE, content_type).body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
+async fn overview(app: &TestApp, user: &TestUser, org: &str, query: &str) -> Value {
+    let (status, body) = call(
+        app,
+        user,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/analytics/overview{query}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn protobuf_and_json_spans_add_up_to_exact_analytics() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let start = nanos_ago(&app, 3600);
+
+    // Ten `search` calls of 10, 20 … 100 ms: one a tool error, one a JSON-RPC error. A client
+    // span and a span that is no MCP operation are stored but are no calls.
+    let mut spans: Vec<Span> = (1..=10u8)
+        .map(|n| {
+            let error = match n {
+                3 => Some("tool_error"),
+                7 => Some("-32603"),
+                _ => None,
+            };
+            tool_span(start + u64::from(n) * 1_000_000_000, n, "search", u64::from(n) * 10, error)
+        })
+        .collect();
+    spans.push(Span { kind: 3, ..tool_span(start, 11, "search", 5, None) });
+    spans.push(Span {
+        name: "SELECT docs".into(),
+        attributes: vec![],
+        ..tool_span(start, 12, "search", 5, None)
+    });
+    let response = post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, traces_request(spans)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CONTENT_TYPE], PROTOBUF);
+    assert!(response.bytes().await.unwrap().is_empty(), "a full success has no partial_success");
+
+    // Three `fetch` calls in OTLP/JSON as exporters really send it: enum names, snake_case
+    // keys, gzip, and the key in `X-API-Key`. Sentry's attribute names.
+    let json_spans: Vec<Value> = (0..3u64)
+        .map(|n| {
+            json!({
+                "trace_id": "bb".repeat(16),
+                "span_id": format!("{:016x}", 100 + n),
+                "name": "tools/call fetch",
+                "kind": "SPAN_KIND_SERVER",
+                "start_time_unix_nano": (start + n).to_string(),
+                "end_time_unix_nano": (start + n + 1_000_000).to_string(),
+                "attributes": [
+                    {"key": "mcp.method.name", "value": {"stringValue": "tools/call"}},
+                    {"key": "mcp.tool.name", "value": {"stringValue": "fetch"}},
+                    {"key": "mcp.client_name", "value": {"stringValue": "claude-code"}},
+                    {"key": "user.id", "value": {"stringValue": format!("user-{n}")}}
+                ],
+                "status": {"code": "STATUS_CODE_UNSET", "message": null}
+            })
+        })
+        .collect();
+    let body = json!({"resource_spans": [{"scope_spans": [{"spans": json_spans}]}]});
+    let response = app
+        .client
+        .post(app.url("/v1/traces"))
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_ENCODING, "gzip")
+        .header("x-api-key", &acme.key)
+        .body(gzip(&serde_json::to_vec(&body).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({}));
+
+    let day = overview(&app, &ada, &acme.org, "").await;
+    assert_eq!(day["calls"], 13, "{day}");
+    assert_eq!((day["tool_errors"].clone(), day["protocol_errors"].clone()), (json!(1), json!(1)));
+    assert_eq!(day["tool_calls"]["calls"], 13);
+    let search = &day["tools"][0];
+    assert_eq!((search["name"].clone(), search["calls"].clone()), (json!("search"), json!(10)));
+    // Nearest rank over 10, 20 … 100 ms.
+    assert_eq!(search["latency"]["p50_ms"], 50.0);
+    assert_eq!(search["latency"]["p95_ms"], 100.0);
+    assert_eq!(search["latency"]["p99_ms"], 100.0);
+    assert_eq!(search["error_rate"], 0.2);
+    assert_eq!(
+        (day["tools"][1]["name"].clone(), day["tools"][1]["calls"].clone()),
+        (json!("fetch"), json!(3))
+    );
+    assert_eq!(day["clients"][0], json!({"name": "cursor", "calls": 10, "users": 1}));
+    assert_eq!(day["clients"][1], json!({"name": "claude-code", "calls": 3, "users": 3}));
+    assert_eq!(day["active_users"], 4);
+    assert_eq!(day["sessions"], 1);
+    let charted: u64 =
+        day["series"].as_array().unwrap().iter().map(|p| p["calls"].as_u64().unwrap()).sum();
+    assert_eq!(charted, 13);
+
+    // One server's view, and a window that ends before the calls.
+    let one = overview(&app, &ada, &acme.org, &format!("?server_id={}", acme.server)).await;
+    assert_eq!(one["calls"], 13);
+    let from = (app.clock_now() - time::Duration::hours(5))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let to = (app.clock_now() - time::Duration::hours(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let before = overview(&app, &ada, &acme.org, &format!("?from={from}&to={to}")).await;
+    assert_eq!(before["calls"], 0);
+
+    // The trace view: every span of the trace, the client and plain spans too.
+    let (status, trace) = call(
+        &app,
+        &ada,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/traces/{}", acme.org, "aa".repeat(16)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    let spans = trace["items"].as_array().unwrap();
+    assert_eq!(spans.len(), 12);
+    let failed = spans.iter().find(|s| s["span_id"] == "0707070707070707").unwrap();
+    assert_eq!(failed["outcome"], "protocol_error");
+    assert_eq!(failed["error_type"], "-32603");
+    assert_eq!(failed["status_message"], "failed");
+    assert_eq!(failed["resource"]["service.name"], "docs-mcp");
+    assert_eq!(failed["duration_ms"], 70.0);
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status_and_store_nothing() {
+    let app = spawn_app_with(|c| {
+        c.telemetry.max_body_bytes = 64 * 1024;
+        c.telemetry.max_decompressed_bytes = 256 * 1024;
+    })
+    .await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let good = traces_request(vec![tool_span(nanos_ago(&app, 60), 1, "search", 10, None)]);
+
+    // No key, an unknown key, a key of another scope, a revoked key.
+    let status = |r: &reqwest::Response| r.status();
+    let none = post(&app, "/v1/traces", None, PROTOBUF, good.clone()).await;
+    assert_eq!(status(&none), StatusCode::UNAUTHORIZED);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    let unknown = format!("mcpk_{}", "x".repeat(43));
+    assert_eq!(
+        status(&post(&app, "/v1/traces", Some(&unknown), PROTOBUF, good.clone()).await),
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, introspect) = server_key(&app, &ada, &acme.org, &acme.server, "auth:introspect").await;
+    let forbidden = post(&app, "/v1/traces", Some(&introspect), PROTOBUF, good.clone()).await;
+    assert_eq!(status(&forbidden), StatusCode::FORBIDDEN);
+    let (revoked_id, revoked) =
+        server_key(&app, &ada, &acme.org, &acme.server, "telemetry:write").await;
+    let revoke = format!("/api/v1/orgs/{}/api-keys/{revoked_id}", acme.org);
+    assert_eq!(call(&app, &ada, Method::DELETE, &revoke, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(&post(&app, "/v1/traces", Some(&revoked), PROTOBUF, good.clone()).await),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Garbage, truncated protobuf, the wrong content type, the wrong signal, a bad id in JSON.
+    let garbage =
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, b"\xff\xff\xff garbage".to_vec()).await;
+    assert_eq!(status(&garbage), StatusCode::BAD_REQUEST);
+    let truncated =
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, good[..good.len() - 3].to_vec()).await;
+    assert_eq!(status(&truncated), StatusCode::BAD_REQUEST);
+    let text_plain = post(&app, "/v1/traces", Some(&acme.key), "text/plain", good.clone()).await;
+    assert_eq!(status(&text_plain), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let message: Value = text_plain.json().await.unwrap();
+    assert!(message["message"].as_str().unwrap().contains("application/x-protobuf"), "{message}");
+    let wrong_signal = post(
+        &app,
+        "/v1/traces",
+        Some(&acme.key),
+        "application/json",
+        br#"{"resourceLogs": []}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status(&wrong_signal), StatusCode::BAD_REQUEST);
+    let error: Value = wrong_signal.json().await.unwrap();
+    assert_eq!(error["code"], 3);
+    assert!(error["message"].as_str().unwrap().contains("resourceSpans"), "{error}");
+    let bad_id = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "nothex", "spanId": "0102030405060708", "name": "x"}]}]}]});
+    assert_eq!(
+        status(
+            &post(
+                &app,
+                "/v1/traces",
+                Some(&acme.key),
+                "application/json",
+                serde_json::to_vec(&bad_id).unwrap()
+            )
+            .await
+        ),
+        StatusCode::BAD_REQUEST
+    );
+
+    // Too large as sent, and a small body that inflates past the limit.
+    let oversized = post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, vec![0; 65 * 1024]).await;
+    assert_eq!(status(&oversized), StatusCode::PAYLOAD_TOO_LARGE);
+    let bomb = app
+        .client
+        .post(app.url("/v1/traces"))
+        .bearer_auth(&acme.key)
+        .header(CONTENT_TYPE, PROTOBUF)
+        .header(CONTENT_ENCODING, "gzip")
+        .body(gzip(&vec![0; 1024 * 1024]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&bomb), StatusCode::PAYLOAD_TOO_LARGE);
+    let brotli = app
+        .client
+        .post(app.url("/v1/traces"))
+        .bearer_auth(&acme.key)
+        .header(CONTENT_TYPE, PROTOBUF)
+        .header(CONTENT_ENCODING, "br")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&brotli), StatusCode::BAD_REQUEST);
+
+    let day = overview(&app, &ada, &acme.org, "").await;
+    assert_eq!(day["calls"], 0, "nothing was stored: {day}");
+
+    // A span with a bad id in an otherwise good request is dropped and reported; the rest is
+    // stored. The answer is protobuf, like the request.
+    let mut half_bad = vec![tool_span(nanos_ago(&app, 60), 1, "search", 10, None)];
+    half_bad.push(Span {
+        span_id: vec![1, 2],
+        ..tool_span(nanos_ago(&app, 60), 2, "search", 10, None)
+    });
+    let partial =
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, traces_request(half_bad)).await;
+    assert_eq!(status(&partial), StatusCode::OK);
+    let answer =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+            partial.bytes().await.unwrap(),
+        )
+        .unwrap();
+    let partial_success = answer.partial_success.unwrap();
+    assert_eq!(partial_success.rejected_spans, 1);
+    assert!(partial_success.error_message.contains("span id"), "{}", partial_success.error_message);
+    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 1);
+
+    // Basic authentication with the key as the password works too.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("otel:{}", acme.key));
+    let response = app
+        .client
+        .post(app.url("/v1/traces"))
+        .header("authorization", format!("Basic {basic}"))
+        .header(CONTENT_TYPE, PROTOBUF)
+        .body(traces_request(vec![tool_span(nanos_ago(&app, 60), 9, "search", 10, None)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&response), StatusCode::OK);
+    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 2);
+
+    // Bad analytics windows.
+    for query in [
+        "?range=2h",
+        "?from=2026-01-01T00:00:00Z",
+        "?range=1h&from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z",
+        "?from=yesterday&to=today",
+    ] {
+        let (status, body) = call(
+            &app,
+            &ada,
+            Method::GET,
+            &format!("/api/v1/orgs/{}/analytics/overview{query}", acme.org),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn logs_metrics_and_traces_stay_within_their_organization() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let eve = app.signup("eve@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let evil = sender(&app, &eve, "Evil", "evil-tools").await;
+    let now = nanos_ago(&app, 30);
+
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": now.to_string(), "severityNumber": "SEVERITY_NUMBER_ERROR",
+         "body": {"stringValue": "Search index unreachable"}, "traceId": "cc".repeat(16)},
+        {"timeUnixNano": (now + 1).to_string(), "severityNumber": 9,
+         "body": {"stringValue": "search served 3 results"}}
+    ]}]}]});
+    let response = post(
+        &app,
+        "/v1/logs",
+        Some(&acme.key),
+        "application/json",
+        serde_json::to_vec(&logs).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let metrics = json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "mcp.server.operation.duration", "unit": "ms", "histogram": {
+            "aggregationTemporality": "AGGREGATION_TEMPORALITY_DELTA",
+            "dataPoints": [{"timeUnixNano": now.to_string(), "count": "2", "sum": 30.0,
+                "bucketCounts": ["2"], "explicitBounds": []}]}},
+        {"name": "no data"}
+    ]}]}]});
+    let response = post(
+        &app,
+        "/v1/metrics",
+        Some(&acme.key),
+        "application/json",
+        serde_json::to_vec(&metrics).unwrap(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["partialSuccess"]["rejectedDataPoints"], 1);
+    let spans = traces_request(vec![Span {
+        trace_id: vec![0xcc; 16],
+        ..tool_span(now, 1, "search", 10, None)
+    }]);
+    assert_eq!(
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, spans).await.status(),
+        StatusCode::OK
+    );
+
+    let logs_path = |org: &str, query: &str| format!("/api/v1/orgs/{org}/logs{query}");
+    let (status, found) =
+        call(&app, &ada, Method::GET, &logs_path(&acme.org, "?q=SEARCH%20index"), None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["items"].as_array().unwrap().len(), 1);
+    assert_eq!(found["items"][0]["body"], "Search index unreachable");
+    assert_eq!(found["items"][0]["severity_number"], 17);
+    let (_, errors) =
+        call(&app, &ada, Method::GET, &logs_path(&acme.org, "?severity=error"), None).await;
+    assert_eq!(errors["items"].as_array().unwrap().len(), 1);
+    let (_, all) = call(&app, &ada, Method::GET, &logs_path(&acme.org, ""), None).await;
+    assert_eq!(all["items"][0]["body"], "search served 3 results", "newest first");
+    let (_, by_trace) = call(
+        &app,
+        &ada,
+        Method::GET,
+        &logs_path(&acme.org, &format!("?trace_id={}", "cc".repeat(16))),
+        None,
+    )
+    .await;
+    assert_eq!(by_trace["items"].as_array().unwrap().len(), 1);
+    let (status, _) =
+        call(&app, &ada, Method::GET, &logs_path(&acme.org, "?severity=loud"), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Eve sees none of it: her organization is empty, Acme's is not hers, nor is its server
+    // or its trace.
+    let (_, hers) = call(&app, &eve, Method::GET, &logs_path(&evil.org, ""), None).await;
+    assert_eq!(hers["items"], json!([]));
+    assert_eq!(overview(&app, &eve, &evil.org, "").await["calls"], 0);
+    let (status, _) = call(&app, &eve, Method::GET, &logs_path(&acme.org, ""), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        &eve,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/analytics/overview?server_id={}", evil.org, acme.server),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        &eve,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/traces/{}", evil.org, "cc".repeat(16)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(
+        &app,
+        &ada,
+        Method::GET,
+        &format!("/api/v1/orgs/{}/traces/{}", acme.org, "cc".repeat(16)),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Her key cannot write into Acme either: the key decides the server.
+    let spans = traces_request(vec![tool_span(now, 5, "stolen", 10, None)]);
+    assert_eq!(
+        post(&app, "/v1/traces", Some(&evil.key), PROTOBUF, spans).await.status(),
+        StatusCode::OK
+    );
+    let acme_day = overview(&app, &ada, &acme.org, "").await;
+    assert_eq!(acme_day["calls"], 1);
+    assert_eq!(overview(&app, &eve, &evil.org, "").await["tools"][0]["name"], "stolen");
+
+    // The metric was stored in seconds.
+    let db = sqlx::AnyPool::connect(app.db.url.expose()).await.unwrap();
+    let (unit, sum): (String, f64) =
+        sqlx::query_as("SELECT unit, sum FROM telemetry_metric_points WHERE organization_id = $1")
+            .bind(&acme.org)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!((unit.as_str(), sum), ("s", 0.03));
+    db.close().await;
+}

@@ -1,0 +1,391 @@
+//! MCP analytics over ingested spans and hosted servers' requests: the overview, a trace's
+//! span tree, and log search.
+
+use axum::extract::State;
+use mcplatform_core::ValidationError;
+use mcplatform_core::ids::McpServerId;
+use mcplatform_core::telemetry::analytics::{Overview, RangePreset, Window};
+use mcplatform_core::telemetry::{SpanKind, SpanStatus};
+use mcplatform_store::{LogQuery, StoredLog, StoredSpan};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::tickets::parse_time;
+use super::{ApiCaller, Items, says};
+use crate::access::OrgAccess;
+use crate::error::{ErrorBody, Result};
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::{AppState, telemetry};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(overview))
+        .routes(routes!(trace))
+        .routes(routes!(search_logs))
+}
+
+/// A time window: a preset `range`, or `from` and `to`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct WindowQuery {
+    /// `1h`, `24h` (default), `7d` or `30d`, up to now.
+    range: Option<String>,
+    /// Start of a custom window (RFC 3339); needs `to`.
+    from: Option<String>,
+    /// End of a custom window (RFC 3339), exclusive.
+    to: Option<String>,
+    /// Only this server's calls.
+    #[param(format = Uuid)]
+    server_id: Option<String>,
+}
+
+impl WindowQuery {
+    fn window(&self, state: &AppState) -> Result<Window> {
+        let from = parse_time("from", self.from.as_deref())?;
+        let to = parse_time("to", self.to.as_deref())?;
+        match (from, to, self.range.as_deref()) {
+            (Some(from), Some(to), None) => Ok(Window::custom(from, to)?),
+            (None, None, range) => {
+                let preset = RangePreset::parse(range.unwrap_or("24h"))?;
+                Ok(Window::last(preset, state.clock.now()))
+            }
+            (_, _, Some(_)) => {
+                Err(ValidationError::new("range", "give either range, or from and to").into())
+            }
+            _ => Err(ValidationError::new("from", "a custom window needs both from and to").into()),
+        }
+    }
+}
+
+/// The server named by `server_id`, which must be the organization's.
+async fn server_filter(
+    state: &AppState,
+    access: &OrgAccess,
+    server_id: Option<&str>,
+) -> Result<Option<McpServerId>> {
+    match server_id.filter(|id| !id.is_empty()) {
+        Some(id) => Ok(Some(access.server(state, id).await?.id)),
+        None => Ok(None),
+    }
+}
+
+/// Calls, the error split, latency percentiles, tools, clients, users and a chart series for
+/// a window, over ingested spans and hosted servers' requests alike.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/analytics/overview",
+    operation_id = "analytics_overview",
+    tag = "analytics",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), WindowQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The window's analytics", body = Overview),
+        (status = BAD_REQUEST, description = "The query has another parameter (`bad_request`)", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "The window is invalid", body = ErrorBody),
+    ),
+)]
+async fn overview(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath(org_id): AppPath<String>,
+    AppQuery(query): AppQuery<WindowQuery>,
+) -> Result<AppJson<Overview>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    let window = query.window(&state)?;
+    let server = server_filter(&state, &access, query.server_id.as_deref()).await?;
+    Ok(AppJson(telemetry::analytics::overview(&state, access.org.id, server, window).await?))
+}
+
+/// A span as the trace view shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Span)]
+pub struct SpanResponse {
+    #[schema(format = Uuid)]
+    server_id: String,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: Option<String>,
+    name: String,
+    kind: SpanKind,
+    service_name: Option<String>,
+    /// Nanoseconds since the Unix epoch, as text (beyond JavaScript's exact integers).
+    start_unix_nano: String,
+    duration_ms: f64,
+    status: SpanStatus,
+    status_message: Option<String>,
+    /// `mcp.method.name`, `gen_ai.tool.name`, the outcome…: null for other spans.
+    mcp_method: Option<String>,
+    mcp_target: Option<String>,
+    outcome: Option<mcplatform_core::hosting::RequestOutcome>,
+    error_type: Option<String>,
+    session_id: Option<String>,
+    end_user: Option<String>,
+    client_name: Option<String>,
+    /// How deep in the tree: 0 for a root (or a span whose parent was not received).
+    depth: u32,
+    #[schema(value_type = Object)]
+    attributes: Value,
+    #[schema(value_type = Object)]
+    resource: Value,
+    /// `{"events": […], "links": […]}`, when there are any.
+    #[schema(value_type = Option<Object>)]
+    events: Option<Value>,
+}
+
+fn json_column(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// A trace's spans in tree order: each span right after its parent, siblings by start time.
+fn tree_order(spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
+    use std::collections::HashMap;
+    let ids: std::collections::HashSet<String> =
+        spans.iter().map(|s| s.span.span_id.clone()).collect();
+    let mut children: HashMap<Option<String>, Vec<StoredSpan>> = HashMap::new();
+    for span in spans {
+        // A parent that was never received makes the span a root of what we have.
+        let parent = span.span.parent_span_id.clone().filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(span);
+    }
+    let mut ordered = Vec::with_capacity(ids.len());
+    let mut stack: Vec<(StoredSpan, u32)> =
+        children.remove(&None).unwrap_or_default().into_iter().rev().map(|s| (s, 0)).collect();
+    while let Some((stored, depth)) = stack.pop() {
+        if let Some(kids) = children.remove(&Some(stored.span.span_id.clone())) {
+            stack.extend(kids.into_iter().rev().map(|s| (s, depth + 1)));
+        }
+        let span = stored.span;
+        ordered.push(SpanResponse {
+            server_id: stored.mcp_server_id.to_string(),
+            duration_ms: span.duration_ns() as f64 / 1e6,
+            start_unix_nano: span.start_ns.to_string(),
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            name: span.name,
+            kind: span.kind,
+            service_name: span.service_name,
+            status: span.status,
+            status_message: span.status_message,
+            mcp_method: span.mcp.method,
+            mcp_target: span.mcp.target,
+            outcome: span.mcp.outcome,
+            error_type: span.mcp.error_type,
+            session_id: span.mcp.session_id,
+            end_user: span.mcp.end_user,
+            client_name: span.mcp.client_name,
+            depth,
+            attributes: json_column(&span.attributes),
+            resource: json_column(&span.resource),
+            events: span.events.as_deref().map(json_column),
+        });
+    }
+    ordered
+}
+
+/// A trace's spans as a tree (depth-first, by start time).
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/traces/{trace_id}",
+    operation_id = "get_trace",
+    tag = "analytics",
+    params(
+        ("org_id" = Uuid, Path, description = says::ORG_ID),
+        ("trace_id" = String, Path, description = "32 hex digits"),
+    ),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The trace's spans", body = Items<SpanResponse>),
+        (status = NOT_FOUND, description = "No such organization or trace (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "The trace id is not 32 hex digits", body = ErrorBody),
+    ),
+)]
+async fn trace(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath((org_id, trace_id)): AppPath<(String, String)>,
+) -> Result<AppJson<Items<SpanResponse>>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ValidationError::new("trace_id", "must be 32 hex digits").into());
+    }
+    let spans = state.store.trace_spans(access.org.id, &trace_id).await?;
+    if spans.is_empty() {
+        return Err(crate::ApiError::NotFound);
+    }
+    Ok(AppJson(Items { items: tree_order(spans) }))
+}
+
+/// Which log records to list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct LogSearchQuery {
+    /// `1h`, `24h` (default), `7d` or `30d`, up to now.
+    range: Option<String>,
+    /// Start of a custom window (RFC 3339); needs `to`.
+    from: Option<String>,
+    /// End of a custom window (RFC 3339), exclusive.
+    to: Option<String>,
+    /// Only this server's records.
+    #[param(format = Uuid)]
+    server_id: Option<String>,
+    /// Words the body must all contain (any case).
+    q: Option<String>,
+    /// At least this severity: `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
+    severity: Option<String>,
+    trace_id: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// A log record.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LogRecord)]
+pub struct LogResponse {
+    #[schema(format = Uuid)]
+    server_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    time: time::OffsetDateTime,
+    /// Nanoseconds since the Unix epoch, as text.
+    time_unix_nano: String,
+    severity_number: i32,
+    severity_text: Option<String>,
+    body: String,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    service_name: Option<String>,
+    session_id: Option<String>,
+    #[schema(value_type = Object)]
+    attributes: Value,
+}
+
+impl From<StoredLog> for LogResponse {
+    fn from(stored: StoredLog) -> Self {
+        let log = stored.log;
+        Self {
+            server_id: stored.mcp_server_id.to_string(),
+            time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(log.time_ns))
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            time_unix_nano: log.time_ns.to_string(),
+            severity_number: log.severity_number,
+            severity_text: log.severity_text,
+            body: log.body,
+            trace_id: log.trace_id,
+            span_id: log.span_id,
+            service_name: log.service_name,
+            session_id: log.session_id,
+            attributes: json_column(&log.attributes),
+        }
+    }
+}
+
+/// `SeverityNumber` ranges of the log data model (`info` is 9–12, …).
+fn min_severity(name: &str) -> Result<i32> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "trace" => 1,
+        "debug" => 5,
+        "info" => 9,
+        "warn" => 13,
+        "error" => 17,
+        "fatal" => 21,
+        _ => {
+            return Err(ValidationError::new(
+                "severity",
+                "must be trace, debug, info, warn, error or fatal",
+            )
+            .into());
+        }
+    })
+}
+
+/// Log records of a window, newest first, filtered by words, severity, server or trace.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/logs",
+    operation_id = "search_logs",
+    tag = "analytics",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), LogSearchQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "Matching log records", body = Items<LogResponse>),
+        (status = BAD_REQUEST, description = "The query has another parameter (`bad_request`)", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "A filter is invalid", body = ErrorBody),
+    ),
+)]
+async fn search_logs(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath(org_id): AppPath<String>,
+    AppQuery(query): AppQuery<LogSearchQuery>,
+) -> Result<AppJson<Items<LogResponse>>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    let LogSearchQuery { range, from, to, server_id, q, severity, trace_id, limit } = query;
+    let window = WindowQuery { range, from, to, server_id: None }.window(&state)?;
+    let limit = limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ValidationError::new("limit", "must be between 1 and 1000").into());
+    }
+    let filter = LogQuery {
+        server: server_filter(&state, &access, server_id.as_deref()).await?,
+        from_ns: window.from_ns(),
+        to_ns: window.to_ns(),
+        text: q.filter(|q| !q.trim().is_empty()),
+        min_severity: severity.as_deref().map(min_severity).transpose()?,
+        trace_id: trace_id.filter(|t| !t.is_empty()),
+        limit,
+    };
+    let logs = state.store.search_logs(access.org.id, &filter).await?;
+    Ok(AppJson(Items { items: logs.into_iter().map(LogResponse::from).collect() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use mcplatform_core::ids::McpServerId;
+    use mcplatform_core::telemetry::{McpFields, SpanRecord};
+
+    use super::*;
+
+    fn span(id: &str, parent: Option<&str>, start: i64) -> StoredSpan {
+        StoredSpan {
+            mcp_server_id: McpServerId::new(),
+            span: SpanRecord {
+                trace_id: "t".into(),
+                span_id: id.into(),
+                parent_span_id: parent.map(str::to_owned),
+                name: id.into(),
+                kind: SpanKind::Server,
+                service_name: None,
+                start_ns: start,
+                end_ns: start + 1,
+                status: SpanStatus::Unset,
+                status_message: None,
+                mcp: McpFields::default(),
+                attributes: "{}".into(),
+                resource: "{}".into(),
+                events: None,
+            },
+        }
+    }
+
+    #[test]
+    fn spans_come_in_tree_order() {
+        let spans = vec![
+            span("root", None, 0),
+            span("b", Some("root"), 2),
+            span("a", Some("root"), 1),
+            span("a1", Some("a"), 3),
+            span("orphan", Some("missing"), 5),
+        ];
+        let ordered: Vec<(String, u32)> =
+            tree_order(spans).into_iter().map(|s| (s.span_id, s.depth)).collect();
+        let expected = [("root", 0), ("a", 1), ("a1", 2), ("b", 1), ("orphan", 0)];
+        assert_eq!(ordered, expected.map(|(id, d)| (id.to_owned(), d)));
+    }
+}

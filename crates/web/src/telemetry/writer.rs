@@ -1,0 +1,96 @@
+//! The ingest queue: requests hand their rows to one writer, which stores whatever has queued
+//! up in one transaction (group commit) and then answers each request. An answer comes only
+//! after the commit, so a 2xx means the rows are in the database; the queue is bounded in
+//! rows, and a request that finds it full is told to come back later (429).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mcplatform_store::{Store, TelemetryWrite};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+
+/// Rows stored per transaction at most; more waiting go in the next one.
+const MAX_ROWS_PER_COMMIT: usize = 50_000;
+
+#[derive(Debug)]
+pub struct TelemetryQueue {
+    sender: mpsc::UnboundedSender<Job>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    /// One permit per queued row: the bound on memory.
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct Job {
+    write: TelemetryWrite,
+    done: oneshot::Sender<Result<(), ()>>,
+    _room: OwnedSemaphorePermit,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueueError {
+    /// More rows are waiting than the queue holds: retry later.
+    Full,
+    /// The database refused the transaction (logged); nothing of it was stored.
+    NotStored,
+}
+
+impl TelemetryQueue {
+    /// A queue holding at most `capacity` rows.
+    pub fn new(capacity: usize) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Self {
+            sender,
+            receiver: Mutex::new(Some(receiver)),
+            room: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        }
+    }
+
+    /// Queues a request's rows and waits until they are stored.
+    pub async fn store(&self, write: TelemetryWrite) -> Result<(), QueueError> {
+        // A request larger than the whole queue waits for the queue to be empty.
+        let rows = write.batch.len().clamp(1, self.capacity);
+        let room = Arc::clone(&self.room)
+            .try_acquire_many_owned(u32::try_from(rows).unwrap_or(u32::MAX))
+            .map_err(|_| QueueError::Full)?;
+        let (done, stored) = oneshot::channel();
+        self.sender.send(Job { write, done, _room: room }).map_err(|_| QueueError::NotStored)?;
+        match stored.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(())) | Err(_) => Err(QueueError::NotStored),
+        }
+    }
+
+    /// Stores queued rows until the process stops. Only the first call runs; the queue has
+    /// one writer.
+    pub async fn run_writer(&self, store: Arc<dyn Store>) {
+        let receiver = self.receiver.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(mut receiver) = receiver else {
+            return;
+        };
+        let mut jobs = Vec::new();
+        while let Some(first) = receiver.recv().await {
+            let mut rows = first.write.batch.len();
+            jobs.push(first);
+            while rows < MAX_ROWS_PER_COMMIT {
+                let Ok(next) = receiver.try_recv() else { break };
+                rows += next.write.batch.len();
+                jobs.push(next);
+            }
+            let writes: Vec<TelemetryWrite> = jobs
+                .iter_mut()
+                .map(|job| TelemetryWrite {
+                    batch: std::mem::take(&mut job.write.batch),
+                    ..job.write.clone()
+                })
+                .collect();
+            let outcome = store.insert_telemetry(&writes).await.map_err(|err| {
+                tracing::error!(error = ?err, requests = jobs.len(), rows, "cannot store telemetry");
+            });
+            for job in jobs.drain(..) {
+                let _ = job.done.send(outcome);
+            }
+        }
+    }
+}
