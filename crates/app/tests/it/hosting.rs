@@ -152,7 +152,7 @@ async fn session_records(
 #[tokio::test]
 async fn a_client_connects_by_path_and_by_host_lists_tools_and_opens_a_support_ticket() {
     let app = spawn_app().await;
-    let (org, server_id, _admin) = hosted(&app, "acme", "none").await;
+    let (org, server_id, admin) = hosted(&app, "acme", "none").await;
 
     // By Host: `acme.localhost` is the server's own name.
     let mut by_host = Mcp::new(&app, "/mcp");
@@ -250,6 +250,23 @@ async fn a_client_connects_by_path_and_by_host_lists_tools_and_opens_a_support_t
     let anonymous = stored.end_user_id.expect("an anonymous end user");
     assert_eq!(stored.identity_source, mcplatform_core::hosting::IdentitySource::None);
     assert_eq!((ticket.end_user_id, waited.end_user_id), (Some(anonymous), Some(anonymous)));
+
+    // The hosted server's calls are in the analytics, as ingested spans would be.
+    app.clock.advance(Duration::from_secs(1));
+    let (status, overview) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/analytics/overview?range=1h&server_id={server_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["tools"][0]["name"], "get_support");
+    assert_eq!(overview["tools"][0]["calls"], 2);
+    assert_eq!(overview["tool_calls"]["calls"], 2);
+    let clients = overview["clients"].as_array().unwrap();
+    assert!(clients.iter().any(|c| c["name"] == "it-client"), "{overview}");
 }
 
 #[tokio::test]
