@@ -16,7 +16,7 @@ const MAX_STRING_CHARS: usize = 4_000;
 
 pub(crate) fn any_value(value: AnyValue) -> Value {
     match value.value {
-        Some(any_value::Value::StringValue(s)) => Value::String(clip(s)),
+        Some(any_value::Value::StringValue(s)) => Value::String(clip(s, MAX_STRING_CHARS)),
         Some(any_value::Value::BoolValue(b)) => Value::Bool(b),
         Some(any_value::Value::IntValue(i)) => Value::from(i),
         Some(any_value::Value::DoubleValue(d)) => serde_json::Number::from_f64(d)
@@ -33,9 +33,10 @@ pub(crate) fn any_value(value: AnyValue) -> Value {
     }
 }
 
-fn clip(mut text: String) -> String {
-    if text.len() > MAX_STRING_CHARS {
-        let mut end = MAX_STRING_CHARS;
+/// `text` cut to at most `max` bytes (on a character boundary) and marked, when longer.
+pub(crate) fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
         while !text.is_char_boundary(end) {
             end -= 1;
         }

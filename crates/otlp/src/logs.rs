@@ -6,7 +6,10 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::Value;
 
 use crate::Decoded;
-use crate::attributes::{any_value, attributes, canonicalize, id_hex, nanos, resource, text};
+use crate::attributes::{any_value, attributes, canonicalize, clip, id_hex, nanos, resource, text};
+
+/// Longest log body kept; a longer one is cut and marked.
+const MAX_BODY_CHARS: usize = 32_000;
 
 pub(crate) fn convert(request: ExportLogsServiceRequest) -> Decoded {
     let mut decoded = Decoded::default();
@@ -17,7 +20,7 @@ pub(crate) fn convert(request: ExportLogsServiceRequest) -> Decoded {
             for log in scope_logs.log_records {
                 let body = match log.body {
                     Some(body) => match body.value {
-                        Some(any_value::Value::StringValue(text)) => text,
+                        Some(any_value::Value::StringValue(text)) => clip(text, MAX_BODY_CHARS),
                         _ => any_value(body).to_string(),
                     },
                     None => String::new(),

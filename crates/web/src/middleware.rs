@@ -85,13 +85,27 @@ pub(crate) async fn log_server_errors(request: Request, next: Next) -> Response 
     response
 }
 
+/// The largest request bodies: OTLP ingest batches are allowed more than anything else.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    pub default: usize,
+    pub telemetry: usize,
+}
+
+impl BodyLimits {
+    fn of(&self, path: &str) -> usize {
+        if crate::telemetry::is_ingest_path(path) { self.telemetry } else { self.default }
+    }
+}
+
 /// Refuses bodies announced larger than the limit before anything reads them. Bodies without a
 /// length are bounded by the extractors' `DefaultBodyLimit`.
 pub(crate) async fn reject_oversized_bodies(
-    State(max_body_bytes): State<usize>,
+    State(limits): State<BodyLimits>,
     request: Request,
     next: Next,
 ) -> Response {
+    let max_body_bytes = limits.of(request.uri().path());
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)

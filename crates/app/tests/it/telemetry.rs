@@ -545,3 +545,22 @@ async fn logs_metrics_and_traces_stay_within_their_organization() {
     assert_eq!((unit.as_str(), sum), ("s", 0.03));
     db.close().await;
 }
+
+#[tokio::test]
+async fn an_ingest_batch_may_be_larger_than_other_requests() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let start = nanos_ago(&app, 600);
+    let spans: Vec<Span> = (0..6000u32)
+        .map(|n| Span {
+            span_id: (n + 1).to_be_bytes().repeat(2),
+            ..tool_span(start + u64::from(n), 1, "search", 1, None)
+        })
+        .collect();
+    let body = traces_request(spans);
+    assert!(body.len() > 1024 * 1024, "larger than http.max_body_bytes: {}", body.len());
+    let response = post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 6000);
+}

@@ -142,8 +142,11 @@ fn json_column(text: &str) -> Value {
 }
 
 /// A trace's spans in tree order: each span right after its parent, siblings by start time.
-fn tree_order(spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
+fn tree_order(mut spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
     use std::collections::HashMap;
+    spans.sort_by(|a, b| {
+        (a.span.start_ns, &a.span.span_id).cmp(&(b.span.start_ns, &b.span.span_id))
+    });
     let ids: std::collections::HashSet<String> =
         spans.iter().map(|s| s.span.span_id.clone()).collect();
     let mut children: HashMap<Option<String>, Vec<StoredSpan>> = HashMap::new();

@@ -47,14 +47,21 @@ impl Default for IngestLimits {
 /// How long a client told to back off (429, 503) should wait, in seconds.
 const RETRY_AFTER_SECS: &str = "1";
 
+const INGEST_PATHS: [&str; 3] = ["/v1/traces", "/v1/metrics", "/v1/logs"];
+
+/// Whether `path` is one of the ingest endpoints (whose bodies may be larger).
+pub(crate) fn is_ingest_path(path: &str) -> bool {
+    INGEST_PATHS.contains(&path)
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
     let limits = state.config.telemetry;
     Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/metrics", post(metrics))
-        .route("/v1/logs", post(logs))
-        // `Bytes` reads up to this much; the length check answers a declared larger body
-        // before reading it.
+        .route(INGEST_PATHS[0], post(traces))
+        .route(INGEST_PATHS[1], post(metrics))
+        .route(INGEST_PATHS[2], post(logs))
+        // `Bytes` reads up to this much (overriding the application's smaller default); the
+        // length check in front answers a declared larger body before reading it.
         .route_layer(DefaultBodyLimit::max(limits.max_body_bytes))
 }
 
