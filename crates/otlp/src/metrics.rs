@@ -3,11 +3,12 @@
 use mcplatform_core::telemetry::{MetricKind, MetricPointRecord};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, metric::Data, number_data_point};
 use serde_json::{Value, json};
 
 use crate::Decoded;
-use crate::attributes::{attributes, canonicalize, mcp_fields, nanos, resource};
+use crate::attributes::{attributes, canonicalize, column_text, mcp_fields, nanos, resource};
 
 pub(crate) fn convert(request: ExportMetricsServiceRequest) -> Decoded {
     let mut decoded = Decoded::default();
@@ -51,14 +52,15 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
         Data::ExponentialHistogram(_) => None,
         _ => per_second(&metric.unit),
     };
-    let unit = if scale.is_some() { "s".to_owned() } else { metric.unit.clone() };
+    let unit = if scale.is_some() { "s".to_owned() } else { column_text(metric.unit.clone()) };
+    let name = column_text(metric.name.clone());
     let seconds = |value: f64| scale.map_or(value, |per| value / per);
     let point = |kind, attrs: Vec<KeyValue>, start: u64, time: u64| {
         let mut attrs = attributes(attrs);
         canonicalize(&mut attrs);
         let mcp = mcp_fields(&attrs, None, false);
         MetricPointRecord {
-            name: metric.name.clone(),
+            name: name.clone(),
             unit: unit.clone(),
             kind,
             service_name: context.service_name.clone(),
@@ -131,10 +133,8 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
         }
         Data::ExponentialHistogram(histogram) => {
             for p in histogram.data_points {
-                let buckets = |b: Option<_>| {
-                    b.map(|b: opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets| {
-                        json!({"offset": b.offset, "counts": b.bucket_counts})
-                    })
+                let buckets = |b: Option<Buckets>| {
+                    b.map(|b| json!({"offset": b.offset, "counts": b.bucket_counts}))
                 };
                 let details = json!({
                     "temporality": histogram.aggregation_temporality,

@@ -8,7 +8,8 @@ pub mod analytics;
 
 use serde::Serialize;
 
-use crate::hosting::RequestOutcome;
+use crate::ValidationError;
+use crate::hosting::{RequestOutcome, text_enum};
 
 /// OTLP `Span.SpanKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,31 +36,12 @@ impl SpanKind {
             _ => Self::Unspecified,
         }
     }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unspecified => "unspecified",
-            Self::Internal => "internal",
-            Self::Server => "server",
-            Self::Client => "client",
-            Self::Producer => "producer",
-            Self::Consumer => "consumer",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [
-            Self::Unspecified,
-            Self::Internal,
-            Self::Server,
-            Self::Client,
-            Self::Producer,
-            Self::Consumer,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == stored)
-    }
 }
+
+text_enum!(SpanKind, "kind", {
+    Unspecified => "unspecified", Internal => "internal", Server => "server",
+    Client => "client", Producer => "producer", Consumer => "consumer",
+});
 
 /// OTLP `Status.StatusCode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,19 +61,9 @@ impl SpanStatus {
             _ => Self::Unset,
         }
     }
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unset => "unset",
-            Self::Ok => "ok",
-            Self::Error => "error",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Unset, Self::Ok, Self::Error].into_iter().find(|s| s.as_str() == stored)
-    }
 }
+
+text_enum!(SpanStatus, "status", { Unset => "unset", Ok => "ok", Error => "error" });
 
 /// The MCP facts of a span or log record, read from its attributes after aliases of other SDKs
 /// were mapped to the conventions.
@@ -159,23 +131,10 @@ pub enum MetricKind {
     Summary,
 }
 
-impl MetricKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Gauge => "gauge",
-            Self::Sum => "sum",
-            Self::Histogram => "histogram",
-            Self::ExponentialHistogram => "exponential_histogram",
-            Self::Summary => "summary",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Gauge, Self::Sum, Self::Histogram, Self::ExponentialHistogram, Self::Summary]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
-    }
-}
+text_enum!(MetricKind, "kind", {
+    Gauge => "gauge", Sum => "sum", Histogram => "histogram",
+    ExponentialHistogram => "exponential_histogram", Summary => "summary",
+});
 
 /// One data point of a metric, ready to store. Durations are in seconds whatever unit the
 /// sender used (`ms` from some SDKs), so that points of one metric compare.

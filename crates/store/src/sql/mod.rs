@@ -28,6 +28,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use mcplatform_core::clock::{from_unix_millis, to_unix_millis};
 use mcplatform_core::crypto::TokenHash;
+use mcplatform_core::ids::OrgId;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row};
 use time::OffsetDateTime;
@@ -104,6 +105,59 @@ impl Store for SqlStore {
 /// A query on the `Any` driver with its arguments, for helpers that bind a group of columns.
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
+/// A value bound to a query built piece by piece.
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// The WHERE part of a filtered list, built condition by condition, its parameters numbered
+/// in order. The first condition is always the organization's.
+pub(crate) struct Conditions {
+    pub(crate) sql: String,
+    params: Vec<Param>,
+}
+
+impl Conditions {
+    /// `{org_column} = $1`.
+    pub(crate) fn new(org_column: &str, org: OrgId) -> Self {
+        Self { sql: format!("{org_column} = $1"), params: vec![Param::Text(org.to_string())] }
+    }
+
+    /// The placeholder of a new parameter.
+    pub(crate) fn bind(&mut self, param: Param) -> String {
+        self.params.push(param);
+        format!("${}", self.params.len())
+    }
+
+    pub(crate) fn and(&mut self, condition: &str) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(condition);
+    }
+
+    /// `query` (whose SQL holds [`Self::sql`]) with the parameters bound.
+    pub(crate) fn bind_to(self, query: AnyQuery<'_>) -> AnyQuery<'_> {
+        self.params.into_iter().fold(query, |q, p| match p {
+            Param::Text(text) => q.bind(text),
+            Param::Int(int) => q.bind(int),
+        })
+    }
+}
+
+/// `%word%` for LIKE, with the wildcards of the word itself escaped (`\` is the escape).
+pub(crate) fn like_pattern(word: &str) -> String {
+    let mut pattern = String::with_capacity(word.len() + 2);
+    pattern.push('%');
+    for c in word.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Typed column access that turns undecodable values into `StoreError::Corrupt`.
 pub(crate) struct Columns<'r> {
     row: &'r AnyRow,
@@ -133,6 +187,25 @@ impl<'r> Columns<'r> {
 
     pub(crate) fn opt_int(&self, column: &str) -> Result<Option<i64>> {
         self.row.try_get(column).map_err(|e| self.corrupt(column, e))
+    }
+
+    /// An integer column in a narrower type (`i32`, `u32`…); out of range is corruption.
+    pub(crate) fn int_as<T>(&self, column: &str) -> Result<T>
+    where
+        T: TryFrom<i64>,
+        T::Error: std::fmt::Display,
+    {
+        T::try_from(self.int(column)?).map_err(|e| self.corrupt(column, e))
+    }
+
+    pub(crate) fn opt_int_as<T>(&self, column: &str) -> Result<Option<T>>
+    where
+        T: TryFrom<i64>,
+        T::Error: std::fmt::Display,
+    {
+        self.opt_int(column)?
+            .map(|v| T::try_from(v).map_err(|e| self.corrupt(column, e)))
+            .transpose()
     }
 
     /// Booleans are native in PostgreSQL and 0/1 integers in SQLite.

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
 use super::outbox::insert_email;
-use super::{Columns, SqlStore, expect_rows, millis};
+use super::{Columns, Conditions, Param, SqlStore, expect_rows, like_pattern, millis};
 use crate::error::write_error;
 use crate::{
     AssigneeFilter, NewWebhook, Page, PageRequest, Result, StoreError, StoredSupportSettings,
@@ -129,51 +129,8 @@ fn duration_millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// A value bound to a query built piece by piece.
-enum Param {
-    Text(String),
-    Int(i64),
-}
-
-/// Collects the WHERE parts of a filtered list, numbering their parameters.
-struct Conditions {
-    sql: String,
-    params: Vec<Param>,
-}
-
-impl Conditions {
-    fn new(org: OrgId) -> Self {
-        Self { sql: "t.organization_id = $1".into(), params: vec![Param::Text(org.to_string())] }
-    }
-
-    /// The placeholder of a new parameter.
-    fn bind(&mut self, param: Param) -> String {
-        self.params.push(param);
-        format!("${}", self.params.len())
-    }
-
-    fn and(&mut self, condition: &str) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(condition);
-    }
-}
-
-/// `%word%` for LIKE, with the wildcards of the word itself escaped (`\` is the escape).
-pub(crate) fn like_pattern(word: &str) -> String {
-    let mut pattern = String::with_capacity(word.len() + 2);
-    pattern.push('%');
-    for c in word.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 fn filter_conditions(org: OrgId, filter: &TicketFilter) -> Conditions {
-    let mut c = Conditions::new(org);
+    let mut c = Conditions::new("t.organization_id", org);
     if let Some(server) = filter.server {
         let p = c.bind(Param::Text(server.to_string()));
         c.and(&format!("t.mcp_server_id = {p}"));
@@ -525,11 +482,8 @@ impl SupportStore for SqlStore {
             columns.join(", "),
             conditions.sql,
         );
-        let query = conditions.params.into_iter().fold(sqlx::query(&sql), |q, p| match p {
-            Param::Text(text) => q.bind(text),
-            Param::Int(int) => q.bind(int),
-        });
-        let tickets = query
+        let tickets = conditions
+            .bind_to(sqlx::query(&sql))
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -6,14 +6,12 @@ use async_trait::async_trait;
 use mcplatform_core::hosting::RequestOutcome;
 use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::telemetry::analytics::CallSample;
-use mcplatform_core::telemetry::{LogRecord, McpFields, SpanKind, SpanRecord, SpanStatus};
+use mcplatform_core::telemetry::{LogRecord, McpFields, SpanRecord};
 use sqlx::any::AnyRow;
 
-use super::support::like_pattern;
-use super::{AnyQuery, Columns, SqlStore, millis};
+use super::{AnyQuery, Columns, Conditions, Param, SqlStore, like_pattern, millis};
 use crate::{
-    LogQuery, MAX_TRACE_SPANS, Result, StoreError, StoredLog, StoredSpan, TelemetryStore,
-    TelemetryWrite,
+    LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore, TelemetryWrite,
 };
 
 /// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -320,42 +318,33 @@ impl TelemetryStore for SqlStore {
     }
 
     async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>> {
-        let mut sql = format!(
-            "SELECT {} FROM telemetry_logs \
-             WHERE organization_id = $1 AND time_ns >= $2 AND time_ns < $3",
-            LOG_COLUMNS.join(", ")
-        );
-        let mut texts = Vec::new();
-        let mut next = 4;
-        let mut param = |sql: &mut String, condition: &str| {
-            sql.push_str(&condition.replace('?', &format!("${next}")));
-            next += 1;
-        };
+        let mut c = Conditions::new("organization_id", org);
+        let from = c.bind(Param::Int(query.from_ns));
+        let to = c.bind(Param::Int(query.to_ns));
+        c.and(&format!("time_ns >= {from} AND time_ns < {to}"));
         if let Some(server) = query.server {
-            param(&mut sql, " AND mcp_server_id = ?");
-            texts.push(server.to_string());
+            let p = c.bind(Param::Text(server.to_string()));
+            c.and(&format!("mcp_server_id = {p}"));
         }
         if let Some(trace) = &query.trace_id {
-            param(&mut sql, " AND trace_id = ?");
-            texts.push(trace.to_ascii_lowercase());
+            let p = c.bind(Param::Text(trace.to_ascii_lowercase()));
+            c.and(&format!("trace_id = {p}"));
         }
-        for word in query.text.iter().flat_map(|t| t.split_whitespace()) {
-            param(&mut sql, " AND LOWER(body) LIKE ? ESCAPE '\\'");
-            texts.push(like_pattern(word));
-        }
-        if query.min_severity.is_some() {
-            param(&mut sql, " AND severity_number >= ?");
-        }
-        sql.push_str(&format!(" ORDER BY time_ns DESC LIMIT {}", query.limit.max(1)));
-        let mut statement =
-            sqlx::query(&sql).bind(org.to_string()).bind(query.from_ns).bind(query.to_ns);
-        for text in texts {
-            statement = statement.bind(text);
+        for word in query.text.iter().flat_map(|t| t.split_whitespace()).take(8) {
+            let p = c.bind(Param::Text(like_pattern(word)));
+            c.and(&format!("LOWER(body) LIKE {p} ESCAPE '\\'"));
         }
         if let Some(severity) = query.min_severity {
-            statement = statement.bind(severity);
+            let p = c.bind(Param::Int(i64::from(severity)));
+            c.and(&format!("severity_number >= {p}"));
         }
-        let rows = statement.fetch_all(&self.pool).await?;
+        let sql = format!(
+            "SELECT {} FROM telemetry_logs WHERE {} ORDER BY time_ns DESC LIMIT {}",
+            LOG_COLUMNS.join(", "),
+            c.sql,
+            query.limit.max(1)
+        );
+        let rows = c.bind_to(sqlx::query(&sql)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let c = Columns::new(row, "telemetry_logs");
@@ -364,8 +353,7 @@ impl TelemetryStore for SqlStore {
                     log: LogRecord {
                         time_ns: c.int("time_ns")?,
                         observed_ns: c.int("observed_ns")?,
-                        severity_number: i32::try_from(c.int("severity_number")?)
-                            .map_err(|e| corrupt("telemetry_logs", "severity_number", e))?,
+                        severity_number: c.int_as("severity_number")?,
                         severity_text: c.opt_text("severity_text")?,
                         body: c.text("body")?,
                         trace_id: c.opt_text("trace_id")?,
@@ -381,15 +369,8 @@ impl TelemetryStore for SqlStore {
     }
 }
 
-fn corrupt(table: &'static str, column: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt { table, detail: format!("{column}: {detail}") }
-}
-
 fn span_from_row(row: &AnyRow) -> Result<StoredSpan> {
-    const TABLE: &str = "telemetry_spans";
-    let c = Columns::new(row, TABLE);
-    let kind = c.text("kind")?;
-    let status = c.text("status")?;
+    let c = Columns::new(row, "telemetry_spans");
     Ok(StoredSpan {
         mcp_server_id: c.parsed("mcp_server_id")?,
         span: SpanRecord {
@@ -397,11 +378,11 @@ fn span_from_row(row: &AnyRow) -> Result<StoredSpan> {
             span_id: c.text("span_id")?,
             parent_span_id: c.opt_text("parent_span_id")?,
             name: c.text("name")?,
-            kind: SpanKind::parse(&kind).ok_or_else(|| corrupt(TABLE, "kind", &kind))?,
+            kind: c.parsed("kind")?,
             service_name: c.opt_text("service_name")?,
             start_ns: c.int("start_ns")?,
             end_ns: c.int("end_ns")?,
-            status: SpanStatus::parse(&status).ok_or_else(|| corrupt(TABLE, "status", &status))?,
+            status: c.parsed("status")?,
             status_message: c.opt_text("status_message")?,
             mcp: McpFields {
                 method: c.opt_text("mcp_method")?,

@@ -43,15 +43,7 @@ fn json_column<T: serde::de::DeserializeOwned>(
 fn walkthrough_from_row(row: &AnyRow) -> Result<Walkthrough> {
     let c = Columns::new(row, "walkthroughs");
     let tags: Vec<String> = json_column(&c, "walkthroughs", "tags")?;
-    let minutes = c
-        .opt_int("estimated_minutes")?
-        .map(|m| {
-            u32::try_from(m).map_err(|e| StoreError::Corrupt {
-                table: "walkthroughs",
-                detail: format!("estimated_minutes: {e}"),
-            })
-        })
-        .transpose()?;
+    let minutes: Option<u32> = c.opt_int_as("estimated_minutes")?;
     // Checked again on the way out: a row that breaks the rules is reported, not served.
     let details = WalkthroughDetails::new(
         &c.text("title")?,
