@@ -69,10 +69,16 @@ pub(crate) fn resource(
     (Value::Object(attrs).to_string(), service)
 }
 
-/// A string attribute, or a number or boolean one as text.
+/// Text as a column keeps it: without NUL, which PostgreSQL cannot store in `TEXT` (JSON
+/// columns are safe: serialization escapes it).
+pub(crate) fn column_text(text: String) -> String {
+    if text.contains('\0') { text.replace('\0', "") } else { text }
+}
+
+/// A string attribute, or a number or boolean one as text, fit for a column.
 pub(crate) fn text(attrs: &Attributes, key: &str) -> Option<String> {
     match attrs.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::String(s) if !s.is_empty() => Some(column_text(s.clone())),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,

@@ -6,7 +6,9 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::Value;
 
 use crate::Decoded;
-use crate::attributes::{any_value, attributes, canonicalize, clip, id_hex, nanos, resource, text};
+use crate::attributes::{
+    any_value, attributes, canonicalize, clip, column_text, id_hex, nanos, resource, text,
+};
 
 /// Longest log body kept; a longer one is cut and marked.
 const MAX_BODY_CHARS: usize = 32_000;
@@ -20,7 +22,9 @@ pub(crate) fn convert(request: ExportLogsServiceRequest) -> Decoded {
             for log in scope_logs.log_records {
                 let body = match log.body {
                     Some(body) => match body.value {
-                        Some(any_value::Value::StringValue(text)) => clip(text, MAX_BODY_CHARS),
+                        Some(any_value::Value::StringValue(text)) => {
+                            column_text(clip(text, MAX_BODY_CHARS))
+                        }
                         _ => any_value(body).to_string(),
                     },
                     None => String::new(),
@@ -37,7 +41,7 @@ pub(crate) fn convert(request: ExportLogsServiceRequest) -> Decoded {
                     },
                     observed_ns,
                     severity_number: log.severity_number.clamp(0, 24),
-                    severity_text: Some(log.severity_text).filter(|t| !t.is_empty()),
+                    severity_text: Some(column_text(log.severity_text)).filter(|t| !t.is_empty()),
                     body,
                     trace_id: id_hex(&log.trace_id, 16),
                     span_id: id_hex(&log.span_id, 8),

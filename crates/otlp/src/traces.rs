@@ -6,7 +6,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
 
 use crate::Decoded;
-use crate::attributes::{attributes, canonicalize, id_hex, mcp_fields, nanos, resource};
+use crate::attributes::{
+    attributes, canonicalize, column_text, id_hex, mcp_fields, nanos, resource,
+};
 
 pub(crate) fn convert(request: ExportTraceServiceRequest) -> Decoded {
     let mut decoded = Decoded::default();
@@ -64,7 +66,7 @@ fn record(span: Span, resource: &str, service_name: &Option<String>) -> Result<S
         trace_id,
         span_id,
         parent_span_id: id_hex(&span.parent_span_id, 8),
-        name: span.name,
+        name: column_text(span.name),
         kind: SpanKind::from_otlp(span.kind),
         service_name: service_name.clone(),
         start_ns,

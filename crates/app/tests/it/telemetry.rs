@@ -382,6 +382,25 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
     assert!(partial_success.error_message.contains("span id"), "{}", partial_success.error_message);
     assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 1);
 
+    // NUL, which protobuf strings may hold and PostgreSQL text may not, is dropped from the
+    // columns (kept, escaped, in the JSON): the span is stored on either database, and a
+    // request sent at the same moment is not failed with it.
+    let nul = Span {
+        name: "tools/call se\0arch".into(),
+        attributes: vec![text("mcp.method.name", "tools/call"), text("gen_ai.tool.name", "se\0arch")],
+        ..tool_span(nanos_ago(&app, 60), 3, "search", 10, None)
+    };
+    let neighbour = tool_span(nanos_ago(&app, 60), 4, "fetch", 10, None);
+    let (with_nul, beside) = tokio::join!(
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, traces_request(vec![nul])),
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, traces_request(vec![neighbour])),
+    );
+    assert_eq!((status(&with_nul), status(&beside)), (StatusCode::OK, StatusCode::OK));
+    let day = overview(&app, &ada, &acme.org, "").await;
+    assert_eq!(day["calls"], 3);
+    assert_eq!(day["tools"][0], json!({"name": "search", "calls": 2, "protocol_errors": 0,
+        "tool_errors": 0, "error_rate": 0.0, "latency": day["tools"][0]["latency"]}));
+
     // Basic authentication with the key as the password works too.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("otel:{}", acme.key));
     let response = app
@@ -394,7 +413,7 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
         .await
         .unwrap();
     assert_eq!(status(&response), StatusCode::OK);
-    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 2);
+    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 4);
 
     // Bad analytics windows.
     for query in [

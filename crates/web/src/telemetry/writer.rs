@@ -24,7 +24,8 @@ pub struct TelemetryQueue {
 struct Job {
     write: TelemetryWrite,
     done: oneshot::Sender<Result<(), ()>>,
-    _room: OwnedSemaphorePermit,
+    /// The queue room its rows take, given back once it is answered.
+    room: OwnedSemaphorePermit,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl TelemetryQueue {
             .try_acquire_many_owned(u32::try_from(rows).unwrap_or(u32::MAX))
             .map_err(|_| QueueError::Full)?;
         let (done, stored) = oneshot::channel();
-        self.sender.send(Job { write, done, _room: room }).map_err(|_| QueueError::NotStored)?;
+        self.sender.send(Job { write, done, room }).map_err(|_| QueueError::NotStored)?;
         match stored.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(())) | Err(_) => Err(QueueError::NotStored),
@@ -78,19 +79,36 @@ impl TelemetryQueue {
                 rows += next.write.batch.len();
                 jobs.push(next);
             }
-            let writes: Vec<TelemetryWrite> = jobs
-                .iter_mut()
-                .map(|job| TelemetryWrite {
-                    batch: std::mem::take(&mut job.write.batch),
-                    ..job.write.clone()
-                })
-                .collect();
-            let outcome = store.insert_telemetry(&writes).await.map_err(|err| {
-                tracing::error!(error = ?err, requests = jobs.len(), rows, "cannot store telemetry");
-            });
-            for job in jobs.drain(..) {
-                let _ = job.done.send(outcome);
+            let (writes, answers): (Vec<TelemetryWrite>, Vec<_>) =
+                jobs.drain(..).map(|job| (job.write, (job.done, job.room))).unzip();
+            let outcomes = store_each_or_all(store.as_ref(), &writes).await;
+            for ((done, _room), outcome) in answers.into_iter().zip(outcomes) {
+                let _ = done.send(outcome);
             }
         }
     }
+}
+
+/// Stores `writes` in one transaction; if the database refuses it, each write alone, so that
+/// one request the database cannot take fails only itself. One outcome per write.
+async fn store_each_or_all(store: &dyn Store, writes: &[TelemetryWrite]) -> Vec<Result<(), ()>> {
+    let rows = || writes.iter().map(|w| w.batch.len()).sum::<usize>();
+    match store.insert_telemetry(writes).await {
+        Ok(()) => return vec![Ok(()); writes.len()],
+        Err(err) if writes.len() == 1 => {
+            tracing::error!(error = ?err, rows = rows(), "cannot store telemetry");
+            return vec![Err(())];
+        }
+        Err(err) => {
+            tracing::warn!(error = ?err, requests = writes.len(), rows = rows(), "cannot store telemetry together: storing each request alone");
+        }
+    }
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        let outcome = store.insert_telemetry(std::slice::from_ref(write)).await.map_err(|err| {
+            tracing::error!(error = ?err, rows = write.batch.len(), "cannot store telemetry");
+        });
+        outcomes.push(outcome);
+    }
+    outcomes
 }
