@@ -12,6 +12,7 @@ mod logs;
 mod metrics;
 mod traces;
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use mcplatform_core::telemetry::TelemetryBatch;
@@ -75,19 +76,20 @@ pub enum DecodeError {
     UnsupportedCompression(String),
 }
 
-/// The body with its `Content-Encoding` undone, at most `limit` bytes.
-pub fn decompress(
-    body: &[u8],
+/// The body with its `Content-Encoding` undone (borrowed when there was none), at most `limit`
+/// bytes.
+pub fn decompress<'b>(
+    body: &'b [u8],
     content_encoding: Option<&str>,
     limit: usize,
-) -> Result<Vec<u8>, DecodeError> {
+) -> Result<Cow<'b, [u8]>, DecodeError> {
     let encoding = content_encoding.map(|e| e.trim().to_ascii_lowercase());
     let reader: Box<dyn Read + '_> = match encoding.as_deref() {
         None | Some("" | "identity") => {
             return if body.len() > limit {
                 Err(DecodeError::TooLarge { limit })
             } else {
-                Ok(body.to_vec())
+                Ok(Cow::Borrowed(body))
             };
         }
         Some("gzip" | "x-gzip") => Box::new(flate2::read::MultiGzDecoder::new(body)),
@@ -107,7 +109,7 @@ pub fn decompress(
     if out.len() > limit {
         return Err(DecodeError::TooLarge { limit });
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// A decoded request: what to store, and what was dropped and why.
@@ -274,7 +276,7 @@ mod tests {
             0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x58, 0x51, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
             0x20, 0x6f, 0x74, 0x6c, 0x70, 0xc1, 0x32, 0x39, 0x8b,
         ];
-        assert_eq!(decompress(&frame, Some("zstd"), 100).unwrap(), b"hello otlp");
+        assert_eq!(&*decompress(&frame, Some("zstd"), 100).unwrap(), b"hello otlp");
     }
 
     #[test]

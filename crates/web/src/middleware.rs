@@ -85,27 +85,17 @@ pub(crate) async fn log_server_errors(request: Request, next: Next) -> Response 
     response
 }
 
-/// The largest request bodies: OTLP ingest batches are allowed more than anything else.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyLimits {
-    pub default: usize,
-    pub telemetry: usize,
-}
-
-impl BodyLimits {
-    fn of(&self, path: &str) -> usize {
-        if crate::telemetry::is_ingest_path(path) { self.telemetry } else { self.default }
-    }
-}
-
 /// Refuses bodies announced larger than the limit before anything reads them. Bodies without a
-/// length are bounded by the extractors' `DefaultBodyLimit`.
+/// length are bounded by the extractors' `DefaultBodyLimit`. The OTLP ingest paths have their
+/// own, larger limit, and answer in OTLP's format ([`crate::telemetry`]).
 pub(crate) async fn reject_oversized_bodies(
-    State(limits): State<BodyLimits>,
+    State(max_body_bytes): State<usize>,
     request: Request,
     next: Next,
 ) -> Response {
-    let max_body_bytes = limits.of(request.uri().path());
+    if crate::telemetry::is_ingest_path(request.uri().path()) {
+        return next.run(request).await;
+    }
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)

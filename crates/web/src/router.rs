@@ -15,16 +15,13 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use crate::auth::session::load_session;
 use crate::middleware::{
-    BodyLimits, REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers,
-    trace_layer,
+    REQUEST_ID, log_server_errors, reject_oversized_bodies, security_headers, trace_layer,
 };
 use crate::{ApiError, AppState, api, health, hosting, metrics, oauth, telemetry, views};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.config.max_body_bytes;
-    let body_limits =
-        BodyLimits { default: max_body_bytes, telemetry: state.config.telemetry.max_body_bytes };
     let https = state.config.is_https();
     // Only a domain name has subdomains (`acme.127.0.0.1` is no name at all).
     let base_domain = state.config.base_url.domain().map(str::to_ascii_lowercase);
@@ -62,7 +59,7 @@ pub fn app(state: AppState) -> Router {
                     ApiError::Internal("a request handler panicked".into()).into_response()
                 }))
                 .layer(from_fn_with_state(https, security_headers))
-                .layer(from_fn_with_state(body_limits, reject_oversized_bodies))
+                .layer(from_fn_with_state(max_body_bytes, reject_oversized_bodies))
                 .layer(DefaultBodyLimit::max(max_body_bytes)),
         )
         .with_state(state);

@@ -336,6 +336,14 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
     // Too large as sent, and a small body that inflates past the limit.
     let oversized = post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, vec![0; 65 * 1024]).await;
     assert_eq!(status(&oversized), StatusCode::PAYLOAD_TOO_LARGE);
+    // Refused before it is read, as an OTLP `google.rpc.Status` in the request's encoding.
+    let refusal = mcplatform_otlp::Status::decode(oversized.bytes().await.unwrap()).unwrap();
+    assert!(refusal.message.contains("larger than 65536 bytes"), "{}", refusal.message);
+    // Without a length (chunked), the body is read up to the limit and refused the same way.
+    let chunked = raw_chunked_post(&app, "/v1/traces", &acme.key, 80 * 1024).await;
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+    let refusal: Value = serde_json::from_str(chunked.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(refusal["code"], 3, "{refusal}");
     let bomb = app
         .client
         .post(app.url("/v1/traces"))
@@ -387,7 +395,10 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
     // request sent at the same moment is not failed with it.
     let nul = Span {
         name: "tools/call se\0arch".into(),
-        attributes: vec![text("mcp.method.name", "tools/call"), text("gen_ai.tool.name", "se\0arch")],
+        attributes: vec![
+            text("mcp.method.name", "tools/call"),
+            text("gen_ai.tool.name", "se\0arch"),
+        ],
         ..tool_span(nanos_ago(&app, 60), 3, "search", 10, None)
     };
     let neighbour = tool_span(nanos_ago(&app, 60), 4, "fetch", 10, None);
@@ -398,8 +409,11 @@ async fn bad_requests_get_the_right_status_and_store_nothing() {
     assert_eq!((status(&with_nul), status(&beside)), (StatusCode::OK, StatusCode::OK));
     let day = overview(&app, &ada, &acme.org, "").await;
     assert_eq!(day["calls"], 3);
-    assert_eq!(day["tools"][0], json!({"name": "search", "calls": 2, "protocol_errors": 0,
-        "tool_errors": 0, "error_rate": 0.0, "latency": day["tools"][0]["latency"]}));
+    assert_eq!(
+        day["tools"][0],
+        json!({"name": "search", "calls": 2, "protocol_errors": 0,
+        "tool_errors": 0, "error_rate": 0.0, "latency": day["tools"][0]["latency"]})
+    );
 
     // Basic authentication with the key as the password works too.
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("otel:{}", acme.key));
@@ -571,15 +585,46 @@ async fn an_ingest_batch_may_be_larger_than_other_requests() {
     let ada = app.signup("ada@example.com").await;
     let acme = sender(&app, &ada, "Acme", "acme-docs").await;
     let start = nanos_ago(&app, 600);
-    let spans: Vec<Span> = (0..6000u32)
-        .map(|n| Span {
-            span_id: (n + 1).to_be_bytes().repeat(2),
-            ..tool_span(start + u64::from(n), 1, "search", 1, None)
+    // Few spans, each with a long result attribute: over 1 MiB without thousands of rows.
+    let result = "r".repeat(6 * 1024);
+    let spans: Vec<Span> = (1..=200u32)
+        .map(|n| {
+            let mut span = tool_span(start + u64::from(n), 1, "search", 1, None);
+            span.span_id = n.to_be_bytes().repeat(2);
+            span.attributes.push(text("gen_ai.tool.call.result", &result));
+            span
         })
         .collect();
     let body = traces_request(spans);
     assert!(body.len() > 1024 * 1024, "larger than http.max_body_bytes: {}", body.len());
     let response = post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, body).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 6000);
+    assert_eq!(overview(&app, &ada, &acme.org, "").await["calls"], 200);
+}
+
+/// A JSON POST with a chunked body of `size` spaces, over a plain connection (clients set a
+/// length when they know it); the whole answer as text.
+async fn raw_chunked_post(app: &TestApp, path: &str, key: &str, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 8 * 1024];
+    for _ in 0..size / chunk.len() {
+        // The server may answer and close before everything is sent.
+        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+            || stream.write_all(&chunk).await.is_err()
+            || stream.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
 }

@@ -11,8 +11,10 @@ pub mod writer;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
@@ -63,25 +65,71 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // `Bytes` reads up to this much (overriding the application's smaller default); the
         // length check in front answers a declared larger body before reading it.
         .route_layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .route_layer(from_fn_with_state(limits.max_body_bytes, refuse_declared_oversize))
 }
 
-async fn traces(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// A body whose `Content-Length` is over the limit is refused before it is read, in OTLP's
+/// format (the application's own check skips these paths).
+async fn refuse_declared_oversize(
+    State(limit): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => {
+            Failure::TooLarge(limit).into_response_in(request_encoding(request.headers()))
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// The encoding of a request's body, JSON when it names none OTLP knows (errors about such
+/// requests are answered in JSON, which anyone can read).
+fn request_encoding(headers: &HeaderMap) -> Encoding {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Encoding::from_content_type)
+        .unwrap_or(Encoding::Json)
+}
+
+async fn traces(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     ingest(&state, Signal::Traces, &headers, body).await
 }
 
-async fn metrics(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     ingest(&state, Signal::Metrics, &headers, body).await
 }
 
-async fn logs(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     ingest(&state, Signal::Logs, &headers, body).await
 }
 
-async fn ingest(state: &AppState, signal: Signal, headers: &HeaderMap, body: Bytes) -> Response {
-    // Errors before the encoding is known are answered in JSON, which anyone can read.
+async fn ingest(
+    state: &AppState,
+    signal: Signal,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let encoding = content_type.and_then(Encoding::from_content_type);
-    let answer = Failure::answer_in(encoding.unwrap_or(Encoding::Json));
+    let answer = |failure: Failure| failure.into_response_in(request_encoding(headers));
     let key = match authenticate(state, headers).await {
         Ok(key) => key,
         Err(failure) => return answer(failure),
@@ -89,13 +137,22 @@ async fn ingest(state: &AppState, signal: Signal, headers: &HeaderMap, body: Byt
     let Some(server) = key.mcp_server_id else {
         return answer(Failure::Forbidden("only a server key can send telemetry"));
     };
-    let Some(encoding) = encoding else {
+    let Some(encoding) = content_type.and_then(Encoding::from_content_type) else {
         return answer(Failure::UnsupportedMediaType(content_type.unwrap_or("none").to_owned()));
     };
-    let answer = Failure::answer_in(encoding);
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return answer(Failure::TooLarge(state.config.telemetry.max_body_bytes));
+        }
+        Err(rejection) => return answer(Failure::Unreadable(rejection.body_text())),
+    };
     let content_encoding =
         headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let limit = state.config.telemetry.max_decompressed_bytes;
+    let Ok(_decoding) = state.telemetry.decoding() else {
+        return answer(Failure::Overloaded);
+    };
     // Decompressing and decoding are CPU work: off the async workers.
     let decoded = tokio::task::spawn_blocking(move || {
         let body = mcplatform_otlp::decompress(&body, content_encoding.as_deref(), limit)?;
@@ -158,6 +215,10 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<ApiKey, F
 /// Why a request stored nothing.
 #[derive(Debug)]
 enum Failure {
+    /// The body as sent is larger than the limit.
+    TooLarge(usize),
+    /// The body could not be read (the connection broke, a bad chunk).
+    Unreadable(String),
     Unauthenticated(&'static str),
     Forbidden(&'static str),
     UnsupportedMediaType(String),
@@ -168,12 +229,16 @@ enum Failure {
 }
 
 impl Failure {
-    fn answer_in(encoding: Encoding) -> impl Fn(Failure) -> Response {
-        move |failure| failure.into_response_in(encoding)
-    }
-
     fn into_response_in(self, encoding: Encoding) -> Response {
         let (status, code, message) = match self {
+            Self::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                grpc_code::INVALID_ARGUMENT,
+                format!("the body is larger than {limit} bytes; send smaller batches"),
+            ),
+            Self::Unreadable(reason) => {
+                (StatusCode::BAD_REQUEST, grpc_code::INVALID_ARGUMENT, reason)
+            }
             Self::Unauthenticated(message) => {
                 (StatusCode::UNAUTHORIZED, grpc_code::UNAUTHENTICATED, message.to_owned())
             }

@@ -6,13 +6,20 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mcplatform_store::{Store, TelemetryWrite};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit, mpsc, oneshot};
+
+/// Requests decoded at once per core; more are told to come back later.
+const DECODERS_PER_CORE: usize = 4;
 
 /// Rows stored per transaction at most; more waiting go in the next one.
 const MAX_ROWS_PER_COMMIT: usize = 50_000;
 
 #[derive(Debug)]
 pub struct TelemetryQueue {
+    /// Requests decompressing and decoding at once: each holds up to
+    /// `telemetry.max_decompressed_bytes` (and a JSON tree several times that), so their number
+    /// is bounded too.
+    decoders: Semaphore,
     sender: mpsc::UnboundedSender<Job>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
     /// One permit per queued row: the bound on memory.
@@ -30,7 +37,8 @@ struct Job {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum QueueError {
-    /// More rows are waiting than the queue holds: retry later.
+    /// More rows are waiting than the queue holds, or more requests are decoding than
+    /// allowed: retry later.
     Full,
     /// The database refused the transaction (logged); nothing of it was stored.
     NotStored,
@@ -40,12 +48,19 @@ impl TelemetryQueue {
     /// A queue holding at most `capacity` rows.
     pub fn new(capacity: usize) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Self {
+            decoders: Semaphore::new(cores * DECODERS_PER_CORE),
             sender,
             receiver: Mutex::new(Some(receiver)),
             room: Arc::new(Semaphore::new(capacity)),
             capacity,
         }
+    }
+
+    /// A decoding slot, or `Full` when every one is taken.
+    pub fn decoding(&self) -> Result<SemaphorePermit<'_>, QueueError> {
+        self.decoders.try_acquire().map_err(|_| QueueError::Full)
     }
 
     /// Queues a request's rows and waits until they are stored.
