@@ -971,6 +971,8 @@ pub struct TicketFilter {
     pub priority: Option<TicketPriority>,
     pub assignee: Option<AssigneeFilter>,
     pub end_user: Option<EndUserId>,
+    /// Opened in this MCP session.
+    pub session_id: Option<String>,
     /// Opened at or after.
     pub opened_from: Option<OffsetDateTime>,
     /// Opened before.

@@ -345,3 +345,36 @@ async fn a_ticket_goes_from_the_editor_to_resolution_and_stays_its_owners() {
 fn uuid_like() -> String {
     "0190a5a0-0000-7000-8000-000000000000".to_owned()
 }
+
+#[tokio::test]
+async fn typing_someone_elses_address_does_not_open_their_tickets() {
+    let app = spawn_app_reaching_loopback().await;
+    let (_org, _server, _admin) = hosted(&app, "acme", "collect_email").await;
+    let opened_with = |title: &str| json!({"title": title, "problemDescription": "E42 on build", "email": "ada@example.com"});
+
+    // Ada opens a ticket with her address, and sees it in the same session.
+    let mut ada = Mcp::new(&app, "/s/acme/mcp");
+    ada.initialize().await;
+    let opened = tool(&ada, 1, "get_support", opened_with("Ada's build")).await;
+    let id = text_of(&opened).split_whitespace().nth(2).unwrap().to_owned();
+    let hers = tool(&ada, 2, "list_my_tickets", json!({})).await;
+    assert!(text_of(&hers).contains("Ada's build"), "{hers}");
+    let seen = tool(&ada, 3, "get_ticket", json!({"ticketId": id})).await;
+    assert_ne!(seen["result"]["isError"], true, "{seen}");
+
+    // Mallory types Ada's address in another session: she becomes "Ada" for her own new
+    // ticket, but Ada's earlier ticket stays out of reach.
+    let mut mallory = Mcp::new(&app, "/s/acme/mcp");
+    mallory.initialize().await;
+    let own = tool(&mallory, 1, "get_support", opened_with("Mallory's")).await;
+    assert_ne!(own["result"]["isError"], true, "{own}");
+    let listed = tool(&mallory, 2, "list_my_tickets", json!({})).await;
+    assert!(text_of(&listed).contains("Mallory's"), "{listed}");
+    assert!(!text_of(&listed).contains("Ada's build"), "{listed}");
+    let read = tool(&mallory, 3, "get_ticket", json!({"ticketId": id})).await;
+    assert_eq!(read["result"]["isError"], true, "{read}");
+    assert!(!text_of(&read).contains("E42"));
+    let replied =
+        tool(&mallory, 4, "reply_to_ticket", json!({"ticketId": id, "message": "close it"})).await;
+    assert_eq!(replied["result"]["isError"], true, "{replied}");
+}

@@ -159,6 +159,10 @@ fn filter_conditions(org: OrgId, filter: &TicketFilter) -> Conditions {
         let p = c.bind(Param::Text(user.to_string()));
         c.and(&format!("t.end_user_id = {p}"));
     }
+    if let Some(session) = &filter.session_id {
+        let p = c.bind(Param::Text(session.clone()));
+        c.and(&format!("t.session_id = {p}"));
+    }
     if let Some(from) = filter.opened_from {
         let p = c.bind(Param::Int(millis(from)));
         c.and(&format!("t.created_at >= {p}"));

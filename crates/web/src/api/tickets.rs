@@ -222,13 +222,15 @@ pub(crate) struct FilterWords<'a> {
 /// Reads filter words; `me` is who `assignee=me` means.
 pub(crate) fn ticket_filter(me: Option<UserId>, words: FilterWords<'_>) -> Result<TicketFilter> {
     let FilterWords { status, priority, server, assignee, from, to, search } = words;
-    let statuses = status
+    let given = status
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<TicketStatus>())
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    // Each status once, however often it was named: the query binds one parameter per status.
+    let statuses = TicketStatus::ALL.into_iter().filter(|s| given.contains(s)).collect();
     let server = server.filter(|s| !s.is_empty()).map(path_id).transpose()?;
     let assignee = match assignee.map(str::trim).unwrap_or_default() {
         "" | "any" => None,
@@ -247,6 +249,7 @@ pub(crate) fn ticket_filter(me: Option<UserId>, words: FilterWords<'_>) -> Resul
         priority,
         assignee,
         end_user: None,
+        session_id: None,
         opened_from: parse_time("from", from)?,
         opened_before: parse_time("to", to)?,
         search: search.map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned),

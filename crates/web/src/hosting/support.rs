@@ -325,6 +325,17 @@ fn parse_email(email: Option<&str>) -> Result<Option<EmailAddress>, McpError> {
         .transpose()
 }
 
+const NO_TICKETS: &str =
+    "The user has no support tickets here yet (or is not identified in this session).";
+
+/// The session a caller's tickets are limited to. A person known only by an address they
+/// typed (`collect_email`: claiming an address is no proof of owning it) sees the tickets of
+/// this session, not every ticket ever opened with that address.
+fn claim_scope<'c>(call: &'c Call<'_>) -> Option<Option<&'c str>> {
+    (call.caller.identity.source == IdentitySource::Email || call.identified.get().is_some())
+        .then_some(call.caller.session_id.as_deref())
+}
+
 /// The caller's own ticket `id`; `None` when it is not theirs (or does not exist: the two are
 /// told apart by nobody).
 async fn own_ticket(
@@ -338,7 +349,10 @@ async fn own_ticket(
     match state.store.get_support_ticket(org, id).await {
         Ok(ticket)
             if ticket.end_user_id == Some(owner)
-                && ticket.mcp_server_id == call.caller.server.id =>
+                && ticket.mcp_server_id == call.caller.server.id
+                && claim_scope(call).is_none_or(|session| {
+                    session.is_some() && ticket.session_id.as_deref() == session
+                }) =>
         {
             Ok(Some((owner, ticket)))
         }
@@ -363,14 +377,17 @@ async fn list_my_tickets(
     args: ListArgs,
 ) -> Result<CallToolResult, McpError> {
     let Some(owner) = ticket_owner(state, call, false).await? else {
-        return Ok(CallToolResult::success(text(
-            "The user has no support tickets here yet (or is not identified in this session)."
-                .into(),
-        )));
+        return Ok(CallToolResult::success(text(NO_TICKETS.into())));
     };
+    let scope = claim_scope(call);
+    if scope == Some(None) {
+        // Known by a claimed address without a session: nothing is theirs for sure.
+        return Ok(CallToolResult::success(text(NO_TICKETS.into())));
+    }
     let filter = TicketFilter {
         server: Some(call.caller.server.id),
         end_user: Some(owner),
+        session_id: scope.flatten().map(str::to_owned),
         statuses: if args.include_closed {
             Vec::new()
         } else {
