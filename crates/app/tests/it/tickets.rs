@@ -136,6 +136,27 @@ async fn a_ticket_goes_from_the_editor_to_resolution_and_stays_its_owners() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["ticket"]["assignee_id"], admin_id.to_string());
+    // A change made on what someone saw before that is refused, not applied over it: by the
+    // API with `version`, and by the page's form, which carries it.
+    let seen = detail["ticket"]["version"].as_i64().unwrap();
+    assert_eq!(body["ticket"]["version"], seen + 1);
+    let (status, stale) =
+        call(&app, &admin, Method::PATCH, &base, Some(json!({"priority": "low", "version": seen})))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{stale}");
+    let page = admin
+        .request(&app, Method::POST, &format!("/orgs/{org}/tickets/{id}"))
+        .form(&[
+            ("csrf_token", admin.csrf_token.as_str()),
+            ("version", &seen.to_string()),
+            ("priority", "low"),
+            ("title", "Deploy fails"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::CONFLICT);
+    assert_eq!(ticket_of(&app, &admin, &org, &id).await["ticket"]["priority"], "high");
     let (status, reply) = call(
         &app,
         &admin,

@@ -405,8 +405,8 @@ impl SupportStore for SqlStore {
             "UPDATE support_tickets SET title = $3, summary = $4, category = $5, email = $6, \
                  status = $7, priority = $8, assignee_id = $9, updated_at = $10, \
                  resolved_at = $11, resolved_by = $12, closed_at = $13, closed_by = $14, \
-                 auto_resolve_at = $15, end_user_id = $16, version = version + 1 \
-             WHERE organization_id = $1 AND id = $2 AND version = $17",
+                 auto_resolve_at = $15, version = version + 1 \
+             WHERE organization_id = $1 AND id = $2 AND version = $16",
         )
         .bind(ticket.organization_id.to_string())
         .bind(ticket.id.to_string())
@@ -423,7 +423,6 @@ impl SupportStore for SqlStore {
         .bind(opt_millis(ticket.closed_at))
         .bind(ticket.closed_by.map(|id| id.to_string()))
         .bind(opt_millis(ticket.auto_resolve_at))
-        .bind(ticket.end_user_id.map(|id| id.to_string()))
         .bind(ticket.version)
         .execute(&mut *tx)
         .await

@@ -80,6 +80,9 @@ pub struct TicketResponse {
     /// When an `awaiting_customer` ticket resolves by itself.
     #[serde(with = "time::serde::rfc3339::option")]
     auto_resolve_at: Option<OffsetDateTime>,
+    /// Grows with every change; send it back with an update to have it refused (409) if
+    /// someone changed the ticket since.
+    version: i64,
 }
 
 impl From<SupportTicket> for TicketResponse {
@@ -107,6 +110,7 @@ impl From<SupportTicket> for TicketResponse {
             closed_at: ticket.closed_at,
             closed_by: id(ticket.closed_by),
             auto_resolve_at: ticket.auto_resolve_at,
+            version: ticket.version,
         }
     }
 }
@@ -403,6 +407,9 @@ struct TicketUpdate {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, format = Uuid)]
     assignee_id: Option<Option<String>>,
+    /// The `version` the change was made on; when someone changed the ticket since, the update
+    /// is refused (409 `conflict`) instead of undoing their change.
+    version: Option<i64>,
 }
 
 /// `null` → `Some(None)`, absent → `None`.
@@ -440,7 +447,10 @@ async fn update_ticket(
 ) -> Result<AppJson<TicketDetailResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let member = caller.member(&state, &access).await?;
-    let ticket = access.ticket(&state, &ticket_id).await?;
+    let mut ticket = access.ticket(&state, &ticket_id).await?;
+    if let Some(version) = update.version {
+        ticket.version = version;
+    }
     let assignee = match update.assignee_id {
         Some(Some(id)) => Some(Some(
             id.parse().map_err(|_| ValidationError::new("assignee_id", "must be a member's id"))?,

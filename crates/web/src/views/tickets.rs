@@ -281,6 +281,7 @@ struct DetailView {
     layout: Layout,
     org_id: String,
     ticket_id: String,
+    version: i64,
     title: String,
     summary: String,
     description: String,
@@ -396,6 +397,7 @@ async fn detail_view(
         layout: Layout::for_session(&ticket.title, current).in_org(access),
         org_id: access.org.id.to_string(),
         ticket_id: ticket.id.to_string(),
+        version: ticket.version,
         title: ticket.title.clone(),
         summary: ticket.summary.clone().unwrap_or_default(),
         description: ticket.description.clone(),
@@ -498,6 +500,9 @@ struct EditForm {
     category: Option<String>,
     title: Option<String>,
     summary: Option<String>,
+    /// The version the page showed: a form of a stale page is refused, not applied over
+    /// someone's newer change.
+    version: Option<i64>,
 }
 
 impl EditForm {
@@ -523,7 +528,10 @@ async fn edit_post(
     Path((org_id, id)): Path<(String, String)>,
     PageForm(form): PageForm<EditForm>,
 ) -> PageResult {
-    let (access, ticket) = load(&state, &current, &org_id, &id).await?;
+    let (access, mut ticket) = load(&state, &current, &org_id, &id).await?;
+    if let Some(version) = form.version {
+        ticket.version = version;
+    }
     let done = match form.parse() {
         Ok(edit) => {
             tickets::edit(&state, &access, current.user.id, ticket.clone(), edit).await.map(drop)
