@@ -102,18 +102,28 @@ impl OutboundClient {
         self.execute_limited(request, Self::MAX_BODY_BYTES).await
     }
 
+    /// Sends `request` if the policy allows its URL, and answers its status without reading
+    /// the body (a webhook receiver's page is nobody's business).
+    pub async fn status_of(&self, request: HttpRequest) -> Result<reqwest::StatusCode, FetchError> {
+        Ok(self.send(request).await?.status())
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<reqwest::Response, FetchError> {
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|e| FetchError::Malformed(e.to_string()))?;
+        self.check_url(&url)
+            .map_err(|reason| FetchError::Refused { url: url.to_string(), reason })?;
+        let request = reqwest::Request::try_from(request)?;
+        Ok(self.client.execute(request).await?)
+    }
+
     /// [`Self::execute`] reading at most `max_bytes` of the answer.
     pub async fn execute_limited(
         &self,
         request: HttpRequest,
         max_bytes: usize,
     ) -> Result<HttpResponse, FetchError> {
-        let url = Url::parse(&request.uri().to_string())
-            .map_err(|e| FetchError::Malformed(e.to_string()))?;
-        self.check_url(&url)
-            .map_err(|reason| FetchError::Refused { url: url.to_string(), reason })?;
-        let request = reqwest::Request::try_from(request)?;
-        let mut response = self.client.execute(request).await?;
+        let mut response = self.send(request).await?;
         if response.content_length().is_some_and(|len| len > max_bytes as u64) {
             return Err(FetchError::TooLarge(max_bytes));
         }

@@ -10,6 +10,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use mcplatform_core::ValidationError;
 use mcplatform_core::ids::{
@@ -340,7 +341,10 @@ pub async fn open(state: &AppState, ticket: SupportTicket, actor: Actor) -> Resu
     };
     let entry = out.activity(ActivityKind::System, Some(note.into()), json!({}));
     out.event("ticket.created", Some(&entry));
-    announce_new(&mut out).await?;
+    // A ticket waiting for an address is announced once the address arrives.
+    if out.ticket().status != TicketStatus::NeedsEmail {
+        announce_new(&mut out).await?;
+    }
     state.store.create_support_ticket(&out.change).await?;
     Ok(())
 }
@@ -624,23 +628,41 @@ pub async fn change_comment(
     Ok(())
 }
 
-/// Sends every due webhook message once; returns how many were delivered.
+/// Sends every due webhook message once; returns how many were delivered. The messages of a
+/// batch go out together, so that one slow receiver holds up nobody else's and the batch ends
+/// (at worst after one request timeout) well within its lease.
 pub async fn deliver_webhooks(state: &AppState) -> Result<usize, ApiError> {
     const BATCH: u32 = 50;
-    /// A message being sent is no other node's for this long.
+    /// A message being sent is no other node's for this long: several request timeouts.
     const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
     let now = state.clock.now();
     let due = state.store.claim_due_webhooks(now, LEASE, BATCH).await?;
-    // Each server's settings (and opened secret), read once per batch.
-    let mut servers: HashMap<McpServerId, Settings> = HashMap::new();
-    let mut delivered = 0;
+    // Each server's settings (and opened secret), read once per batch. A server whose
+    // settings cannot be read now keeps its messages for after the lease.
+    let mut servers: HashMap<McpServerId, Option<Arc<Settings>>> = HashMap::new();
+    let mut sending = tokio::task::JoinSet::new();
     for delivery in due {
         let current = match servers.entry(delivery.mcp_server_id) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => slot
-                .insert(settings(state, delivery.organization_id, delivery.mcp_server_id).await?),
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(slot) => {
+                let read = settings(state, delivery.organization_id, delivery.mcp_server_id).await;
+                let read = read
+                    .map_err(|err| tracing::warn!(error = ?err, server = %delivery.mcp_server_id, "cannot read webhook settings"))
+                    .ok()
+                    .map(Arc::new);
+                slot.insert(read).clone()
+            }
         };
-        let attempt = send(state, current, &delivery).await;
+        let Some(current) = current else { continue };
+        let state = state.clone();
+        sending.spawn(async move {
+            let attempt = send(&state, &current, &delivery).await;
+            (delivery, attempt)
+        });
+    }
+    let mut delivered = 0;
+    while let Some(sent) = sending.join_next().await {
+        let Ok((delivery, attempt)) = sent else { continue };
         let attempts = u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX);
         let record = match attempt {
             Ok(status) => {
@@ -653,8 +675,10 @@ pub async fn deliver_webhooks(state: &AppState) -> Result<usize, ApiError> {
                 }
             }
             Err(error) => {
-                let retry_at =
-                    webhook::retry_after(attempts).map(|after| state.clock.now() + after);
+                // A removed webhook will not come back by waiting: give up at once.
+                let retry_at = (error != REMOVED)
+                    .then(|| webhook::retry_after(attempts).map(|after| state.clock.now() + after))
+                    .flatten();
                 tracing::info!(delivery = %delivery.id, attempts, %error, "webhook not delivered");
                 mcplatform_store::WebhookAttempt {
                     delivered: false,
@@ -664,10 +688,18 @@ pub async fn deliver_webhooks(state: &AppState) -> Result<usize, ApiError> {
                 }
             }
         };
-        state.store.record_webhook_attempt(delivery.id, &record, state.clock.now()).await?;
+        // One message's record failing leaves the others' to be written.
+        if let Err(err) =
+            state.store.record_webhook_attempt(delivery.id, &record, state.clock.now()).await
+        {
+            tracing::warn!(error = ?err, delivery = %delivery.id, "cannot record a webhook attempt");
+        }
     }
     Ok(delivered)
 }
+
+/// Why a message of a webhook that is no longer set is not sent.
+const REMOVED: &str = "the webhook was removed from the server's settings";
 
 /// One attempt: the answer's status when 2xx, else why not.
 async fn send(
@@ -676,7 +708,7 @@ async fn send(
     delivery: &mcplatform_store::WebhookDelivery,
 ) -> Result<u16, String> {
     let (Some(url), Some(secret)) = (&current.settings.webhook_url, &current.webhook_secret) else {
-        return Err("the webhook was removed from the server's settings".into());
+        return Err(REMOVED.into());
     };
     let timestamp = state.clock.now().unix_timestamp();
     let id = format!("msg_{}", delivery.id.as_uuid().simple());
@@ -692,9 +724,7 @@ async fn send(
         .header("webhook-signature", signature)
         .body(delivery.payload.clone().into_bytes())
         .map_err(|e| e.to_string())?;
-    let response =
-        state.outbound.execute_limited(request, 16 * 1024).await.map_err(|e| e.to_string())?;
-    let status = response.status();
+    let status = state.outbound.status_of(request).await.map_err(|e| e.to_string())?;
     if status.is_success() { Ok(status.as_u16()) } else { Err(format!("HTTP {status}")) }
 }
 

@@ -514,6 +514,11 @@ async fn reply_to_ticket(
         if moved > 0 {
             said.push(format!("The team now has the address {email} and will answer there."));
             ticket = state.store.get_support_ticket(org, ticket.id).await.map_err(internal)?;
+        } else if message.is_none() {
+            said.push(format!(
+                "Ticket {} already has an address; nothing changed. The team answers there.",
+                ticket.id
+            ));
         }
     }
     if let Some(message) = message {

@@ -122,10 +122,7 @@ async fn member_names(
     state: &AppState,
     access: &OrgAccess,
 ) -> Result<Vec<(UserId, String)>, ApiError> {
-    let members = state
-        .store
-        .list_members(access.org.id, PageRequest::new(PageRequest::MAX_LIMIT, 0))
-        .await?;
+    let members = state.store.list_members(access.org.id, PageRequest::ALL).await?;
     Ok(members
         .items
         .into_iter()
@@ -137,10 +134,7 @@ async fn server_names(
     state: &AppState,
     access: &OrgAccess,
 ) -> Result<HashMap<mcplatform_core::ids::McpServerId, String>, ApiError> {
-    let listed = state
-        .store
-        .list_mcp_servers(access.org.id, PageRequest::new(PageRequest::MAX_LIMIT, 0))
-        .await?;
+    let listed = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?;
     Ok(listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect())
 }
 
