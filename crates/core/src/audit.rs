@@ -26,6 +26,8 @@ pub mod action {
     pub const SERVER_CREATED: &str = "server.created";
     pub const SERVER_UPDATED: &str = "server.updated";
     pub const SERVER_DELETED: &str = "server.deleted";
+    /// Support categories, auto-resolve or the webhook (where every ticket event goes).
+    pub const SUPPORT_SETTINGS_UPDATED: &str = "server.support_settings_updated";
     pub const TRACKING_LINK_CREATED: &str = "server.tracking_link_created";
     pub const TRACKING_LINK_REVOKED: &str = "server.tracking_link_revoked";
     pub const API_KEY_CREATED: &str = "api_key.created";

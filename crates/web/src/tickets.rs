@@ -81,6 +81,7 @@ pub async fn settings(
 pub async fn save_settings(
     state: &AppState,
     access: &OrgAccess,
+    actor: &crate::access::Actor,
     server: &McpServer,
     settings: SupportSettings,
     rotate_secret: bool,
@@ -102,8 +103,24 @@ pub async fn save_settings(
             (Some(sealed), Some(secret))
         }
     };
+    let facts = json!({
+        "categories": settings.categories,
+        "auto_resolve_hours": settings.auto_resolve_after.map(|d| d.as_secs() / 3600),
+        "webhook_url": settings.webhook_url.as_ref().map(|u| u.as_str()),
+        "webhook_secret_rotated": fresh.is_some(),
+    });
     let stored = StoredSupportSettings { settings, webhook_secret_sealed: sealed };
     state.store.put_support_settings(access.org.id, server.id, &stored, state.clock.now()).await?;
+    let target = format!("server {}", server.slug);
+    crate::audit::record(
+        state,
+        Some(access.org.id),
+        actor,
+        mcplatform_core::audit::action::SUPPORT_SETTINGS_UPDATED,
+        target,
+        facts,
+    )
+    .await;
     Ok(fresh)
 }
 

@@ -85,6 +85,23 @@ async fn a_ticket_goes_from_the_editor_to_resolution_and_stays_its_owners() {
     let secret = saved["webhook_secret"].as_str().expect("the secret, once").to_owned();
     let (_, again) = call(&app, &admin, Method::GET, &settings, None).await;
     assert_eq!(again["webhook_secret"], Value::Null, "shown once only");
+    // Where ticket events go is a change the audit log keeps (never the secret).
+    let (_, log) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/audit-events?area=server"),
+        None,
+    )
+    .await;
+    let entry = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "server.support_settings_updated")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(entry["detail"]["webhook_url"], hook.as_str());
+    assert!(!log.to_string().contains(&secret));
     assert_eq!(again["watching"], true);
 
     // The end user asks for help from their editor.

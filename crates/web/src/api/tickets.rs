@@ -766,9 +766,15 @@ async fn put_settings(
         request.auto_resolve_hours,
         request.webhook_url.as_deref(),
     )?;
-    let secret =
-        tickets::save_settings(&state, &access, &server, settings, request.rotate_webhook_secret)
-            .await?;
+    let secret = tickets::save_settings(
+        &state,
+        &access,
+        &caller.actor(),
+        &server,
+        settings,
+        request.rotate_webhook_secret,
+    )
+    .await?;
     let me = caller.member(&state, &access).await.ok();
     if let (Some(watching), Some(me)) = (request.watching, me) {
         state.store.set_server_watcher(access.org.id, server.id, me, watching).await?;
@@ -790,6 +796,7 @@ async fn put_settings(
     security(("session" = [], "csrf" = []), ("management_key" = [])),
     responses(
         (status = ACCEPTED, description = "Queued"),
+        (status = FORBIDDEN, description = "Admins only (`forbidden`)", body = ErrorBody),
         (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
         (status = UNPROCESSABLE_ENTITY, description = "The server has no webhook", body = ErrorBody),
     ),
@@ -800,6 +807,8 @@ async fn test_webhook(
     AppPath((org_id, server_id)): AppPath<(String, String)>,
 ) -> Result<StatusCode> {
     let access = caller.org_access(&state, &org_id).await?;
+    // As the settings it tests: admins only (each call queues a message to an outside URL).
+    access.require(Role::Admin)?;
     let server = access.server(&state, &server_id).await?;
     tickets::send_test(&state, &access, &server).await?;
     Ok(StatusCode::ACCEPTED)
