@@ -132,6 +132,22 @@ async fn a_change_is_written_whole_with_its_emails_and_webhooks_or_not_at_all() 
         TicketPriority::Medium
     );
 
+    // A change whose ticket update succeeds but whose effects fail (a webhook for a server
+    // that is not the organization's) is rolled back whole: the update too.
+    let mut broken = TicketChange::new(stored.clone());
+    broken.ticket.priority = TicketPriority::Low;
+    broken.activities.push(comment(&stored, ActivityKind::Comment, Actor::Member(ada), "lost"));
+    broken.webhooks.push(NewWebhook {
+        organization_id: acme,
+        mcp_server_id: mcplatform_core::ids::McpServerId::new(),
+        event_type: "ticket.updated".into(),
+        payload: "{}".into(),
+    });
+    assert!(store.update_support_ticket(&broken).await.is_err());
+    let after = store.get_support_ticket(acme, first.id).await.unwrap();
+    assert_eq!((after.priority, after.version), (TicketPriority::Medium, 1));
+    assert_eq!(store.list_ticket_activities(acme, first.id, true).await.unwrap().len(), 1);
+
     // Nobody outside the organization can be assigned.
     let eve = user(&store, "eve@example.com").await;
     let mut foreign = stored.clone();
