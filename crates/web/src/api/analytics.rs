@@ -13,8 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::tickets::parse_time;
-use super::{ApiCaller, Items, says};
+use super::{ApiCaller, Items, parse_time, says};
 use crate::access::OrgAccess;
 use crate::error::{ErrorBody, Result};
 use crate::extract::{AppJson, AppPath, AppQuery};

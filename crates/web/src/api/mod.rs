@@ -67,6 +67,32 @@ fn api_router() -> OpenApiRouter<AppState> {
     )
 }
 
+/// For a field that can be left out, set, or cleared: `null` → `Some(None)`, absent → `None`
+/// (with `#[serde(default, deserialize_with = "super::double_option")]`).
+pub(crate) fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// An optional RFC 3339 query parameter; blank is absent.
+pub(crate) fn parse_time(
+    field: &'static str,
+    value: Option<&str>,
+) -> crate::error::Result<Option<time::OffsetDateTime>> {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            time::OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    mcplatform_core::ValidationError::new(field, "must be an RFC 3339 time").into()
+                })
+        })
+        .transpose()
+}
+
 /// Descriptions that many operations' OpenAPI annotations share.
 mod says {
     pub const ORG_ID: &str = "The organization's id";

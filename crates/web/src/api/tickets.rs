@@ -16,12 +16,11 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiCaller, Limit, PageQuery, Paged, says};
+use super::{ApiCaller, Limit, PageQuery, Paged, parse_time, says};
 use crate::access::path_id;
 use crate::error::{ErrorBody, Result};
 use crate::extract::{AppJson, AppPath, AppQuery};
@@ -196,19 +195,6 @@ struct TicketQuery {
     #[serde(default)]
     #[param(minimum = 0)]
     offset: u32,
-}
-
-pub(crate) fn parse_time(
-    field: &'static str,
-    value: Option<&str>,
-) -> Result<Option<OffsetDateTime>> {
-    value
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            OffsetDateTime::parse(v.trim(), &Rfc3339)
-                .map_err(|_| ValidationError::new(field, "must be an RFC 3339 time").into())
-        })
-        .transpose()
 }
 
 /// The filter words of a ticket list, as the list page and the API take them.
@@ -404,19 +390,12 @@ struct TicketUpdate {
     /// One of the server's categories; empty clears it.
     category: Option<String>,
     /// A member's id; `null` unassigns.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<String>, format = Uuid)]
     assignee_id: Option<Option<String>>,
     /// The `version` the change was made on; when someone changed the ticket since, the update
     /// is refused (409 `conflict`) instead of undoing their change.
     version: Option<i64>,
-}
-
-/// `null` → `Some(None)`, absent → `None`.
-fn double_option<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 /// Changes a ticket: status through the lifecycle, assignee, title, summary, priority,

@@ -249,23 +249,10 @@ pub struct DetailsPatch {
     kind: Option<WalkthroughKind>,
     status: Option<WalkthroughStatus>,
     /// Null clears it.
-    #[serde(default, with = "serde_with_none")]
+    #[serde(default, deserialize_with = "super::double_option")]
     #[schema(value_type = Option<u32>)]
     estimated_duration_minutes: Option<Option<u32>>,
     tags: Option<Vec<String>>,
-}
-
-/// `Some(None)` for an explicit null, `None` for an absent field.
-mod serde_with_none {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: Deserialize<'de>,
-    {
-        Option::<T>::deserialize(deserializer).map(Some)
-    }
 }
 
 impl DetailsPatch {
