@@ -27,7 +27,8 @@ pub struct Report {
     /// People who started at least once.
     pub users: u64,
     pub completions: u64,
-    /// Completions per attempt begun, 0 to 1; null without starts.
+    /// Of the attempts begun in the range, the share finished in it, 0 to 1; null without
+    /// starts. (`completions` also counts attempts begun before the range.)
     pub completion_rate: Option<f64>,
     /// Of attempts begun and finished in the range.
     pub median_seconds_to_complete: Option<i64>,
@@ -126,6 +127,9 @@ pub fn report(events: &[ProgressEvent], steps: &[WalkthroughStep], now: OffsetDa
         completions_by_day: Vec::new(),
     };
     let mut durations = Vec::new();
+    // Attempts both begun and finished in the range: the rate's numerator, so that the rate
+    // stays within 0 to 1 when attempts begun earlier finish in the range.
+    let mut finished_starts = 0u64;
     let mut by_day: BTreeMap<Date, u64> = BTreeMap::new();
     let mut best_prefix: Vec<usize> = Vec::new();
     let mut dropped_at: Vec<usize> = Vec::new();
@@ -147,6 +151,7 @@ pub fn report(events: &[ProgressEvent], steps: &[WalkthroughStep], now: OffsetDa
                 report.starts += 1;
                 if let Some(finished) = attempt.finished_at {
                     durations.push((finished - began).whole_seconds());
+                    finished_starts += 1;
                 }
             }
             if let Some(finished) = attempt.finished_at {
@@ -177,7 +182,7 @@ pub fn report(events: &[ProgressEvent], steps: &[WalkthroughStep], now: OffsetDa
         }
     }
     report.completion_rate =
-        (report.starts > 0).then(|| report.completions as f64 / report.starts as f64);
+        (report.starts > 0).then(|| finished_starts as f64 / report.starts as f64);
     report.median_seconds_to_complete = median(&mut durations);
     report.funnel = steps
         .iter()
@@ -421,5 +426,21 @@ mod tests {
         assert_eq!((report.starts, report.completions, report.users), (0, 1, 0));
         assert_eq!(report.completion_rate, None);
         assert_eq!(report.median_seconds_to_complete, None);
+    }
+
+    #[test]
+    fn the_completion_rate_never_passes_one() {
+        // One attempt begun before the range finishes in it; another begins and finishes.
+        let steps: Vec<_> = (0..1).map(step).collect();
+        let (ada, bob) = (EndUserId::new(), EndUserId::new());
+        let mut log = Log::new();
+        log.at(ada, 0, EventKind::StepCompleted, Some(&steps[0]));
+        log.at(ada, 0, EventKind::Completed, None);
+        log.at(bob, 1, EventKind::Started, None);
+        log.at(bob, 2, EventKind::StepCompleted, Some(&steps[0]));
+        log.at(bob, 2, EventKind::Completed, None);
+        let report = report(&log.events, &steps, log.start + Duration::minutes(3));
+        assert_eq!((report.starts, report.completions), (1, 2));
+        assert_eq!(report.completion_rate, Some(1.0));
     }
 }

@@ -108,6 +108,13 @@ pub fn import(bytes: &[u8]) -> Result<Imported, ImportError> {
         &source.tags,
     )
     .map_err(|err| ImportError::at(format!("walkthrough.{}", err.field), err))?;
+    // Kept for export only, but stored with the walkthrough and read with it.
+    if Value::Object(source.metadata.clone()).to_string().len() > MAX_METADATA_BYTES {
+        return Err(ImportError {
+            path: "walkthrough.metadata".into(),
+            message: format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        });
+    }
     if document.steps.len() > WalkthroughStep::MAX_STEPS {
         return Err(ImportError {
             path: "steps".into(),
@@ -132,6 +139,9 @@ pub fn import(bytes: &[u8]) -> Result<Imported, ImportError> {
         steps: steps.into_iter().map(|(_, _, title, content)| (title, content)).collect(),
     })
 }
+
+/// The most JSON an imported walkthrough's `metadata` may hold.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// The file of a walkthrough; `steps` in display order.
 pub fn export(
@@ -275,6 +285,10 @@ mod tests {
         let (path, message) = path_of(&|d| d["walkthrough"]["type"] = json!("novel"));
         assert_eq!(path, "walkthrough.type");
         assert!(message.contains("unknown variant"), "{message}");
+        let (path, message) =
+            path_of(&|d| d["walkthrough"]["metadata"] = json!({"blob": "x".repeat(20_000)}));
+        assert_eq!(path, "walkthrough.metadata");
+        assert!(message.contains("16384 bytes"), "{message}");
         let (path, _) = path_of(&|d| d["steps"][1]["title"] = json!("  "));
         assert_eq!(path, "steps[1].title");
         let (path, message) = path_of(&|d| {

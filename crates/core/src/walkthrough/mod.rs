@@ -117,12 +117,14 @@ impl WalkthroughDetails {
             if !checked.contains(&tag) {
                 checked.push(tag);
             }
-        }
-        if checked.len() > Self::MAX_TAGS {
-            return Err(ValidationError::new(
-                "tags",
-                format!("must be at most {} tags", Self::MAX_TAGS),
-            ));
+            // Refused as soon as there are too many: the duplicate check is quadratic, and a
+            // body can hold a hundred thousand tags.
+            if checked.len() > Self::MAX_TAGS {
+                return Err(ValidationError::new(
+                    "tags",
+                    format!("must be at most {} tags", Self::MAX_TAGS),
+                ));
+            }
         }
         Ok(Self { title, description, kind, status, estimated_minutes, tags: checked })
     }
