@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import { launchBrowser, screenshot } from './browser.js';
 import { eventually, startServer, tempDir } from './harness.js';
 import { owner } from './mcp_clients.js';
 
@@ -82,6 +83,51 @@ test('spans, metrics and logs from the Python and JavaScript SDKs add up in the 
   assert.equal(logs.items.length, 1, JSON.stringify(logs));
   assert.equal(logs.items[0].severity_number, 17);
   assert.equal(logs.items[0].session_id, 'js-session');
+
+  // The dashboard shows the same numbers: totals, the split, the tools with their exact
+  // percentiles, the clients, the chart, a session's timeline, a trace and the log search.
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+  const page = await browser.newPage({ baseURL: server.publicBase });
+  const consoleErrors = [];
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  page.on('pageerror', (err) => consoleErrors.push(String(err)));
+  await page.goto('/login');
+  await page.getByLabel('Email').fill('owner@acme.test');
+  await page.getByLabel('Password').fill('correct horse battery staple');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(/\/orgs/);
+  await page.goto(`/orgs/${acme.org}`);
+  await page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name: 'Analytics' }).click();
+  await page.getByLabel('Period').selectOption('1h');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(/range=1h/);
+  assert.equal(await page.locator('#stat-calls').textContent(), '13');
+  assert.equal(await page.locator('#stat-protocol-errors').textContent(), '1');
+  assert.equal(await page.locator('#stat-tool-errors').textContent(), '1');
+  assert.equal(await page.locator('#stat-users').textContent(), '2');
+  const row = (table, name) => page.locator(`#${table} tbody tr`).filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+  // search: 10 calls, 1 tool error, 0 protocol errors, 10.0%, p50 50 ms, p95 100 ms, p99 100 ms.
+  assert.deepEqual(await row('tools', 'search').locator('td').allTextContents(), ['10', '1', '0', '10.0%', '50 ms', '100 ms', '100 ms']);
+  assert.deepEqual(await row('tools', 'fetch').locator('td').allTextContents(), ['3', '0', '1', '33.3%', '15 ms', '25 ms', '25 ms']);
+  assert.deepEqual(await row('clients', 'python-e2e').locator('td').allTextContents(), ['10', '76.9%', '1']);
+  // ECharts drew the series into a canvas.
+  await page.locator('#calls-chart canvas').waitFor();
+  await screenshot(page, 'telemetry-01-analytics');
+
+  await page.getByRole('link', { name: 'js-session' }).click();
+  assert.equal(await page.locator('table.calls tbody tr').count(), 3);
+  await page.locator('table.calls tbody tr.failed').getByRole('link', { name: 'Trace' }).click();
+  await page.getByText('tools/call fetch').click();
+  await page.getByText('"error.type"').waitFor();
+  await screenshot(page, 'telemetry-02-trace');
+
+  await page.goto(`/orgs/${acme.org}/analytics/logs`);
+  await page.getByLabel('Words').fill('refused');
+  await page.getByRole('button', { name: 'Search' }).click();
+  assert.deepEqual(await page.locator('#logs td.log-body').allTextContents(), ['fetch upstream refused the connection']);
+  await screenshot(page, 'telemetry-03-logs');
+  assert.deepEqual(consoleErrors, []);
 
   // A key of no organization is refused by the SDK's exporter, and nothing more is stored.
   await sendWithPython({ endpoint, key: `mcpk_${'x'.repeat(43)}`, calls: [{ tool: 'search', ms: 1 }] }).then((refused) => {

@@ -20,7 +20,7 @@ use mcplatform_core::audit::{AuditEvent, NewAuditEvent};
 use mcplatform_core::crypto::TokenHash;
 use mcplatform_core::end_user::{EndUser, EndUserLogin, LoginCode};
 use mcplatform_core::hosting::{
-    IdentitySource, McpRequestRecord, McpSession, TrackingId, TrackingLink,
+    IdentitySource, McpRequestRecord, McpSession, RequestOutcome, TrackingId, TrackingLink,
 };
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
@@ -1424,6 +1424,38 @@ pub struct LogQuery {
     pub limit: u32,
 }
 
+/// Which MCP operations to list: newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallQuery {
+    pub server: Option<McpServerId>,
+    pub from_ns: i64,
+    pub to_ns: i64,
+    /// Only this session's operations (an ingested `mcp.session.id` or a hosted session).
+    pub session: Option<String>,
+    /// Only failed operations, of either kind.
+    pub errors_only: bool,
+    pub limit: u32,
+}
+
+/// One MCP operation as the dashboard lists it: an ingested span or a hosted request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    pub mcp_server_id: McpServerId,
+    pub at_ns: i64,
+    pub method: String,
+    pub tool: Option<String>,
+    pub outcome: RequestOutcome,
+    pub duration_ns: i64,
+    pub client: Option<String>,
+    /// The span's user attribute, or the hosted end user's address.
+    pub user: Option<String>,
+    pub session: Option<String>,
+    /// The span's trace; hosted requests have none.
+    pub trace_id: Option<String>,
+    /// `error.type` of a span, the error message of a hosted request.
+    pub error: Option<String>,
+}
+
 #[async_trait]
 pub trait TelemetryStore {
     /// Stores every write in one transaction: all of them or, on error, none. Writes for a
@@ -1443,6 +1475,9 @@ pub trait TelemetryStore {
 
     /// The spans of a trace, by start time (at most [`MAX_TRACE_SPANS`]).
     async fn trace_spans(&self, org: OrgId, trace_id: &str) -> Result<Vec<StoredSpan>>;
+
+    /// MCP operations, newest first: ingested server spans and hosted requests alike.
+    async fn list_mcp_calls(&self, org: OrgId, query: &CallQuery) -> Result<Vec<CallRow>>;
 
     async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>>;
 }

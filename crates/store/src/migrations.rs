@@ -26,6 +26,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
     (16, "support", include_str!("../migrations/shared/0016_support.sql")),
     (17, "telemetry", include_str!("../migrations/shared/0017_telemetry.sql")),
+    (
+        18,
+        "telemetry sessions retention",
+        include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -45,6 +50,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     (15, "walkthroughs", include_str!("../migrations/shared/0015_walkthroughs.sql")),
     (16, "support", include_str!("../migrations/shared/0016_support.sql")),
     (17, "telemetry", include_str!("../migrations/shared/0017_telemetry.sql")),
+    (
+        18,
+        "telemetry sessions retention",
+        include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

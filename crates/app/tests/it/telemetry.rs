@@ -628,3 +628,130 @@ async fn raw_chunked_post(app: &TestApp, path: &str, key: &str, size: usize) -> 
     let _ = stream.read_to_end(&mut answer).await;
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// The page at `path` for `user`: its status and HTML.
+async fn page(app: &TestApp, user: &TestUser, path: &str) -> (StatusCode, String) {
+    let response = user.client.get(app.url(path)).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organization() {
+    let app = spawn_app().await;
+    let ada = app.signup("ada@example.com").await;
+    let eve = app.signup("eve@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let evil = sender(&app, &eve, "Evil", "evil-tools").await;
+    let start = nanos_ago(&app, 120);
+
+    // Two calls of `search` in one trace (the second a tool error, with a child span), and a
+    // `fetch` refused with a JSON-RPC error in a trace and session of its own.
+    let child = Span {
+        span_id: vec![9; 8],
+        parent_span_id: vec![2; 8],
+        name: "SELECT documents".into(),
+        kind: 3,
+        start_time_unix_nano: start + 1_000_000_000,
+        end_time_unix_nano: start + 1_020_000_000,
+        attributes: vec![text("db.system", "postgresql")],
+        ..tool_span(start, 9, "search", 1, None)
+    };
+    let mut fetch = tool_span(start + 2_000_000_000, 3, "fetch", 5, Some("-32603"));
+    fetch.trace_id = vec![0xbb; 16];
+    fetch.attributes.retain(|kv| kv.key != "mcp.session.id");
+    fetch.attributes.push(text("mcp.session.id", "session-<2>"));
+    let spans = traces_request(vec![
+        tool_span(start, 1, "search", 10, None),
+        tool_span(start + 1_000_000_000, 2, "search", 30, Some("tool_error")),
+        child,
+        fetch,
+    ]);
+    assert_eq!(
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, spans).await.status(),
+        StatusCode::OK
+    );
+    let logs = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": start.to_string(), "severityNumber": 17, "traceId": "aa".repeat(16),
+         "body": {"stringValue": "index unreachable <script>alert(1)</script>"}}
+    ]}]}]});
+    let response =
+        post(&app, "/v1/logs", Some(&acme.key), "application/json", serde_json::to_vec(&logs).unwrap())
+            .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The overview: totals, the error split, tools, sessions and the latest errors.
+    let org = &acme.org;
+    let (status, html) = page(&app, &ada, &format!("/orgs/{org}/analytics?range=1h")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains(r#"id="stat-calls">3<"#), "{html}");
+    assert!(html.contains(r#"id="stat-protocol-errors">1<"#));
+    assert!(html.contains(r#"id="stat-tool-errors">1<"#));
+    assert!(html.contains(r#"id="stat-p50">10 ms<"#), "nearest rank of 5, 10, 30 ms");
+    assert!(html.contains(r#"id="stat-sessions">2<"#));
+    assert!(html.contains(&format!("/orgs/{org}/analytics/sessions/session-1")));
+    assert!(html.contains("session-&#60;2&#62;") && html.contains("session-%3C2%3E"), "escaped: {html}");
+    assert!(html.contains(&format!("/orgs/{org}/analytics/traces/{}", "bb".repeat(16))));
+    assert!(html.contains(r#"<th scope="row">search</th><td class="num">2</td>"#), "{html}");
+    // One server's view, and a custom window of days that holds the calls.
+    let (_, html) = page(&app, &ada, &format!("/orgs/{org}/analytics?server_id={}", acme.server)).await;
+    assert!(html.contains(r#"id="stat-calls">3<"#));
+    let today = app.clock_now().date();
+    let custom = format!("/orgs/{org}/analytics?range=custom&from={}&to={today}", today.previous_day().unwrap());
+    let (_, html) = page(&app, &ada, &custom).await;
+    assert!(html.contains(r#"id="stat-calls">3<"#), "{html}");
+    let (status, html) =
+        page(&app, &ada, &format!("/orgs/{org}/analytics?range=custom&from=2026-01-01&to=never")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("showing the last 24 hours"), "{html}");
+
+    // A session's timeline, oldest first; a trace's tree with its attributes.
+    let (status, html) = page(&app, &ada, &format!("/orgs/{org}/analytics/sessions/session-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("<code>tools/call</code>").count(), 2, "{html}");
+    assert!(html.contains(">tool error<"));
+    let (status, html) =
+        page(&app, &ada, &format!("/orgs/{org}/analytics/traces/{}", "aa".repeat(16))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (parent, kid) = (html.find("tools/call search").unwrap(), html.find("SELECT documents").unwrap());
+    assert!(parent < kid, "the child follows its parent");
+    assert!(html.contains("--depth: 1") && html.contains("postgresql"), "{html}");
+    // Logs: searched, escaped, linked to their trace.
+    let (status, html) = page(&app, &ada, &format!("/orgs/{org}/analytics/logs?q=unreachable")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("index unreachable &#60;script&#62;"), "{html}");
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains(&format!("/orgs/{org}/analytics/traces/{}", "aa".repeat(16))));
+    let (_, html) = page(&app, &ada, &format!("/orgs/{org}/analytics/logs?severity=fatal")).await;
+    assert!(html.contains("No log record matches"));
+
+    // The same operations through the API: errors only, one session.
+    let calls = |query: &str| format!("/api/v1/orgs/{org}/analytics/calls{query}");
+    let (status, failed) = call(&app, &ada, Method::GET, &calls("?errors=true"), None).await;
+    assert_eq!(status, StatusCode::OK, "{failed}");
+    let outcomes: Vec<&str> =
+        failed["items"].as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["protocol_error", "tool_error"], "newest first");
+    assert_eq!(failed["items"][0]["error"], "-32603");
+    let (_, session) = call(&app, &ada, Method::GET, &calls("?session_id=session-1"), None).await;
+    assert_eq!(session["items"].as_array().unwrap().len(), 2);
+    let (status, _) = call(&app, &ada, Method::GET, &calls("?limit=0"), None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Eve sees none of it, under Acme's address or her own.
+    for path in [
+        format!("/orgs/{org}/analytics"),
+        format!("/orgs/{org}/analytics/logs"),
+        format!("/orgs/{}/analytics?server_id={}", evil.org, acme.server),
+        format!("/orgs/{}/analytics/sessions/session-1", evil.org),
+        format!("/orgs/{}/analytics/traces/{}", evil.org, "aa".repeat(16)),
+    ] {
+        let (status, html) = page(&app, &eve, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {html}");
+    }
+    let (_, html) = page(&app, &eve, &format!("/orgs/{}/analytics/logs", evil.org)).await;
+    assert!(!html.contains("unreachable"));
+    let (_, theirs) =
+        call(&app, &eve, Method::GET, &format!("/api/v1/orgs/{}/analytics/calls", evil.org), None)
+            .await;
+    assert_eq!(theirs["items"], json!([]));
+}

@@ -22,7 +22,8 @@ pub struct CallSample {
     pub duration_ns: i64,
     /// The client's name (`clientInfo.name`), when known.
     pub client: Option<String>,
-    /// Who called, as a key unique within the organization.
+    /// Who called, as a key unique within the organization: a span's user attribute, a
+    /// hosted end user's address (one person whichever way they came), or `hosted:{id}`.
     pub user: Option<String>,
     pub session: Option<String>,
 }
@@ -119,6 +120,11 @@ impl Window {
 /// Nanoseconds since the Unix epoch, saturating far outside the years anyone sends.
 pub fn nanos(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The moment `ns` nanoseconds after the Unix epoch.
+pub fn at_time(ns: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Latency percentiles in milliseconds, by the nearest-rank method over every duration (exact,
@@ -219,6 +225,25 @@ pub struct ClientUsage {
     pub users: u64,
 }
 
+/// One session of the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionUsage {
+    pub id: String,
+    pub user: Option<String>,
+    pub client: Option<String>,
+    /// The session's operations in the window.
+    #[serde(flatten)]
+    pub counts: Counts,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_call: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_call: OffsetDateTime,
+}
+
+/// The sessions an overview lists: the most recently active.
+pub const SESSIONS_LISTED: usize = 20;
+
 /// One bucket of a chart.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -252,6 +277,8 @@ pub struct Overview {
     /// End users who made at least one call.
     pub active_users: u64,
     pub sessions: u64,
+    /// The most recently active sessions, at most [`SESSIONS_LISTED`].
+    pub recent_sessions: Vec<SessionUsage>,
     /// Tools by calls, most called first.
     pub tools: Vec<ToolUsage>,
     pub methods: Vec<MethodUsage>,
@@ -276,7 +303,7 @@ impl Overview {
         let mut methods: HashMap<&str, Counts> = HashMap::new();
         let mut clients: HashMap<Option<&str>, (u64, HashSet<&str>)> = HashMap::new();
         let mut users = HashSet::new();
-        let mut sessions = HashSet::new();
+        let mut sessions: HashMap<&str, SessionUsage> = HashMap::new();
 
         for sample in samples {
             counts.add(sample.outcome);
@@ -297,7 +324,24 @@ impl Overview {
                 client.1.insert(user.as_str());
             }
             if let Some(session) = &sample.session {
-                sessions.insert(session.as_str());
+                let at = at_time(sample.at_ns);
+                let usage = sessions.entry(session.as_str()).or_insert_with(|| SessionUsage {
+                    id: session.clone(),
+                    user: None,
+                    client: None,
+                    counts: Counts::default(),
+                    first_call: at,
+                    last_call: at,
+                });
+                usage.counts.add(sample.outcome);
+                usage.first_call = usage.first_call.min(at);
+                usage.last_call = usage.last_call.max(at);
+                if usage.user.is_none() {
+                    usage.user.clone_from(&sample.user);
+                }
+                if usage.client.is_none() {
+                    usage.client.clone_from(&sample.client);
+                }
             }
             let index = usize::try_from((sample.at_ns - from_ns) / bucket_ns).ok();
             if let Some((bucket, durations)) = index.and_then(|i| series.get_mut(i)) {
@@ -340,6 +384,11 @@ impl Overview {
             })
             .collect();
 
+        let session_count = sessions.len() as u64;
+        let mut recent_sessions: Vec<SessionUsage> = sessions.into_values().collect();
+        recent_sessions.sort_by(|a, b| b.last_call.cmp(&a.last_call).then(a.id.cmp(&b.id)));
+        recent_sessions.truncate(SESSIONS_LISTED);
+
         Self {
             from: window.from,
             to: window.to,
@@ -350,7 +399,8 @@ impl Overview {
             tool_calls,
             tool_latency: Latency::of(&mut tool_durations),
             active_users: users.len() as u64,
-            sessions: sessions.len() as u64,
+            sessions: session_count,
+            recent_sessions,
             tools,
             methods,
             clients,

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 
 use super::{AnyQuery, Columns, Conditions, Param, SqlStore, like_pattern, millis};
 use crate::{
-    LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore, TelemetryWrite,
+    CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore, TelemetryWrite,
 };
 
 /// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -272,8 +272,10 @@ impl TelemetryStore for SqlStore {
                AND mcp_method IS NOT NULL AND kind <> 'client' \
              UNION ALL \
              SELECT r.started_at * 1000000, r.method, r.tool_name, r.outcome, \
-                 r.duration_us * 1000, s.client_name, 'hosted:' || r.end_user_id, r.session_id \
+                 r.duration_us * 1000, s.client_name, \
+                 COALESCE(e.email, 'hosted:' || r.end_user_id), r.session_id \
              FROM mcp_requests r LEFT JOIN mcp_sessions s ON s.id = r.session_id \
+               LEFT JOIN end_users e ON e.id = r.end_user_id \
              WHERE r.organization_id = $1 AND r.started_at >= $5 AND r.started_at < $6{hosted}",
             spans = server_filter("mcp_server_id"),
             hosted = server_filter("r.mcp_server_id"),
@@ -315,6 +317,73 @@ impl TelemetryStore for SqlStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(span_from_row).collect()
+    }
+
+    async fn list_mcp_calls(&self, org: OrgId, query: &CallQuery) -> Result<Vec<CallRow>> {
+        // Each side is cut to the limit by its own time index before the two are merged.
+        let (from_ms, to_ms) = (query.from_ns.div_euclid(1_000_000), query.to_ns.div_euclid(1_000_000));
+        let optional = |param: &str, column: &str| {
+            format!(" AND ({param} IS NULL OR {column} = {param})")
+        };
+        let errors = |column: &str| {
+            if query.errors_only { format!(" AND {column} <> 'ok'") } else { String::new() }
+        };
+        let limit = query.limit.max(1);
+        let sql = format!(
+            "SELECT * FROM (SELECT mcp_server_id, start_ns AS at_ns, mcp_method AS method, \
+                 mcp_target AS tool, outcome, end_ns - start_ns AS duration_ns, \
+                 client_name AS client, end_user AS user_key, session_id AS session, trace_id, \
+                 error_type AS error \
+               FROM telemetry_spans \
+               WHERE organization_id = $1 AND start_ns >= $2 AND start_ns < $3{s_server}{s_session} \
+                 AND mcp_method IS NOT NULL AND kind <> 'client'{s_errors} \
+               ORDER BY start_ns DESC LIMIT {limit}) spans \
+             UNION ALL \
+             SELECT * FROM (SELECT r.mcp_server_id, r.started_at * 1000000 AS at_ns, r.method, \
+                 r.tool_name AS tool, r.outcome, r.duration_us * 1000 AS duration_ns, \
+                 s.client_name AS client, e.email AS user_key, r.session_id AS session, \
+                 CAST(NULL AS TEXT) AS trace_id, r.error_message AS error \
+               FROM mcp_requests r LEFT JOIN mcp_sessions s ON s.id = r.session_id \
+                 LEFT JOIN end_users e ON e.id = r.end_user_id \
+               WHERE r.organization_id = $1 AND r.started_at >= $6 AND r.started_at < $7\
+                 {h_server}{h_session}{h_errors} \
+               ORDER BY r.started_at DESC LIMIT {limit}) hosted \
+             ORDER BY at_ns DESC LIMIT {limit}",
+            s_server = optional("$4", "mcp_server_id"),
+            s_session = optional("$5", "session_id"),
+            s_errors = errors("outcome"),
+            h_server = optional("$4", "r.mcp_server_id"),
+            h_session = optional("$5", "r.session_id"),
+            h_errors = errors("r.outcome"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(query.from_ns)
+            .bind(query.to_ns)
+            .bind(query.server.map(|s| s.to_string()))
+            .bind(query.session.as_deref())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Columns::new(row, "telemetry_spans");
+                Ok(CallRow {
+                    mcp_server_id: c.parsed("mcp_server_id")?,
+                    at_ns: c.int("at_ns")?,
+                    method: c.text("method")?,
+                    tool: c.opt_text("tool")?,
+                    outcome: c.parsed("outcome")?,
+                    duration_ns: c.int("duration_ns")?,
+                    client: c.opt_text("client")?,
+                    user: c.opt_text("user_key")?,
+                    session: c.opt_text("session")?,
+                    trace_id: c.opt_text("trace_id")?,
+                    error: c.opt_text("error")?,
+                })
+            })
+            .collect()
     }
 
     async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>> {

@@ -4,9 +4,9 @@
 use axum::extract::State;
 use mcplatform_core::ValidationError;
 use mcplatform_core::ids::McpServerId;
-use mcplatform_core::telemetry::analytics::{Overview, RangePreset, Window};
+use mcplatform_core::telemetry::analytics::{Overview, Window, at_time};
 use mcplatform_core::telemetry::{SpanKind, SpanStatus};
-use mcplatform_store::{LogQuery, StoredLog, StoredSpan};
+use mcplatform_store::{CallQuery, CallRow, LogQuery, StoredLog, StoredSpan};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -22,6 +22,7 @@ use crate::{AppState, telemetry};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(overview))
+        .routes(routes!(list_calls))
         .routes(routes!(trace))
         .routes(routes!(search_logs))
 }
@@ -46,22 +47,12 @@ impl WindowQuery {
     fn window(&self, state: &AppState) -> Result<Window> {
         let from = parse_time("from", self.from.as_deref())?;
         let to = parse_time("to", self.to.as_deref())?;
-        match (from, to, self.range.as_deref()) {
-            (Some(from), Some(to), None) => Ok(Window::custom(from, to)?),
-            (None, None, range) => {
-                let preset = RangePreset::parse(range.unwrap_or("24h"))?;
-                Ok(Window::last(preset, state.clock.now()))
-            }
-            (_, _, Some(_)) => {
-                Err(ValidationError::new("range", "give either range, or from and to").into())
-            }
-            _ => Err(ValidationError::new("from", "a custom window needs both from and to").into()),
-        }
+        Ok(telemetry::analytics::window(state.clock.now(), self.range.as_deref(), from, to)?)
     }
 }
 
 /// The server named by `server_id`, which must be the organization's.
-async fn server_filter(
+pub(crate) async fn server_filter(
     state: &AppState,
     access: &OrgAccess,
     server_id: Option<&str>,
@@ -100,40 +91,151 @@ async fn overview(
     Ok(AppJson(telemetry::analytics::overview(&state, access.org.id, server, window).await?))
 }
 
+/// Which MCP operations to list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct CallListQuery {
+    /// `1h`, `24h` (default), `7d` or `30d`, up to now.
+    range: Option<String>,
+    /// Start of a custom window (RFC 3339); needs `to`.
+    from: Option<String>,
+    /// End of a custom window (RFC 3339), exclusive.
+    to: Option<String>,
+    /// Only this server's operations.
+    #[param(format = Uuid)]
+    server_id: Option<String>,
+    /// Only this session's operations.
+    session_id: Option<String>,
+    /// Only failed operations (protocol or tool errors).
+    #[serde(default)]
+    errors: bool,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// One MCP operation: an ingested span, or a hosted server's recorded request.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = McpCall)]
+pub struct CallResponse {
+    #[schema(format = Uuid)]
+    server_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    time: time::OffsetDateTime,
+    method: String,
+    tool: Option<String>,
+    outcome: mcplatform_core::hosting::RequestOutcome,
+    duration_ms: f64,
+    client: Option<String>,
+    user: Option<String>,
+    session_id: Option<String>,
+    /// The span's trace (`GET /orgs/{org_id}/traces/{trace_id}`); null for hosted requests.
+    trace_id: Option<String>,
+    /// `error.type` of a span, or a hosted request's error message.
+    error: Option<String>,
+}
+
+impl From<CallRow> for CallResponse {
+    fn from(row: CallRow) -> Self {
+        Self {
+            server_id: row.mcp_server_id.to_string(),
+            time: at_time(row.at_ns),
+            method: row.method,
+            tool: row.tool,
+            outcome: row.outcome,
+            duration_ms: row.duration_ns as f64 / 1e6,
+            client: row.client,
+            user: row.user,
+            session_id: row.session,
+            trace_id: row.trace_id,
+            error: row.error,
+        }
+    }
+}
+
+/// The most operations one list returns.
+pub const MAX_CALLS_LISTED: u32 = 1000;
+
+/// `limit`, 1 to [`MAX_CALLS_LISTED`] (default 100).
+pub fn list_limit(limit: Option<u32>) -> Result<u32> {
+    let limit = limit.unwrap_or(100);
+    if (1..=MAX_CALLS_LISTED).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ValidationError::new("limit", "must be between 1 and 1000").into())
+    }
+}
+
+/// MCP operations of a window, newest first, over ingested spans and hosted servers' requests.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/analytics/calls",
+    operation_id = "list_mcp_calls",
+    tag = "analytics",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), CallListQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The operations, newest first", body = Items<CallResponse>),
+        (status = BAD_REQUEST, description = "The query has another parameter (`bad_request`)", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "A filter is invalid", body = ErrorBody),
+    ),
+)]
+async fn list_calls(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath(org_id): AppPath<String>,
+    AppQuery(query): AppQuery<CallListQuery>,
+) -> Result<AppJson<Items<CallResponse>>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    let CallListQuery { range, from, to, server_id, session_id, errors, limit } = query;
+    let window = WindowQuery { range, from, to, server_id: None }.window(&state)?;
+    let filter = CallQuery {
+        server: server_filter(&state, &access, server_id.as_deref()).await?,
+        from_ns: window.from_ns(),
+        to_ns: window.to_ns(),
+        session: session_id.filter(|s| !s.is_empty()),
+        errors_only: errors,
+        limit: list_limit(limit)?,
+    };
+    let calls = state.store.list_mcp_calls(access.org.id, &filter).await?;
+    Ok(AppJson(Items { items: calls.into_iter().map(CallResponse::from).collect() }))
+}
+
 /// A span as the trace view shows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Span)]
 pub struct SpanResponse {
     #[schema(format = Uuid)]
-    server_id: String,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: Option<String>,
-    name: String,
-    kind: SpanKind,
-    service_name: Option<String>,
+    pub(crate) server_id: String,
+    pub(crate) trace_id: String,
+    pub(crate) span_id: String,
+    pub(crate) parent_span_id: Option<String>,
+    pub(crate) name: String,
+    pub(crate) kind: SpanKind,
+    pub(crate) service_name: Option<String>,
     /// Nanoseconds since the Unix epoch, as text (beyond JavaScript's exact integers).
-    start_unix_nano: String,
-    duration_ms: f64,
-    status: SpanStatus,
-    status_message: Option<String>,
+    pub(crate) start_unix_nano: String,
+    pub(crate) duration_ms: f64,
+    pub(crate) status: SpanStatus,
+    pub(crate) status_message: Option<String>,
     /// `mcp.method.name`, `gen_ai.tool.name`, the outcome…: null for other spans.
-    mcp_method: Option<String>,
-    mcp_target: Option<String>,
-    outcome: Option<mcplatform_core::hosting::RequestOutcome>,
-    error_type: Option<String>,
-    session_id: Option<String>,
-    end_user: Option<String>,
-    client_name: Option<String>,
+    pub(crate) mcp_method: Option<String>,
+    pub(crate) mcp_target: Option<String>,
+    pub(crate) outcome: Option<mcplatform_core::hosting::RequestOutcome>,
+    pub(crate) error_type: Option<String>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) end_user: Option<String>,
+    pub(crate) client_name: Option<String>,
     /// How deep in the tree: 0 for a root (or a span whose parent was not received).
-    depth: u32,
+    pub(crate) depth: u32,
     #[schema(value_type = Object)]
-    attributes: Value,
+    pub(crate) attributes: Value,
     #[schema(value_type = Object)]
-    resource: Value,
+    pub(crate) resource: Value,
     /// `{"events": […], "links": […]}`, when there are any.
     #[schema(value_type = Option<Object>)]
-    events: Option<Value>,
+    pub(crate) events: Option<Value>,
 }
 
 fn json_column(text: &str) -> Value {
@@ -141,7 +243,7 @@ fn json_column(text: &str) -> Value {
 }
 
 /// A trace's spans in tree order: each span right after its parent, siblings by start time.
-fn tree_order(mut spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
+pub(crate) fn tree_order(mut spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
     use std::collections::HashMap;
     spans.sort_by(|a, b| {
         (a.span.start_ns, &a.span.span_id).cmp(&(b.span.start_ns, &b.span.span_id))
@@ -272,8 +374,7 @@ impl From<StoredLog> for LogResponse {
         let log = stored.log;
         Self {
             server_id: stored.mcp_server_id.to_string(),
-            time: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(log.time_ns))
-                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            time: at_time(log.time_ns),
             time_unix_nano: log.time_ns.to_string(),
             severity_number: log.severity_number,
             severity_text: log.severity_text,
@@ -288,7 +389,7 @@ impl From<StoredLog> for LogResponse {
 }
 
 /// `SeverityNumber` ranges of the log data model (`info` is 9–12, …).
-fn min_severity(name: &str) -> Result<i32> {
+pub(crate) fn min_severity(name: &str) -> Result<i32> {
     Ok(match name.to_ascii_lowercase().as_str() {
         "trace" => 1,
         "debug" => 5,
@@ -330,10 +431,6 @@ async fn search_logs(
     let access = caller.org_access(&state, &org_id).await?;
     let LogSearchQuery { range, from, to, server_id, q, severity, trace_id, limit } = query;
     let window = WindowQuery { range, from, to, server_id: None }.window(&state)?;
-    let limit = limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be between 1 and 1000").into());
-    }
     let filter = LogQuery {
         server: server_filter(&state, &access, server_id.as_deref()).await?,
         from_ns: window.from_ns(),
@@ -341,7 +438,7 @@ async fn search_logs(
         text: q.filter(|q| !q.trim().is_empty()),
         min_severity: severity.as_deref().map(min_severity).transpose()?,
         trace_id: trace_id.filter(|t| !t.is_empty()),
-        limit,
+        limit: list_limit(limit)?,
     };
     let logs = state.store.search_logs(access.org.id, &filter).await?;
     Ok(AppJson(Items { items: logs.into_iter().map(LogResponse::from).collect() }))

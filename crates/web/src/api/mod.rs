@@ -7,7 +7,7 @@
 //! the OpenAPI document served at `/api/v1/openapi.json` lists exactly what the router answers.
 
 mod activity;
-mod analytics;
+pub(crate) mod analytics;
 mod audit;
 mod auth;
 mod keys;

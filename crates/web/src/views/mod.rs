@@ -2,6 +2,7 @@
 //! data without JavaScript.
 
 mod account;
+mod analytics;
 mod audit;
 mod auth;
 mod end_users;
@@ -40,6 +41,8 @@ pub fn assets_router() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(stylesheet))
         .route("/static/htmx.min.js", get(htmx))
+        .route("/static/analytics.js", get(|| async { script(include_str!("../../static/analytics.js")) }))
+        .route("/static/echarts.min.js", get(|| async { script(include_str!("../../static/echarts.min.js")) }))
         // A hosted server's own pages (consent, sign-in) on its subdomain.
         .route("/s/{slug}/static/app.css", get(stylesheet))
         .merge(walkthroughs::assets_router())
@@ -54,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .merge(sign_ins::router())
         .merge(end_users::router())
         .merge(walkthroughs::router())
+        .merge(analytics::router())
         .merge(tickets::router())
         .merge(members::router())
         .merge(invitations::router())
@@ -84,6 +88,24 @@ async fn htmx() -> impl IntoResponse {
         ],
         include_str!("../../static/htmx.min.js"),
     )
+}
+
+/// A page's own script, cached for an hour.
+pub(crate) fn script(body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `value` as JSON to embed in a `<script type="application/json">` element: no `</script>`
+/// can appear in it.
+pub(crate) fn script_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default().replace("</", "<\\/")
 }
 
 /// What the shared layout shows around every page.

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use mcplatform_core::ValidationError;
 use mcplatform_core::ids::McpServerId;
@@ -817,12 +817,9 @@ async fn analytics_get(
         median: r.median_seconds_to_complete.map_or_else(|| "—".to_owned(), duration_text),
         truncated: data.truncated,
         funnel,
-        report_json: serde_json::to_string(&serde_json::json!({
+        report_json: super::script_json(&serde_json::json!({
             "funnel": r.funnel, "flow": r.flow, "completions_by_day": r.completions_by_day,
-        }))
-        .unwrap_or_default()
-        // Inside a <script> element: no "</script>" may appear.
-        .replace("</", "<\\/"),
+        })),
         people,
         previous_offset,
         next_offset,
@@ -970,28 +967,10 @@ async fn server_change_post(
     Ok(Redirect::to(&server_page(&access, server.id)).into_response())
 }
 
-/// The script of these pages, and ECharts 5.6.0 (Apache-2.0, vendored from npm `echarts`) for
-/// the analytics charts.
+/// The script of these pages.
 pub fn assets_router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/static/walkthroughs.js",
-            get(|| async { script(include_str!("../../static/walkthroughs.js")) }),
-        )
-        .route(
-            "/static/echarts.min.js",
-            get(|| async { script(include_str!("../../static/echarts.min.js")) }),
-        )
-}
-
-fn script(body: &'static str) -> Response {
-    use axum::http::{HeaderValue, header};
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-        ],
-        body,
+    Router::new().route(
+        "/static/walkthroughs.js",
+        get(|| async { super::script(include_str!("../../static/walkthroughs.js")) }),
     )
-        .into_response()
 }
