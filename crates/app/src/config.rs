@@ -55,6 +55,8 @@ pub struct TelemetryConfig {
     /// Rows (spans, data points, log records) waiting for the database at most; requests
     /// past it are answered 429 with `Retry-After`.
     pub queue_rows: usize,
+    /// How often the data past each organization's retention is deleted, in seconds.
+    pub retention_interval_secs: u64,
 }
 
 impl Default for TelemetryConfig {
@@ -64,6 +66,7 @@ impl Default for TelemetryConfig {
             max_body_bytes: limits.max_body_bytes,
             max_decompressed_bytes: limits.max_decompressed_bytes,
             queue_rows: limits.queue_rows,
+            retention_interval_secs: 3600,
         }
     }
 }
@@ -372,6 +375,9 @@ impl Config {
         }
         if self.telemetry.queue_rows == 0 {
             return invalid("telemetry.queue_rows", "must be at least 1");
+        }
+        if self.telemetry.retention_interval_secs == 0 {
+            return invalid("telemetry.retention_interval_secs", "must be at least 1");
         }
         self.login_providers()?;
         Ok(())

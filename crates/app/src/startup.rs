@@ -36,6 +36,7 @@ pub struct Application {
     state: AppState,
     shutdown_grace: Duration,
     email: Option<(EmailSender, Duration)>,
+    retention_interval: Duration,
 }
 
 impl Application {
@@ -67,6 +68,7 @@ impl Application {
             state,
             shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
             email,
+            retention_interval: Duration::from_secs(config.telemetry.retention_interval_secs),
         })
     }
 
@@ -88,7 +90,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Self { listener, state, shutdown_grace, email } = self;
+        let Self { listener, state, shutdown_grace, email, retention_interval } = self;
         let store = state.store.clone();
         let background = state.clone();
         let flusher = tokio::spawn(async move {
@@ -123,6 +125,19 @@ impl Application {
             loop {
                 every.tick().await;
                 support_jobs(&support_state).await;
+            }
+        });
+        // Telemetry and recorded requests past each organization's retention are deleted.
+        let retention_state = state.clone();
+        let retention = tokio::spawn(async move {
+            let mut every = tokio::time::interval(retention_interval);
+            loop {
+                every.tick().await;
+                match mcplatform_web::telemetry::retention::purge_expired(&retention_state).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "telemetry past its retention deleted"),
+                    Err(err) => tracing::warn!(error = ?err, "cannot read the retention settings"),
+                }
             }
         });
         let recorder_state = state.clone();
@@ -173,6 +188,7 @@ impl Application {
         flusher.abort();
         sweeper.abort();
         support.abort();
+        retention.abort();
         recorder.abort();
         telemetry_writer.abort();
         if let Some(mailer) = mailer {

@@ -16,6 +16,7 @@ pub mod action {
     pub const IDENTITY_UNLINKED: &str = "account.identity_unlinked";
     pub const ORG_CREATED: &str = "organization.created";
     pub const ORG_RENAMED: &str = "organization.renamed";
+    pub const ORG_RETENTION_CHANGED: &str = "organization.retention_changed";
     pub const MEMBER_INVITED: &str = "member.invited";
     pub const INVITATION_RESENT: &str = "member.invitation_resent";
     pub const INVITATION_REVOKED: &str = "member.invitation_revoked";

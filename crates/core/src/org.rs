@@ -39,8 +39,35 @@ pub fn parse_display_name(
 pub struct Organization {
     pub id: OrgId,
     pub name: OrgName,
+    /// How long its telemetry and recorded MCP requests are kept.
+    pub retention: RetentionDays,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// Days an organization's telemetry and recorded MCP requests are kept: 1 to 3650.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RetentionDays(u16);
+
+impl RetentionDays {
+    pub const DEFAULT: Self = Self(30);
+    pub const MAX: u16 = 3650;
+
+    pub fn new(days: i64) -> Result<Self, ValidationError> {
+        u16::try_from(days).ok().filter(|days| (1..=Self::MAX).contains(days)).map(Self).ok_or_else(
+            || ValidationError::new("telemetry_retention_days", "must be between 1 and 3650 days"),
+        )
+    }
+
+    pub const fn days(self) -> u16 {
+        self.0
+    }
+
+    /// The oldest moment still kept at `now`.
+    pub fn cutoff(self, now: OffsetDateTime) -> OffsetDateTime {
+        now - time::Duration::days(i64::from(self.0))
+    }
 }
 
 /// What a member may do in an organization. Ordered: an owner can do all an admin can, an admin

@@ -35,7 +35,7 @@ use mcplatform_core::oauth::grant::{
     AuthorizationCode, AuthorizationRequest, RefreshToken, Scopes, TokenFamily,
 };
 use mcplatform_core::oauth::signing_key::SigningKey;
-use mcplatform_core::org::{Membership, OrgName, Organization, Role};
+use mcplatform_core::org::{Membership, OrgName, Organization, RetentionDays, Role};
 use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::support::activity::TicketActivity;
 use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
@@ -152,6 +152,17 @@ pub trait OrganizationStore {
         name: &OrgName,
         now: OffsetDateTime,
     ) -> Result<Organization>;
+
+    /// Sets how long the organization's telemetry and recorded MCP requests are kept.
+    async fn set_retention(
+        &self,
+        org: OrgId,
+        retention: RetentionDays,
+        now: OffsetDateTime,
+    ) -> Result<Organization>;
+
+    /// Every organization's retention, for the job that enforces it.
+    async fn list_retention(&self) -> Result<Vec<(OrgId, RetentionDays)>>;
 
     /// Deletes the organization and everything it owns.
     async fn delete_organization(&self, org: OrgId) -> Result<()>;
@@ -1475,6 +1486,11 @@ pub trait TelemetryStore {
 
     /// The spans of a trace, by start time (at most [`MAX_TRACE_SPANS`]).
     async fn trace_spans(&self, org: OrgId, trace_id: &str) -> Result<Vec<StoredSpan>>;
+
+    /// Deletes the organization's spans, metric points, log records and recorded MCP
+    /// requests from before `before_ns`, a day of data per transaction, oldest first; the
+    /// number of rows deleted.
+    async fn purge_telemetry(&self, org: OrgId, before_ns: i64) -> Result<u64>;
 
     /// MCP operations, newest first: ingested server spans and hosted requests alike.
     async fn list_mcp_calls(&self, org: OrgId, query: &CallQuery) -> Result<Vec<CallRow>>;

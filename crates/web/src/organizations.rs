@@ -2,7 +2,7 @@
 
 use mcplatform_core::audit::action;
 use mcplatform_core::ids::UserId;
-use mcplatform_core::org::{OrgName, Organization, Role};
+use mcplatform_core::org::{OrgName, Organization, RetentionDays, Role};
 use serde_json::json;
 
 use crate::access::{Actor, OrgAccess};
@@ -33,6 +33,24 @@ pub async fn rename(
     let org = state.store.rename_organization(access.org.id, &name, state.clock.now()).await?;
     let detail = json!({ "from": access.org.name.as_str(), "to": name.as_str() });
     audit::record(state, Some(org.id), actor, action::ORG_RENAMED, name.as_str(), detail).await;
+    Ok(org)
+}
+
+/// Sets how many days the organization's telemetry and recorded requests are kept; admins
+/// and owners. Data past a shortened retention goes at the job's next round.
+pub async fn set_retention(
+    state: &AppState,
+    access: &OrgAccess,
+    actor: &Actor,
+    days: i64,
+) -> Result<Organization, ApiError> {
+    access.require(Role::Admin)?;
+    let retention = RetentionDays::new(days)?;
+    let org = state.store.set_retention(access.org.id, retention, state.clock.now()).await?;
+    let detail = json!({ "from": access.org.retention.days(), "to": retention.days() });
+    let summary = format!("{} days", retention.days());
+    audit::record(state, Some(org.id), actor, action::ORG_RETENTION_CHANGED, &summary, detail)
+        .await;
     Ok(org)
 }
 

@@ -302,3 +302,14 @@ pub async fn call(
     let status = response.status();
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// Waits up to 10 s for `check` to find something (a background job's work).
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..100 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen");
+}

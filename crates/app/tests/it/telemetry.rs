@@ -12,7 +12,7 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, call, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestUser, call, eventually, spawn_app, spawn_app_with};
 
 const PROTOBUF: &str = "application/x-protobuf";
 
@@ -674,9 +674,14 @@ async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organizat
         {"timeUnixNano": start.to_string(), "severityNumber": 17, "traceId": "aa".repeat(16),
          "body": {"stringValue": "index unreachable <script>alert(1)</script>"}}
     ]}]}]});
-    let response =
-        post(&app, "/v1/logs", Some(&acme.key), "application/json", serde_json::to_vec(&logs).unwrap())
-            .await;
+    let response = post(
+        &app,
+        "/v1/logs",
+        Some(&acme.key),
+        "application/json",
+        serde_json::to_vec(&logs).unwrap(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
 
     // The overview: totals, the error split, tools, sessions and the latest errors.
@@ -689,34 +694,45 @@ async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organizat
     assert!(html.contains(r#"id="stat-p50">10 ms<"#), "nearest rank of 5, 10, 30 ms");
     assert!(html.contains(r#"id="stat-sessions">2<"#));
     assert!(html.contains(&format!("/orgs/{org}/analytics/sessions/session-1")));
-    assert!(html.contains("session-&#60;2&#62;") && html.contains("session-%3C2%3E"), "escaped: {html}");
+    assert!(
+        html.contains("session-&#60;2&#62;") && html.contains("session-%3C2%3E"),
+        "escaped: {html}"
+    );
     assert!(html.contains(&format!("/orgs/{org}/analytics/traces/{}", "bb".repeat(16))));
     assert!(html.contains(r#"<th scope="row">search</th><td class="num">2</td>"#), "{html}");
     // One server's view, and a custom window of days that holds the calls.
-    let (_, html) = page(&app, &ada, &format!("/orgs/{org}/analytics?server_id={}", acme.server)).await;
+    let (_, html) =
+        page(&app, &ada, &format!("/orgs/{org}/analytics?server_id={}", acme.server)).await;
     assert!(html.contains(r#"id="stat-calls">3<"#));
     let today = app.clock_now().date();
-    let custom = format!("/orgs/{org}/analytics?range=custom&from={}&to={today}", today.previous_day().unwrap());
+    let custom = format!(
+        "/orgs/{org}/analytics?range=custom&from={}&to={today}",
+        today.previous_day().unwrap()
+    );
     let (_, html) = page(&app, &ada, &custom).await;
     assert!(html.contains(r#"id="stat-calls">3<"#), "{html}");
     let (status, html) =
-        page(&app, &ada, &format!("/orgs/{org}/analytics?range=custom&from=2026-01-01&to=never")).await;
+        page(&app, &ada, &format!("/orgs/{org}/analytics?range=custom&from=2026-01-01&to=never"))
+            .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("showing the last 24 hours"), "{html}");
 
     // A session's timeline, oldest first; a trace's tree with its attributes.
-    let (status, html) = page(&app, &ada, &format!("/orgs/{org}/analytics/sessions/session-1")).await;
+    let (status, html) =
+        page(&app, &ada, &format!("/orgs/{org}/analytics/sessions/session-1")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(html.matches("<code>tools/call</code>").count(), 2, "{html}");
     assert!(html.contains(">tool error<"));
     let (status, html) =
         page(&app, &ada, &format!("/orgs/{org}/analytics/traces/{}", "aa".repeat(16))).await;
     assert_eq!(status, StatusCode::OK);
-    let (parent, kid) = (html.find("tools/call search").unwrap(), html.find("SELECT documents").unwrap());
+    let (parent, kid) =
+        (html.find("tools/call search").unwrap(), html.find("SELECT documents").unwrap());
     assert!(parent < kid, "the child follows its parent");
     assert!(html.contains("--depth: 1") && html.contains("postgresql"), "{html}");
     // Logs: searched, escaped, linked to their trace.
-    let (status, html) = page(&app, &ada, &format!("/orgs/{org}/analytics/logs?q=unreachable")).await;
+    let (status, html) =
+        page(&app, &ada, &format!("/orgs/{org}/analytics/logs?q=unreachable")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("index unreachable &#60;script&#62;"), "{html}");
     assert!(!html.contains("<script>alert"));
@@ -728,8 +744,12 @@ async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organizat
     let calls = |query: &str| format!("/api/v1/orgs/{org}/analytics/calls{query}");
     let (status, failed) = call(&app, &ada, Method::GET, &calls("?errors=true"), None).await;
     assert_eq!(status, StatusCode::OK, "{failed}");
-    let outcomes: Vec<&str> =
-        failed["items"].as_array().unwrap().iter().map(|c| c["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["protocol_error", "tool_error"], "newest first");
     assert_eq!(failed["items"][0]["error"], "-32603");
     let (_, session) = call(&app, &ada, Method::GET, &calls("?session_id=session-1"), None).await;
@@ -754,4 +774,96 @@ async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organizat
         call(&app, &eve, Method::GET, &format!("/api/v1/orgs/{}/analytics/calls", evil.org), None)
             .await;
     assert_eq!(theirs["items"], json!([]));
+}
+
+#[tokio::test]
+async fn data_past_the_retention_an_admin_sets_is_deleted_by_the_job() {
+    let app = spawn_app_with(|config| config.telemetry.retention_interval_secs = 1).await;
+    let ada = app.signup("ada@example.com").await;
+    let bob = app.signup("bob@example.com").await;
+    let eve = app.signup("eve@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let evil = sender(&app, &eve, "Evil", "evil-tools").await;
+    app.add_member(&acme.org, "bob@example.com", mcplatform_core::org::Role::Member).await;
+    let day = 86_400;
+    for key in [&acme.key, &evil.key] {
+        let spans = traces_request(vec![
+            tool_span(nanos_ago(&app, 20 * day), 1, "search", 10, None),
+            tool_span(nanos_ago(&app, 9 * day), 2, "search", 10, None),
+            tool_span(nanos_ago(&app, 60), 3, "search", 10, None),
+        ]);
+        assert_eq!(
+            post(&app, "/v1/traces", Some(key), PROTOBUF, spans).await.status(),
+            StatusCode::OK
+        );
+    }
+    let month = "?range=30d";
+    assert_eq!(overview(&app, &ada, &acme.org, month).await["calls"], 3);
+
+    // Bad values change nothing, the name included; a member may not change it.
+    let path = format!("/api/v1/orgs/{}", acme.org);
+    for body in [
+        json!({"telemetry_retention_days": 0}),
+        json!({"telemetry_retention_days": 3651}),
+        json!({"name": "Acme 2", "telemetry_retention_days": -1}),
+    ] {
+        let (status, error) = call(&app, &ada, Method::PATCH, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {error}");
+        assert_eq!(error["field"], "telemetry_retention_days", "{error}");
+    }
+    let (status, _) =
+        call(&app, &ada, Method::PATCH, &path, Some(json!({"telemetry_retention_days": "7"})))
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) =
+        call(&app, &bob, Method::PATCH, &path, Some(json!({"telemetry_retention_days": 7}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, org) = call(&app, &ada, Method::GET, &path, None).await;
+    assert_eq!(
+        (org["name"].as_str(), org["telemetry_retention_days"].as_u64()),
+        (Some("Acme"), Some(30))
+    );
+    assert_eq!(overview(&app, &ada, &acme.org, month).await["calls"], 3, "30 days keeps all");
+
+    // A week: the job deletes Acme's two older calls, and nothing of Evil's.
+    let (status, org) =
+        call(&app, &ada, Method::PATCH, &path, Some(json!({"telemetry_retention_days": 7}))).await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    assert_eq!(org["telemetry_retention_days"], 7);
+    eventually("the retention job", async || {
+        (overview(&app, &ada, &acme.org, month).await["calls"] == 1).then_some(())
+    })
+    .await;
+    assert_eq!(overview(&app, &eve, &evil.org, month).await["calls"], 3);
+    let (_, events) =
+        call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{}/audit-events", acme.org), None)
+            .await;
+    assert!(events.to_string().contains("organization.retention_changed"), "{events}");
+
+    // The settings page shows it and changes it too.
+    let (status, html) = page(&app, &ada, &format!("/orgs/{}/settings", acme.org)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains(r#"name="days" type="number" min="1" max="3650" required value="7""#),
+        "{html}"
+    );
+    let response = ada
+        .client
+        .post(app.url(&format!("/orgs/{}/settings/retention", acme.org)))
+        .form(&[("csrf_token", ada.csrf_token.as_str()), ("days", "zero")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("between 1 and 3650"));
+    let response = ada
+        .client
+        .post(app.url(&format!("/orgs/{}/settings/retention", acme.org)))
+        .form(&[("csrf_token", ada.csrf_token.as_str()), ("days", "90")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, org) = call(&app, &ada, Method::GET, &path, None).await;
+    assert_eq!(org["telemetry_retention_days"], 90);
 }

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, call, spawn_app_reaching_loopback};
+use crate::helpers::{TestApp, call, eventually, spawn_app_reaching_loopback};
 use crate::hosting::{Mcp, hosted};
 
 async fn tool(mcp: &Mcp<'_>, id: i64, name: &str, arguments: Value) -> Value {
@@ -46,16 +46,6 @@ async fn receiver() -> (String, Received) {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, received)
-}
-
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..100 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 async fn ticket_of(app: &TestApp, admin: &crate::helpers::TestUser, org: &str, id: &str) -> Value {

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use mcplatform_core::ids::{OrgId, UserId};
-use mcplatform_core::org::{Membership, OrgName, Organization, Role};
+use mcplatform_core::org::{Membership, OrgName, Organization, RetentionDays, Role};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
@@ -10,13 +10,15 @@ use super::{Columns, SqlStore, expect_rows, millis};
 use crate::error::write_error;
 use crate::{Member, OrganizationStore, Page, PageRequest, Result, StoreError};
 
-const ORG_COLUMNS: &str = "o.id, o.name, o.created_at, o.updated_at";
+const ORG_COLUMNS: &str = "o.id, o.name, o.telemetry_retention_days, o.created_at, o.updated_at";
 
 fn organization_from_row(row: &AnyRow) -> Result<Organization> {
     let c = Columns::new(row, "organizations");
     Ok(Organization {
         id: c.parsed("id")?,
         name: c.validated("name", OrgName::parse)?,
+        retention: RetentionDays::new(c.int("telemetry_retention_days")?)
+            .map_err(|e| c.corrupt("telemetry_retention_days", e))?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })
@@ -81,8 +83,13 @@ impl OrganizationStore for SqlStore {
         owner: UserId,
         now: OffsetDateTime,
     ) -> Result<Organization> {
-        let org =
-            Organization { id: OrgId::new(), name: name.clone(), created_at: now, updated_at: now };
+        let org = Organization {
+            id: OrgId::new(),
+            name: name.clone(),
+            retention: RetentionDays::DEFAULT,
+            created_at: now,
+            updated_at: now,
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
@@ -132,6 +139,42 @@ impl OrganizationStore for SqlStore {
                 .await?;
         expect_rows(renamed)?;
         self.get_organization(org).await
+    }
+
+    async fn set_retention(
+        &self,
+        org: OrgId,
+        retention: RetentionDays,
+        now: OffsetDateTime,
+    ) -> Result<Organization> {
+        let updated = sqlx::query(
+            "UPDATE organizations SET telemetry_retention_days = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(org.to_string())
+        .bind(i64::from(retention.days()))
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await?;
+        expect_rows(updated)?;
+        self.get_organization(org).await
+    }
+
+    async fn list_retention(&self) -> Result<Vec<(OrgId, RetentionDays)>> {
+        let rows =
+            sqlx::query("SELECT id, telemetry_retention_days FROM organizations ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Columns::new(row, "organizations");
+                let days = c.int("telemetry_retention_days")?;
+                Ok((
+                    c.parsed("id")?,
+                    RetentionDays::new(days)
+                        .map_err(|e| c.corrupt("telemetry_retention_days", e))?,
+                ))
+            })
+            .collect()
     }
 
     async fn delete_organization(&self, org: OrgId) -> Result<()> {

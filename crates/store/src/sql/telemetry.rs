@@ -11,7 +11,8 @@ use sqlx::any::AnyRow;
 
 use super::{AnyQuery, Columns, Conditions, Param, SqlStore, like_pattern, millis};
 use crate::{
-    CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore, TelemetryWrite,
+    CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore,
+    TelemetryWrite,
 };
 
 /// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
@@ -319,12 +320,47 @@ impl TelemetryStore for SqlStore {
         rows.iter().map(span_from_row).collect()
     }
 
+    async fn purge_telemetry(&self, org: OrgId, before_ns: i64) -> Result<u64> {
+        // (table, time column, nanoseconds per unit of that column)
+        const TABLES: [(&str, &str, i64); 4] = [
+            ("telemetry_spans", "start_ns", 1),
+            ("telemetry_metric_points", "time_ns", 1),
+            ("telemetry_logs", "time_ns", 1),
+            ("mcp_requests", "started_at", 1_000_000),
+        ];
+        const DAY_NS: i64 = 86_400 * 1_000_000_000;
+        let mut deleted = 0;
+        for (table, column, unit) in TABLES {
+            let before = before_ns.div_euclid(unit);
+            loop {
+                let oldest: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT MIN({column}) FROM {table} WHERE organization_id = $1"
+                ))
+                .bind(org.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+                let Some(oldest) = oldest.filter(|oldest| *oldest < before) else { break };
+                // One day of data at a time keeps each write short, on SQLite above all.
+                let upto = oldest.saturating_add(DAY_NS / unit).min(before);
+                let done = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE organization_id = $1 AND {column} < $2"
+                ))
+                .bind(org.to_string())
+                .bind(upto)
+                .execute(&self.pool)
+                .await?;
+                deleted += done.rows_affected();
+            }
+        }
+        Ok(deleted)
+    }
+
     async fn list_mcp_calls(&self, org: OrgId, query: &CallQuery) -> Result<Vec<CallRow>> {
         // Each side is cut to the limit by its own time index before the two are merged.
-        let (from_ms, to_ms) = (query.from_ns.div_euclid(1_000_000), query.to_ns.div_euclid(1_000_000));
-        let optional = |param: &str, column: &str| {
-            format!(" AND ({param} IS NULL OR {column} = {param})")
-        };
+        let (from_ms, to_ms) =
+            (query.from_ns.div_euclid(1_000_000), query.to_ns.div_euclid(1_000_000));
+        let optional =
+            |param: &str, column: &str| format!(" AND ({param} IS NULL OR {column} = {param})");
         let errors = |column: &str| {
             if query.errors_only { format!(" AND {column} <> 'ok'") } else { String::new() }
         };

@@ -2,4 +2,5 @@
 
 mod story;
 mod support;
+mod telemetry;
 mod walkthroughs;

@@ -26,6 +26,8 @@ pub struct OrgResponse {
     name: String,
     /// The caller's role in it.
     role: Role,
+    /// Days its telemetry and recorded MCP requests are kept (1 to 3650).
+    telemetry_retention_days: u16,
     #[serde(with = "time::serde::rfc3339")]
     created_at: time::OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -38,6 +40,7 @@ impl OrgResponse {
             id: org.id.to_string(),
             name: org.name.as_str().to_owned(),
             role,
+            telemetry_retention_days: org.retention.days(),
             created_at: org.created_at,
             updated_at: org.updated_at,
         }
@@ -92,7 +95,7 @@ struct OrgRequest {
         (status = CREATED, description = "The new organization", body = OrgResponse),
         (
             status = UNPROCESSABLE_ENTITY,
-            description = "The name is invalid (`invalid_input`)",
+            description = "The name or the retention is invalid (`invalid_input`)",
             body = ErrorBody,
         ),
     ),
@@ -129,22 +132,33 @@ async fn read(
     Ok(AppJson(OrgResponse::new(&access.org, access.role)))
 }
 
-/// Renames an organization; admins only.
+/// What an update changes: any of the fields, the others stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OrgUpdate {
+    /// 1 to 100 characters.
+    name: Option<String>,
+    /// Days telemetry and recorded MCP requests are kept, 1 to 3650; older data is deleted
+    /// within the hour.
+    telemetry_retention_days: Option<i64>,
+}
+
+/// Renames an organization or changes its retention; admins only.
 #[utoipa::path(
     patch,
     path = "/orgs/{org_id}",
-    operation_id = "rename_organization",
+    operation_id = "update_organization",
     tag = "organizations",
     params(("org_id" = Uuid, Path, description = says::ORG_ID)),
-    request_body = OrgRequest,
+    request_body = OrgUpdate,
     security(("session" = [], "csrf" = []), ("management_key" = [])),
     responses(
-        (status = OK, description = "The renamed organization", body = OrgResponse),
+        (status = OK, description = "The updated organization", body = OrgResponse),
         (status = FORBIDDEN, description = says::NOT_ADMIN, body = ErrorBody),
         (status = NOT_FOUND, description = says::NO_ORG, body = ErrorBody),
         (
             status = UNPROCESSABLE_ENTITY,
-            description = "The name is invalid (`invalid_input`)",
+            description = "The name or the retention is invalid (`invalid_input`)",
             body = ErrorBody,
         ),
     ),
@@ -153,11 +167,22 @@ async fn update(
     State(state): State<AppState>,
     caller: ApiCaller,
     AppPath(org_id): AppPath<String>,
-    AppJson(body): AppJson<OrgRequest>,
+    AppJson(body): AppJson<OrgUpdate>,
 ) -> Result<AppJson<OrgResponse>> {
-    let access = caller.org_access(&state, &org_id).await?;
-    let org = organizations::rename(&state, &access, &caller.actor(), &body.name).await?;
-    Ok(AppJson(OrgResponse::new(&org, access.role)))
+    let mut access = caller.org_access(&state, &org_id).await?;
+    access.require(Role::Admin)?;
+    // Both are checked before either is written.
+    if let Some(name) = &body.name {
+        mcplatform_core::org::OrgName::parse(name)?;
+    }
+    if let Some(days) = body.telemetry_retention_days {
+        mcplatform_core::org::RetentionDays::new(days)?;
+        access.org = organizations::set_retention(&state, &access, &caller.actor(), days).await?;
+    }
+    if let Some(name) = &body.name {
+        access.org = organizations::rename(&state, &access, &caller.actor(), name).await?;
+    }
+    Ok(AppJson(OrgResponse::new(&access.org, access.role)))
 }
 
 /// Deletes an organization and everything it owns; owners only.

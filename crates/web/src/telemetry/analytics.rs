@@ -1,7 +1,7 @@
 //! Reading the analytics: shared by the JSON API and the dashboard pages.
 
-use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::ValidationError;
+use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::telemetry::analytics::{Overview, RangePreset, Window};
 use time::OffsetDateTime;
 

@@ -7,6 +7,7 @@
 //! (with `partial_success` for dropped items) or a `google.rpc.Status` for errors.
 
 pub mod analytics;
+pub mod retention;
 pub mod writer;
 
 use axum::Router;

@@ -62,9 +62,12 @@ impl WindowForm {
     fn window(&self, now: OffsetDateTime) -> (Window, Option<String>) {
         let asked = if self.is_custom() {
             let day = |field: &'static str, text: &str| {
-                time::Date::parse(text.trim(), time::macros::format_description!("[year]-[month]-[day]"))
-                    .map(|date| date.midnight().assume_utc())
-                    .map_err(|_| ValidationError::new(field, "choose a day"))
+                time::Date::parse(
+                    text.trim(),
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map(|date| date.midnight().assume_utc())
+                .map_err(|_| ValidationError::new(field, "choose a day"))
             };
             day("from", &self.from).and_then(|from| {
                 let to = day("to", &self.to)? + time::Duration::DAY;

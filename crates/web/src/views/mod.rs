@@ -41,8 +41,14 @@ pub fn assets_router() -> Router<AppState> {
     Router::new()
         .route("/static/app.css", get(stylesheet))
         .route("/static/htmx.min.js", get(htmx))
-        .route("/static/analytics.js", get(|| async { script(include_str!("../../static/analytics.js")) }))
-        .route("/static/echarts.min.js", get(|| async { script(include_str!("../../static/echarts.min.js")) }))
+        .route(
+            "/static/analytics.js",
+            get(|| async { script(include_str!("../../static/analytics.js")) }),
+        )
+        .route(
+            "/static/echarts.min.js",
+            get(|| async { script(include_str!("../../static/echarts.min.js")) }),
+        )
         // A hosted server's own pages (consent, sign-in) on its subdomain.
         .route("/s/{slug}/static/app.css", get(stylesheet))
         .merge(walkthroughs::assets_router())

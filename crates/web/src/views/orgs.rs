@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/new", get(view_new_org_get).post(view_new_org_post))
         .route("/orgs/{org_id}", get(view_org_get))
         .route("/orgs/{org_id}/settings", get(view_settings_get).post(view_settings_post))
+        .route("/orgs/{org_id}/settings/retention", post(view_retention_post))
         .route("/orgs/{org_id}/delete", post(view_delete_post))
 }
 
@@ -181,6 +182,9 @@ struct SettingsView {
     can_delete: bool,
     name_error: Option<String>,
     delete_error: Option<String>,
+    /// As shown in the field: what was typed, after a refused change.
+    retention_days: String,
+    retention_error: Option<String>,
 }
 
 impl SettingsView {
@@ -193,6 +197,8 @@ impl SettingsView {
             can_delete: access.role.at_least(Role::Owner),
             name_error: None,
             delete_error: None,
+            retention_days: access.org.retention.days().to_string(),
+            retention_error: None,
         }
     }
 }
@@ -224,6 +230,36 @@ async fn view_settings_post(
             let mut view = SettingsView::new(&current, &access);
             view.name = form.name;
             view.name_error = Some(err.message);
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RetentionForm {
+    days: String,
+}
+
+async fn view_retention_post(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path(org_id): Path<String>,
+    PageForm(form): PageForm<RetentionForm>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let days = form.days.trim().parse::<i64>().unwrap_or(0);
+    match organizations::set_retention(&state, &access, &Actor::from(&current), days).await {
+        Ok(org) => {
+            let changed = OrgAccess { org, role: access.role };
+            let mut view = SettingsView::new(&current, &changed);
+            view.layout = view.layout.with_notice(Some("Retention saved.".into()));
+            Ok(render(StatusCode::OK, &view))
+        }
+        Err(ApiError::Validation(err)) => {
+            let mut view = SettingsView::new(&current, &access);
+            view.retention_days = form.days;
+            view.retention_error = Some(err.message);
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
         }
         Err(err) => Err(err.into()),
