@@ -118,7 +118,7 @@ test('spans, metrics and logs from the Python and JavaScript SDKs add up in the 
   await page.getByRole('link', { name: 'js-session' }).click();
   assert.equal(await page.locator('table.calls tbody tr').count(), 3);
   await page.locator('table.calls tbody tr.failed').getByRole('link', { name: 'Trace' }).click();
-  await page.getByText('tools/call fetch').click();
+  await page.locator('summary .span-name', { hasText: 'tools/call fetch' }).click();
   await page.getByText('"error.type"').waitFor();
   await screenshot(page, 'telemetry-02-trace');
 

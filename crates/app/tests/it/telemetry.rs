@@ -729,7 +729,8 @@ async fn the_dashboard_shows_calls_sessions_traces_and_logs_of_its_own_organizat
     let (parent, kid) =
         (html.find("tools/call search").unwrap(), html.find("SELECT documents").unwrap());
     assert!(parent < kid, "the child follows its parent");
-    assert!(html.contains("--depth: 1") && html.contains("postgresql"), "{html}");
+    assert!(html.contains(r#"data-depth="1""#) && html.contains("postgresql"), "{html}");
+    assert!(!html.contains("style="), "the policy forbids inline styles: {html}");
     // Logs: searched, escaped, linked to their trace.
     let (status, html) =
         page(&app, &ada, &format!("/orgs/{org}/analytics/logs?q=unreachable")).await;

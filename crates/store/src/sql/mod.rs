@@ -64,10 +64,12 @@ impl SqlStore {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; the busy timeout makes a
-                        // writer wait for the lock instead of failing at once.
+                        // writer wait for the lock instead of failing at once. A 32 MiB page
+                        // cache (2 MiB by default) keeps the telemetry indexes' pages at hand.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                             PRAGMA cache_size = -32768;",
                         )
                         .await?;
                     }

@@ -6,164 +6,255 @@ use async_trait::async_trait;
 use mcplatform_core::hosting::RequestOutcome;
 use mcplatform_core::ids::{McpServerId, OrgId};
 use mcplatform_core::telemetry::analytics::CallSample;
-use mcplatform_core::telemetry::{LogRecord, McpFields, SpanRecord};
+use mcplatform_core::telemetry::{LogRecord, McpFields, MetricPointRecord, SpanRecord};
 use sqlx::any::AnyRow;
 
-use super::{AnyQuery, Columns, Conditions, Param, SqlStore, like_pattern, millis};
+use super::{Columns, Conditions, Param, SqlStore, like_pattern, millis};
 use crate::{
-    CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan, TelemetryStore,
-    TelemetryWrite,
+    Backend, CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan,
+    TelemetryStore, TelemetryWrite,
 };
 
-/// Bound parameters per statement: under SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_BINDS: usize = 30_000;
+/// Rows per statement: each statement binds one JSON document of this many rows.
+const ROWS_PER_STATEMENT: usize = 5_000;
 
-const SPAN_COLUMNS: &[&str] = &[
-    "organization_id",
-    "mcp_server_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "kind",
-    "service_name",
-    "start_ns",
-    "end_ns",
-    "status",
-    "status_message",
-    "mcp_method",
-    "mcp_target",
-    "session_id",
-    "end_user",
-    "client_name",
-    "client_version",
-    "protocol_version",
-    "outcome",
-    "error_type",
-    "rpc_code",
-    "attributes",
-    "resource",
-    "events",
-    "received_at",
-];
-
-const METRIC_COLUMNS: &[&str] = &[
-    "organization_id",
-    "mcp_server_id",
-    "name",
-    "unit",
-    "kind",
-    "service_name",
-    "start_ns",
-    "time_ns",
-    "value",
-    "count",
-    "sum",
-    "min",
-    "max",
-    "details",
-    "mcp_method",
-    "mcp_target",
-    "error_type",
-    "attributes",
-    "resource",
-    "received_at",
-];
-
-const LOG_COLUMNS: &[&str] = &[
-    "organization_id",
-    "mcp_server_id",
-    "time_ns",
-    "observed_ns",
-    "severity_number",
-    "severity_text",
-    "body",
-    "trace_id",
-    "span_id",
-    "service_name",
-    "session_id",
-    "attributes",
-    "resource",
-    "received_at",
-];
-
-/// `INSERT INTO table (columns) VALUES ($1, …), ($n, …)` for `rows` rows.
-fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut n = 0;
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns.len() {
-            n += 1;
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&n.to_string());
-        }
-        sql.push(')');
-    }
-    sql
+/// How a column is read back out of a row's JSON array.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Int,
+    Float,
 }
 
-/// Inserts `items` in statements of as many rows as the bind limit allows.
+use Kind::{Float, Int, Text};
+
+const SPAN_COLUMNS: &[(&str, Kind)] = &[
+    ("organization_id", Text),
+    ("mcp_server_id", Text),
+    ("trace_id", Text),
+    ("span_id", Text),
+    ("parent_span_id", Text),
+    ("name", Text),
+    ("kind", Text),
+    ("service_name", Text),
+    ("start_ns", Int),
+    ("end_ns", Int),
+    ("status", Text),
+    ("status_message", Text),
+    ("mcp_method", Text),
+    ("mcp_target", Text),
+    ("session_id", Text),
+    ("end_user", Text),
+    ("client_name", Text),
+    ("client_version", Text),
+    ("protocol_version", Text),
+    ("outcome", Text),
+    ("error_type", Text),
+    ("rpc_code", Int),
+    ("attributes", Text),
+    ("resource", Text),
+    ("events", Text),
+    ("received_at", Int),
+];
+
+const METRIC_COLUMNS: &[(&str, Kind)] = &[
+    ("organization_id", Text),
+    ("mcp_server_id", Text),
+    ("name", Text),
+    ("unit", Text),
+    ("kind", Text),
+    ("service_name", Text),
+    ("start_ns", Int),
+    ("time_ns", Int),
+    ("value", Float),
+    ("count", Int),
+    ("sum", Float),
+    ("min", Float),
+    ("max", Float),
+    ("details", Text),
+    ("mcp_method", Text),
+    ("mcp_target", Text),
+    ("error_type", Text),
+    ("attributes", Text),
+    ("resource", Text),
+    ("received_at", Int),
+];
+
+const LOG_COLUMNS: &[(&str, Kind)] = &[
+    ("organization_id", Text),
+    ("mcp_server_id", Text),
+    ("time_ns", Int),
+    ("observed_ns", Int),
+    ("severity_number", Int),
+    ("severity_text", Text),
+    ("body", Text),
+    ("trace_id", Text),
+    ("span_id", Text),
+    ("service_name", Text),
+    ("session_id", Text),
+    ("attributes", Text),
+    ("resource", Text),
+    ("received_at", Int),
+];
+
+fn names(columns: &[(&str, Kind)]) -> String {
+    columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+}
+
+/// `INSERT INTO table (…) SELECT … FROM` the rows of one bound JSON array of arrays: one
+/// parameter whatever the row count, unpacked by the database's own JSON functions (binding
+/// every value of thousands of rows costs far more).
+fn insert_sql(backend: Backend, table: &str, columns: &[(&str, Kind)]) -> String {
+    let values: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| match (backend, kind) {
+            // SQLite's `->>` gives JSON numbers back as INTEGER or REAL, exactly.
+            (Backend::Sqlite, _) => format!("value ->> {i}"),
+            (Backend::Postgres, Text) => format!("value ->> {i}"),
+            (Backend::Postgres, Int) => format!("(value ->> {i})::BIGINT"),
+            (Backend::Postgres, Float) => format!("(value ->> {i})::DOUBLE PRECISION"),
+        })
+        .collect();
+    let rows = match backend {
+        Backend::Sqlite => "json_each($1)",
+        Backend::Postgres => "json_array_elements($1::json) AS rows (value)",
+    };
+    format!("INSERT INTO {table} ({}) SELECT {} FROM {rows}", names(columns), values.join(", "))
+}
+
+/// A JSON array of rows, each an array of its columns' values.
+struct JsonRows(Vec<u8>);
+
+impl JsonRows {
+    fn new() -> Self {
+        Self(b"[".to_vec())
+    }
+
+    fn row(&mut self) -> &mut Self {
+        if self.0.len() > 1 {
+            self.0.push(b',');
+        }
+        self.0.push(b'[');
+        self
+    }
+
+    fn value(&mut self, value: &impl serde::Serialize) -> &mut Self {
+        if self.0.last() != Some(&b'[') {
+            self.0.push(b',');
+        }
+        // Writing strings and numbers into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.0, value);
+        self
+    }
+
+    fn end_row(&mut self) {
+        self.0.push(b']');
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push(b']');
+        // serde_json writes UTF-8 only.
+        String::from_utf8(self.0).unwrap_or_default()
+    }
+}
+
+/// Inserts `items` in statements of [`ROWS_PER_STATEMENT`] rows, each row written by `row`.
 async fn insert_all<'a, T: 'a>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    table: &str,
-    columns: &[&str],
+    sql: &str,
     items: &[(&'a TelemetryWrite, &'a T)],
-    bind: impl for<'q> Fn(AnyQuery<'q>, &'q TelemetryWrite, &'q T) -> AnyQuery<'q>,
+    row: impl Fn(&mut JsonRows, &TelemetryWrite, &T),
 ) -> Result<()> {
-    let per_statement = MAX_BINDS / columns.len();
-    let mut full_sql = None;
-    for chunk in items.chunks(per_statement) {
-        let sql = if chunk.len() == per_statement {
-            full_sql.get_or_insert_with(|| insert_sql(table, columns, per_statement)).clone()
-        } else {
-            insert_sql(table, columns, chunk.len())
-        };
-        let mut query = sqlx::query(&sql);
+    for chunk in items.chunks(ROWS_PER_STATEMENT) {
+        let mut rows = JsonRows::new();
         for (write, item) in chunk {
-            query = bind(query, write, item);
+            row(rows.row(), write, item);
+            rows.end_row();
         }
-        query.execute(&mut **tx).await?;
+        sqlx::query(sql).bind(rows.finish()).execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-fn bind_span<'q>(
-    query: AnyQuery<'q>,
-    write: &'q TelemetryWrite,
-    span: &'q SpanRecord,
-) -> AnyQuery<'q> {
+fn span_row(rows: &mut JsonRows, write: &TelemetryWrite, span: &SpanRecord) {
     let mcp = &span.mcp;
-    query
-        .bind(write.organization_id.to_string())
-        .bind(write.mcp_server_id.to_string())
-        .bind(span.trace_id.as_str())
-        .bind(span.span_id.as_str())
-        .bind(span.parent_span_id.as_deref())
-        .bind(span.name.as_str())
-        .bind(span.kind.as_str())
-        .bind(span.service_name.as_deref())
-        .bind(span.start_ns)
-        .bind(span.end_ns)
-        .bind(span.status.as_str())
-        .bind(span.status_message.as_deref())
-        .bind(mcp.method.as_deref())
-        .bind(mcp.target.as_deref())
-        .bind(mcp.session_id.as_deref())
-        .bind(mcp.end_user.as_deref())
-        .bind(mcp.client_name.as_deref())
-        .bind(mcp.client_version.as_deref())
-        .bind(mcp.protocol_version.as_deref())
-        .bind(mcp.outcome.map(RequestOutcome::as_str))
-        .bind(mcp.error_type.as_deref())
-        .bind(mcp.rpc_code)
-        .bind(span.attributes.as_str())
-        .bind(span.resource.as_str())
-        .bind(span.events.as_deref())
-        .bind(millis(write.received_at))
+    rows.value(&write.organization_id.to_string())
+        .value(&write.mcp_server_id.to_string())
+        .value(&span.trace_id)
+        .value(&span.span_id)
+        .value(&span.parent_span_id)
+        .value(&span.name)
+        .value(&span.kind.as_str())
+        .value(&span.service_name)
+        .value(&span.start_ns)
+        .value(&span.end_ns)
+        .value(&span.status.as_str())
+        .value(&span.status_message)
+        .value(&mcp.method)
+        .value(&mcp.target)
+        .value(&mcp.session_id)
+        .value(&mcp.end_user)
+        .value(&mcp.client_name)
+        .value(&mcp.client_version)
+        .value(&mcp.protocol_version)
+        .value(&mcp.outcome.map(RequestOutcome::as_str))
+        .value(&mcp.error_type)
+        .value(&mcp.rpc_code)
+        .value(&span.attributes)
+        .value(&span.resource)
+        .value(&span.events)
+        .value(&millis(write.received_at));
+}
+
+fn metric_row(rows: &mut JsonRows, write: &TelemetryWrite, p: &MetricPointRecord) {
+    rows.value(&write.organization_id.to_string())
+        .value(&write.mcp_server_id.to_string())
+        .value(&p.name)
+        .value(&p.unit)
+        .value(&p.kind.as_str())
+        .value(&p.service_name)
+        .value(&p.start_ns)
+        .value(&p.time_ns)
+        .value(&p.value)
+        .value(&p.count)
+        .value(&p.sum)
+        .value(&p.min)
+        .value(&p.max)
+        .value(&p.details)
+        .value(&p.method)
+        .value(&p.target)
+        .value(&p.error_type)
+        .value(&p.attributes)
+        .value(&p.resource)
+        .value(&millis(write.received_at));
+}
+
+fn log_row(rows: &mut JsonRows, write: &TelemetryWrite, l: &LogRecord) {
+    rows.value(&write.organization_id.to_string())
+        .value(&write.mcp_server_id.to_string())
+        .value(&l.time_ns)
+        .value(&l.observed_ns)
+        .value(&l.severity_number)
+        .value(&l.severity_text)
+        .value(&l.body)
+        .value(&l.trace_id)
+        .value(&l.span_id)
+        .value(&l.service_name)
+        .value(&l.session_id)
+        .value(&l.attributes)
+        .value(&l.resource)
+        .value(&millis(write.received_at));
+}
+
+/// Spans are indexed by server and time only (each index slows ingest): an organization's are
+/// found through its servers.
+const ORG_SPANS: &str = "organization_id = $1 AND mcp_server_id IN (SELECT id FROM mcp_servers WHERE organization_id = $1)";
+
+/// ` AND {column} = {param}` when the filter is given, else a condition that only mentions the
+/// parameter (a bound parameter must appear in the statement).
+fn filter(given: bool, param: &str, column: &str) -> String {
+    if given { format!(" AND {column} = {param}") } else { format!(" AND {param} IS NULL") }
 }
 
 #[async_trait]
@@ -198,55 +289,18 @@ impl TelemetryStore for SqlStore {
 
         let spans: Vec<_> =
             writes.iter().flat_map(|w| w.batch.spans.iter().map(move |s| (*w, s))).collect();
-        insert_all(&mut tx, "telemetry_spans", SPAN_COLUMNS, &spans, bind_span).await?;
-
+        let sql = insert_sql(self.backend, "telemetry_spans", SPAN_COLUMNS);
+        insert_all(&mut tx, &sql, &spans, span_row).await?;
         let points: Vec<_> = writes
             .iter()
             .flat_map(|w| w.batch.metric_points.iter().map(move |p| (*w, p)))
             .collect();
-        insert_all(&mut tx, "telemetry_metric_points", METRIC_COLUMNS, &points, |q, w, p| {
-            q.bind(w.organization_id.to_string())
-                .bind(w.mcp_server_id.to_string())
-                .bind(p.name.as_str())
-                .bind(p.unit.as_str())
-                .bind(p.kind.as_str())
-                .bind(p.service_name.as_deref())
-                .bind(p.start_ns)
-                .bind(p.time_ns)
-                .bind(p.value)
-                .bind(p.count)
-                .bind(p.sum)
-                .bind(p.min)
-                .bind(p.max)
-                .bind(p.details.as_deref())
-                .bind(p.method.as_deref())
-                .bind(p.target.as_deref())
-                .bind(p.error_type.as_deref())
-                .bind(p.attributes.as_str())
-                .bind(p.resource.as_str())
-                .bind(millis(w.received_at))
-        })
-        .await?;
-
+        let sql = insert_sql(self.backend, "telemetry_metric_points", METRIC_COLUMNS);
+        insert_all(&mut tx, &sql, &points, metric_row).await?;
         let logs: Vec<_> =
             writes.iter().flat_map(|w| w.batch.logs.iter().map(move |l| (*w, l))).collect();
-        insert_all(&mut tx, "telemetry_logs", LOG_COLUMNS, &logs, |q, w, l| {
-            q.bind(w.organization_id.to_string())
-                .bind(w.mcp_server_id.to_string())
-                .bind(l.time_ns)
-                .bind(l.observed_ns)
-                .bind(l.severity_number)
-                .bind(l.severity_text.as_deref())
-                .bind(l.body.as_str())
-                .bind(l.trace_id.as_deref())
-                .bind(l.span_id.as_deref())
-                .bind(l.service_name.as_deref())
-                .bind(l.session_id.as_deref())
-                .bind(l.attributes.as_str())
-                .bind(l.resource.as_str())
-                .bind(millis(w.received_at))
-        })
-        .await?;
+        let sql = insert_sql(self.backend, "telemetry_logs", LOG_COLUMNS);
+        insert_all(&mut tx, &sql, &logs, log_row).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -261,15 +315,13 @@ impl TelemetryStore for SqlStore {
         // Hosted requests are kept in milliseconds; a request in the window's first partial
         // millisecond is counted (the dashboard's windows are whole seconds anyway).
         let (from_ms, to_ms) = (from_ns.div_euclid(1_000_000), to_ns.div_euclid(1_000_000));
-        let server_filter = |column: &str| {
-            if server.is_some() { format!(" AND {column} = $4") } else { " AND $4 IS NULL".into() }
-        };
+        let server_filter = |column: &str| filter(server.is_some(), "$4", column);
         let sql = format!(
             "SELECT start_ns AS at_ns, mcp_method AS method, mcp_target AS tool, outcome, \
                  end_ns - start_ns AS duration_ns, client_name AS client, end_user AS user_key, \
                  session_id AS session \
              FROM telemetry_spans \
-             WHERE organization_id = $1 AND start_ns >= $2 AND start_ns < $3{spans} \
+             WHERE {ORG_SPANS} AND start_ns >= $2 AND start_ns < $3{spans} \
                AND mcp_method IS NOT NULL AND kind <> 'client' \
              UNION ALL \
              SELECT r.started_at * 1000000, r.method, r.tool_name, r.outcome, \
@@ -311,7 +363,7 @@ impl TelemetryStore for SqlStore {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM telemetry_spans WHERE organization_id = $1 AND trace_id = $2 \
              ORDER BY start_ns, span_id LIMIT {MAX_TRACE_SPANS}",
-            SPAN_COLUMNS.join(", ")
+            names(SPAN_COLUMNS)
         ))
         .bind(org.to_string())
         .bind(trace_id.to_ascii_lowercase())
@@ -321,35 +373,44 @@ impl TelemetryStore for SqlStore {
     }
 
     async fn purge_telemetry(&self, org: OrgId, before_ns: i64) -> Result<u64> {
-        // (table, time column, nanoseconds per unit of that column)
-        const TABLES: [(&str, &str, i64); 4] = [
-            ("telemetry_spans", "start_ns", 1),
-            ("telemetry_metric_points", "time_ns", 1),
-            ("telemetry_logs", "time_ns", 1),
-            ("mcp_requests", "started_at", 1_000_000),
+        // (table, the indexed column the rows are found by, its time column, nanoseconds per
+        // unit of that time column)
+        const TABLES: [(&str, &str, &str, i64); 4] = [
+            ("telemetry_spans", "mcp_server_id", "start_ns", 1),
+            ("telemetry_metric_points", "organization_id", "time_ns", 1),
+            ("telemetry_logs", "organization_id", "time_ns", 1),
+            ("mcp_requests", "organization_id", "started_at", 1_000_000),
         ];
         const DAY_NS: i64 = 86_400 * 1_000_000_000;
+        let servers: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM mcp_servers WHERE organization_id = $1")
+                .bind(org.to_string())
+                .fetch_all(&self.pool)
+                .await?;
         let mut deleted = 0;
-        for (table, column, unit) in TABLES {
+        for (table, key, column, unit) in TABLES {
             let before = before_ns.div_euclid(unit);
-            loop {
-                let oldest: Option<i64> = sqlx::query_scalar(&format!(
-                    "SELECT MIN({column}) FROM {table} WHERE organization_id = $1"
-                ))
-                .bind(org.to_string())
-                .fetch_one(&self.pool)
-                .await?;
-                let Some(oldest) = oldest.filter(|oldest| *oldest < before) else { break };
-                // One day of data at a time keeps each write short, on SQLite above all.
-                let upto = oldest.saturating_add(DAY_NS / unit).min(before);
-                let done = sqlx::query(&format!(
-                    "DELETE FROM {table} WHERE organization_id = $1 AND {column} < $2"
-                ))
-                .bind(org.to_string())
-                .bind(upto)
-                .execute(&self.pool)
-                .await?;
-                deleted += done.rows_affected();
+            let keys = if key == "mcp_server_id" { servers.clone() } else { vec![org.to_string()] };
+            for value in keys {
+                loop {
+                    let oldest: Option<i64> = sqlx::query_scalar(&format!(
+                        "SELECT MIN({column}) FROM {table} WHERE {key} = $1"
+                    ))
+                    .bind(&value)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let Some(oldest) = oldest.filter(|oldest| *oldest < before) else { break };
+                    // One day of data at a time keeps each write short, on SQLite above all.
+                    let upto = oldest.saturating_add(DAY_NS / unit).min(before);
+                    let done = sqlx::query(&format!(
+                        "DELETE FROM {table} WHERE {key} = $1 AND {column} < $2"
+                    ))
+                    .bind(&value)
+                    .bind(upto)
+                    .execute(&self.pool)
+                    .await?;
+                    deleted += done.rows_affected();
+                }
             }
         }
         Ok(deleted)
@@ -359,8 +420,7 @@ impl TelemetryStore for SqlStore {
         // Each side is cut to the limit by its own time index before the two are merged.
         let (from_ms, to_ms) =
             (query.from_ns.div_euclid(1_000_000), query.to_ns.div_euclid(1_000_000));
-        let optional =
-            |param: &str, column: &str| format!(" AND ({param} IS NULL OR {column} = {param})");
+        let (server, session) = (query.server.is_some(), query.session.is_some());
         let errors = |column: &str| {
             if query.errors_only { format!(" AND {column} <> 'ok'") } else { String::new() }
         };
@@ -371,7 +431,7 @@ impl TelemetryStore for SqlStore {
                  client_name AS client, end_user AS user_key, session_id AS session, trace_id, \
                  error_type AS error \
                FROM telemetry_spans \
-               WHERE organization_id = $1 AND start_ns >= $2 AND start_ns < $3{s_server}{s_session} \
+               WHERE {ORG_SPANS} AND start_ns >= $2 AND start_ns < $3{s_server}{s_session} \
                  AND mcp_method IS NOT NULL AND kind <> 'client'{s_errors} \
                ORDER BY start_ns DESC LIMIT {limit}) spans \
              UNION ALL \
@@ -385,11 +445,11 @@ impl TelemetryStore for SqlStore {
                  {h_server}{h_session}{h_errors} \
                ORDER BY r.started_at DESC LIMIT {limit}) hosted \
              ORDER BY at_ns DESC LIMIT {limit}",
-            s_server = optional("$4", "mcp_server_id"),
-            s_session = optional("$5", "session_id"),
+            s_server = filter(server, "$4", "mcp_server_id"),
+            s_session = filter(session, "$5", "session_id"),
             s_errors = errors("outcome"),
-            h_server = optional("$4", "r.mcp_server_id"),
-            h_session = optional("$5", "r.session_id"),
+            h_server = filter(server, "$4", "r.mcp_server_id"),
+            h_session = filter(session, "$5", "r.session_id"),
             h_errors = errors("r.outcome"),
         );
         let rows = sqlx::query(&sql)
@@ -445,7 +505,7 @@ impl TelemetryStore for SqlStore {
         }
         let sql = format!(
             "SELECT {} FROM telemetry_logs WHERE {} ORDER BY time_ns DESC LIMIT {}",
-            LOG_COLUMNS.join(", "),
+            names(LOG_COLUMNS),
             c.sql,
             query.limit.max(1)
         );
