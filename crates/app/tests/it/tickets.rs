@@ -415,3 +415,141 @@ async fn typing_someone_elses_address_does_not_open_their_tickets() {
         tool(&mallory, 4, "reply_to_ticket", json!({"ticketId": id, "message": "close it"})).await;
     assert_eq!(replied["result"]["isError"], true, "{replied}");
 }
+
+/// A dashboard form post for `user`: its status and page.
+async fn form_post(
+    app: &TestApp,
+    user: &crate::helpers::TestUser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut form = vec![("csrf_token", user.csrf_token.as_str())];
+    form.extend_from_slice(fields);
+    let response = user.client.post(app.url(path)).form(&form).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_support_settings_page_saves_shows_the_secret_once_and_sends_a_test() {
+    let app = spawn_app_reaching_loopback().await;
+    let (org, server, admin) = hosted(&app, "acme", "none").await;
+    let (hook, received) = receiver().await;
+    let page = format!("/orgs/{org}/servers/{server}/support");
+
+    // Refused: hours that are not a number, a webhook the platform may not call.
+    let (status, html) =
+        form_post(&app, &admin, &page, &[("categories", "Bug"), ("auto_resolve_hours", "soon")])
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("whole number of hours") && html.contains(">Bug</textarea>"), "{html}");
+    let (status, _) = form_post(
+        &app,
+        &admin,
+        &page,
+        &[("categories", "Bug"), ("auto_resolve_hours", "1"), ("webhook_url", "ftp://example.com")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, html) = form_post(&app, &admin, &format!("{page}/webhook-test"), &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no webhook yet");
+    assert!(html.contains("set a webhook URL first"));
+
+    // Saved: the secret shows once, in the page, and signs what the test message carries.
+    let (status, html) = form_post(
+        &app,
+        &admin,
+        &page,
+        &[
+            ("categories", "Bug\r\n\r\nBilling\r\n"),
+            ("auto_resolve_hours", "24"),
+            ("webhook_url", &hook),
+            ("watching", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let secret = html
+        .split(r#"<pre id="webhook-secret">"#)
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, api) = call(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/api/v1/orgs/{org}/servers/{server}/support-settings"),
+        None,
+    )
+    .await;
+    assert_eq!(api["categories"], json!(["Bug", "Billing"]));
+    assert_eq!(
+        (api["auto_resolve_hours"].as_u64(), api["watching"].as_bool()),
+        (Some(24), Some(true))
+    );
+    let again = admin.client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+    assert!(!again.contains(&secret), "shown once only");
+    let (status, html) = form_post(&app, &admin, &format!("{page}/webhook-test"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("A test message is on its way"));
+    let (headers, body) =
+        eventually("the test message", async || received.lock().unwrap().first().cloned()).await;
+    assert!(body.contains("webhook.test"), "{body}");
+    let secret = SecretString::from(secret);
+    let id = headers["webhook-id"].to_str().unwrap();
+    let timestamp: i64 = headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let expected =
+        mcplatform_core::support::webhook::sign(&secret, id, timestamp, body.as_bytes()).unwrap();
+    assert_eq!(
+        headers["webhook-signature"].to_str().unwrap(),
+        expected,
+        "signed with the secret shown"
+    );
+    let status_page = eventually("the delivery's status", async || {
+        let html = admin.client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+        (!html.contains("<dt>Last delivered</dt><dd>never")).then_some(html)
+    })
+    .await;
+    assert!(status_page.contains("<dt>Given up</dt><dd>0</dd>"));
+
+    // A member reads them and changes nothing.
+    let bob = app.signup("bob@example.com").await;
+    app.add_member(&org, "bob@example.com", mcplatform_core::org::Role::Member).await;
+    let html = bob.client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("Only owners and admins change these")
+            && !html.contains("Send a test message")
+    );
+    let (status, _) =
+        form_post(&app, &bob, &page, &[("categories", "Mine"), ("auto_resolve_hours", "1")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = form_post(&app, &bob, &format!("{page}/webhook-test"), &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The organization's overview counts tickets by status.
+    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
+    mcp.initialize().await;
+    tool(
+        &mcp,
+        1,
+        "get_support",
+        json!({"title": "Deploy fails", "problemDescription": "E42", "email": "dev@customer.test"}),
+    )
+    .await;
+    let overview = admin
+        .client
+        .get(app.url(&format!("/orgs/{org}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        overview.contains(&format!(
+            r#"<a href="/orgs/{org}/tickets?status=new">New: <strong>1</strong></a>"#
+        )),
+        "{overview}"
+    );
+}

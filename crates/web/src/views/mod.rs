@@ -15,6 +15,7 @@ mod password;
 mod providers;
 mod servers;
 mod sign_ins;
+mod support;
 mod tickets;
 mod upstream;
 mod walkthroughs;
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(walkthroughs::router())
         .merge(analytics::router())
         .merge(tickets::router())
+        .merge(support::router())
         .merge(members::router())
         .merge(invitations::router())
         .merge(keys::router())

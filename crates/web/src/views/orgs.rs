@@ -129,6 +129,8 @@ struct OverviewView {
     servers: Vec<ServerRow>,
     previous_offset: Option<u32>,
     next_offset: Option<u32>,
+    /// Tickets in each status that has any: (status, label, count).
+    ticket_counts: Vec<(&'static str, &'static str, i64)>,
 }
 
 /// Servers shown on one page of the overview.
@@ -168,6 +170,13 @@ async fn view_org_get(
         servers,
         previous_offset,
         next_offset,
+        ticket_counts: state
+            .store
+            .count_support_tickets(access.org.id, None)
+            .await?
+            .into_iter()
+            .map(|(status, n)| (status.as_str(), status.label(), n))
+            .collect(),
     };
     Ok(render(StatusCode::OK, &view))
 }
