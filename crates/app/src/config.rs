@@ -79,6 +79,10 @@ pub struct TestingConfig {
     /// fixture (its tools, resources and prompts) instead of the product's tools, through the
     /// same routing, transport and recording (`MCPLATFORM_TESTING__CONFORMANCE_FIXTURE=true`).
     pub conformance_fixture: bool,
+    /// Seconds added to the system clock, so that an end-to-end test can restart the binary
+    /// a day or two later (deadlines, retention) without waiting
+    /// (`MCPLATFORM_TESTING__CLOCK_OFFSET_SECS`).
+    pub clock_offset_secs: i64,
 }
 
 /// Outgoing email. Without `smtp_url`, messages stay in the outbox (and the log).
@@ -322,6 +326,12 @@ impl Config {
         if self.testing.conformance_fixture && !loopback {
             return invalid(
                 "testing.conformance_fixture",
+                "is for test runs: base_url must be a loopback address (localhost, 127.0.0.1, [::1])",
+            );
+        }
+        if self.testing.clock_offset_secs != 0 && !loopback {
+            return invalid(
+                "testing.clock_offset_secs",
                 "is for test runs: base_url must be a loopback address (localhost, 127.0.0.1, [::1])",
             );
         }
@@ -653,7 +663,18 @@ mod tests {
                 "on loopback it is allowed"
             );
             jail.set_env("MCPLATFORM_TESTING__CONFORMANCE_FIXTURE", "false");
+            jail.set_env("MCPLATFORM_TESTING__CLOCK_OFFSET_SECS", "3600");
+            assert!(
+                load_in(jail, None, &Overrides::default()).is_ok(),
+                "a moved clock on loopback"
+            );
             jail.set_env("MCPLATFORM_BASE_URL", "https://example.com");
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid testing.clock_offset_secs: is for test runs"),
+                "{err}"
+            );
+            jail.set_env("MCPLATFORM_TESTING__CLOCK_OFFSET_SECS", "0");
             jail.set_env("DATABASE_URL", "mysql://db/x");
             let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
             assert!(err.starts_with("invalid database.url: unsupported"), "{err}");

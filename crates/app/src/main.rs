@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use mcplatform_app::config::{Config, Overrides};
 use mcplatform_app::startup::{Application, shutdown_signal};
 use mcplatform_app::{data_dir, telemetry};
-use mcplatform_core::clock::SystemClock;
+use mcplatform_core::clock::{Clock, OffsetClock, SystemClock};
 
 #[derive(Debug, Parser)]
 #[command(name = "mcplatform", version, about = "Auth, telemetry and engagement for MCP servers")]
@@ -181,8 +181,19 @@ fn run<F: Future<Output = anyhow::Result<()>>>(
     runtime.block_on(command(loaded.config))
 }
 
+/// The system clock, moved by `testing.clock_offset_secs` for end-to-end tests.
+fn clock(config: &Config) -> Arc<dyn Clock> {
+    match config.testing.clock_offset_secs {
+        0 => Arc::new(SystemClock),
+        secs => {
+            tracing::warn!(secs, "testing.clock_offset_secs is set: the clock is moved");
+            Arc::new(OffsetClock { offset: time::Duration::seconds(secs) })
+        }
+    }
+}
+
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
-    let app = Application::build(&config, Arc::new(SystemClock)).await?;
+    let app = Application::build(&config, clock(&config)).await?;
     if demo {
         let how = mcplatform_app::admin::seed_demo(app.state()).await?;
         println!("{how}");
@@ -210,7 +221,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     use mcplatform_app::admin;
-    let state = mcplatform_app::startup::build_state(&config, Arc::new(SystemClock)).await?;
+    let state = mcplatform_app::startup::build_state(&config, clock(&config)).await?;
     let result = match command {
         AdminCommand::CreateUser { email, name, password, .. } => {
             admin::create_user(&state, &email, &name, password).await

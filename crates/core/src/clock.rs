@@ -21,6 +21,18 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset: end-to-end tests restart the binary "later".
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    pub offset: time::Duration,
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        SystemClock.now() + self.offset
+    }
+}
+
 /// A clock that only moves when told to; clones share the same time.
 #[derive(Debug, Clone)]
 pub struct ManualClock {
