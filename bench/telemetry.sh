@@ -59,7 +59,7 @@ start() {
     url=(env)
   fi
   "${url[@]}" MCPLATFORM_LOG__LEVEL=warn "$bin" serve --bind "127.0.0.1:$port" --base-url "$base" \
-    --data-dir "$work/data-$backend" >"$work/$backend.log" 2>&1 &
+    --data-dir "$work/data-$backend-${#pids[@]}" >"$work/$backend.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   wait_for "$base/healthz" || { cat "$work/$backend.log" >&2; exit 1; }
