@@ -130,6 +130,8 @@ test('a ticket from the editor is worked on in the dashboard, answered, and reso
     return detail.ticket?.status === 'resolved' ? detail : null;
   });
   assert.ok(resolved, 'auto-resolved after 48 hours waiting on the customer');
-  await eventually(() => hook.got.some((m) => /resolved/.test(m.body)));
+  assert.ok(await eventually(() => hook.got.some((m) => /"resolved"/.test(m.body))), 'the resolution announced');
+  // Sent by the restarted process, with the secret it unsealed from the database.
+  for (const message of hook.got) assert.equal(message.headers['webhook-signature'], signature(secret, message.headers, message.body));
   assert.deepEqual(consoleErrors, []);
 });

@@ -105,7 +105,7 @@ test('a walkthrough authored in the dashboard is followed to the end by SDK clie
 
   // The analytics page: two people, one completion, the funnel and the Sankey of their paths.
   await page.goto(`/orgs/${acme.org}/walkthroughs`);
-  await page.getByRole('link', { name: 'Analytics' }).click();
+  await page.getByRole('main').getByRole('link', { name: 'Analytics' }).click();
   await page.getByRole('heading', { name: 'Analytics: Acme quick start' }).waitFor();
   assert.equal(await page.locator('#stat-users').innerText(), '2');
   assert.equal(await page.locator('#stat-completions').innerText(), '1');

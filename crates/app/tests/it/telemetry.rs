@@ -225,7 +225,12 @@ async fn protobuf_and_json_spans_add_up_to_exact_analytics() {
     assert_eq!(day["clients"][0], json!({"name": "cursor", "calls": 10, "users": 1}));
     assert_eq!(day["clients"][1], json!({"name": "claude-code", "calls": 3, "users": 3}));
     assert_eq!(day["active_users"], 4);
-    assert_eq!(day["sessions"], 1);
+    // session-1, and one derived session for each of the three users whose calls carried
+    // no session id.
+    assert_eq!(day["sessions"], 4);
+    let derived =
+        day["recent_sessions"].as_array().unwrap().iter().filter(|s| s["derived"] == true);
+    assert_eq!(derived.count(), 3);
     let charted: u64 =
         day["series"].as_array().unwrap().iter().map(|p| p["calls"].as_u64().unwrap()).sum();
     assert_eq!(charted, 13);

@@ -463,7 +463,6 @@ async fn the_support_settings_page_saves_shows_the_secret_once_and_sends_a_test(
             ("categories", "Bug\r\n\r\nBilling\r\n"),
             ("auto_resolve_hours", "24"),
             ("webhook_url", &hook),
-            ("watching", "1"),
         ],
     )
     .await;
@@ -475,18 +474,12 @@ async fn the_support_settings_page_saves_shows_the_secret_once_and_sends_a_test(
         .unwrap()
         .to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
-    let (_, api) = call(
-        &app,
-        &admin,
-        Method::GET,
-        &format!("/api/v1/orgs/{org}/servers/{server}/support-settings"),
-        None,
-    )
-    .await;
+    let settings_api = format!("/api/v1/orgs/{org}/servers/{server}/support-settings");
+    let (_, api) = call(&app, &admin, Method::GET, &settings_api, None).await;
     assert_eq!(api["categories"], json!(["Bug", "Billing"]));
     assert_eq!(
         (api["auto_resolve_hours"].as_u64(), api["watching"].as_bool()),
-        (Some(24), Some(true))
+        (Some(24), Some(false))
     );
     let again = admin.client.get(app.url(&page)).send().await.unwrap().text().await.unwrap();
     assert!(!again.contains(&secret), "shown once only");
@@ -526,6 +519,15 @@ async fn the_support_settings_page_saves_shows_the_secret_once_and_sends_a_test(
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = form_post(&app, &bob, &format!("{page}/webhook-test"), &[]).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // But whether they hear of new tickets is theirs to choose.
+    let (status, html) =
+        form_post(&app, &bob, &format!("{page}/watching"), &[("watching", "1")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("You get an email about every new ticket"), "{html}");
+    let (_, theirs) = call(&app, &bob, Method::GET, &settings_api, None).await;
+    assert_eq!(theirs["watching"], true);
+    let (_, mine) = call(&app, &admin, Method::GET, &settings_api, None).await;
+    assert_eq!(mine["watching"], false, "each member's own choice");
 
     // The organization's overview counts tickets by status.
     let mut mcp = Mcp::new(&app, "/s/acme/mcp");

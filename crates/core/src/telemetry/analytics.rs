@@ -122,6 +122,47 @@ pub fn nanos(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
+/// When a call was made (Unix nanoseconds) and how it ended.
+type TimedOutcome = (i64, RequestOutcome);
+
+/// One user's sessionless calls from one client, cut into sessions at pauses longer than
+/// [`SESSION_GAP`].
+fn derive_sessions(
+    user: &str,
+    client: Option<&str>,
+    mut calls: Vec<TimedOutcome>,
+) -> Vec<SessionUsage> {
+    calls.sort_unstable_by_key(|(at, _)| *at);
+    let gap = i64::try_from(SESSION_GAP.whole_nanoseconds()).unwrap_or(i64::MAX);
+    let mut derived: Vec<SessionUsage> = Vec::new();
+    let mut previous: Option<i64> = None;
+    for (at_ns, outcome) in calls {
+        let at = at_time(at_ns);
+        let continues = previous.is_some_and(|p| at_ns - p <= gap);
+        match derived.last_mut() {
+            Some(session) if continues => {
+                session.counts.add(outcome);
+                session.last_call = at;
+            }
+            _ => {
+                let mut counts = Counts::default();
+                counts.add(outcome);
+                derived.push(SessionUsage {
+                    id: format!("{user} · {} · {}", client.unwrap_or("unknown client"), at_ns),
+                    user: Some(user.to_owned()),
+                    client: client.map(str::to_owned),
+                    counts,
+                    first_call: at,
+                    last_call: at,
+                    derived: true,
+                });
+            }
+        }
+        previous = Some(at_ns);
+    }
+    derived
+}
+
 /// The moment `ns` nanoseconds after the Unix epoch.
 pub fn at_time(ns: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -239,7 +280,13 @@ pub struct SessionUsage {
     pub first_call: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub last_call: OffsetDateTime,
+    /// The calls carried no session id: the session is one user's calls from one client with
+    /// no pause longer than [`SESSION_GAP`] (as for stateless MCP revisions).
+    pub derived: bool,
 }
+
+/// The longest pause within a derived session.
+pub const SESSION_GAP: Duration = Duration::minutes(30);
 
 /// The sessions an overview lists: the most recently active.
 pub const SESSIONS_LISTED: usize = 20;
@@ -304,6 +351,8 @@ impl Overview {
         let mut clients: HashMap<Option<&str>, (u64, HashSet<&str>)> = HashMap::new();
         let mut users = HashSet::new();
         let mut sessions: HashMap<&str, SessionUsage> = HashMap::new();
+        // Calls of a known user without a session id, by user and client.
+        let mut sessionless: HashMap<(&str, Option<&str>), Vec<TimedOutcome>> = HashMap::new();
 
         for sample in samples {
             counts.add(sample.outcome);
@@ -332,6 +381,7 @@ impl Overview {
                     counts: Counts::default(),
                     first_call: at,
                     last_call: at,
+                    derived: false,
                 });
                 usage.counts.add(sample.outcome);
                 usage.first_call = usage.first_call.min(at);
@@ -342,6 +392,11 @@ impl Overview {
                 if usage.client.is_none() {
                     usage.client.clone_from(&sample.client);
                 }
+            } else if let Some(user) = &sample.user {
+                sessionless
+                    .entry((user.as_str(), sample.client.as_deref()))
+                    .or_default()
+                    .push((sample.at_ns, sample.outcome));
             }
             let index = usize::try_from((sample.at_ns - from_ns) / bucket_ns).ok();
             if let Some((bucket, durations)) = index.and_then(|i| series.get_mut(i)) {
@@ -384,8 +439,11 @@ impl Overview {
             })
             .collect();
 
-        let session_count = sessions.len() as u64;
         let mut recent_sessions: Vec<SessionUsage> = sessions.into_values().collect();
+        for ((user, client), calls) in sessionless {
+            recent_sessions.extend(derive_sessions(user, client, calls));
+        }
+        let session_count = recent_sessions.len() as u64;
         recent_sessions.sort_by(|a, b| b.last_call.cmp(&a.last_call).then(a.id.cmp(&b.id)));
         recent_sessions.truncate(SESSIONS_LISTED);
 
@@ -441,6 +499,51 @@ mod tests {
         let latency = Latency::of(&mut one).unwrap();
         assert_eq!((latency.p50_ms, latency.p99_ms), (7.0, 7.0));
         assert_eq!(Latency::of(&mut []), None);
+    }
+
+    #[test]
+    fn calls_without_a_session_id_make_sessions_per_user_and_client_cut_at_long_pauses() {
+        let start = noon() - Duration::HOUR * 3;
+        let window = Window::custom(start, noon()).unwrap();
+        let sessionless = |at: OffsetDateTime, user: &str, client: &str| CallSample {
+            session: None,
+            user: Some(user.into()),
+            client: Some(client.into()),
+            ..call(at, "search", RequestOutcome::Ok, 1)
+        };
+        let samples = vec![
+            sessionless(start, "ada", "cursor"),
+            sessionless(start + Duration::minutes(29), "ada", "cursor"),
+            // A 31-minute pause: a new session.
+            sessionless(start + Duration::minutes(60), "ada", "cursor"),
+            // Another client of hers, and another person: sessions of their own.
+            sessionless(start + Duration::minutes(10), "ada", "claude-code"),
+            sessionless(start + Duration::minutes(10), "bob", "cursor"),
+            // Anonymous calls without a session make none.
+            CallSample {
+                user: None,
+                session: None,
+                ..call(start, "search", RequestOutcome::Ok, 1)
+            },
+            call(start, "search", RequestOutcome::Ok, 1),
+        ];
+        let overview = Overview::compute(window, &samples);
+        assert_eq!(overview.sessions, 5, "s1 and four derived");
+        let mut derived: Vec<(String, u64)> = overview
+            .recent_sessions
+            .iter()
+            .filter(|s| s.derived)
+            .map(|s| {
+                (
+                    format!("{}/{}", s.user.as_deref().unwrap(), s.client.as_deref().unwrap()),
+                    s.counts.calls,
+                )
+            })
+            .collect();
+        derived.sort();
+        let expected =
+            [("ada/claude-code", 1), ("ada/cursor", 1), ("ada/cursor", 2), ("bob/cursor", 1)];
+        assert_eq!(derived, expected.map(|(k, n)| (k.to_owned(), n)));
     }
 
     #[test]

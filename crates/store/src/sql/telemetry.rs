@@ -139,6 +139,7 @@ impl JsonRows {
         self
     }
 
+    /// One value; a non-finite float (NaN, infinity: JSON has none) is written as null.
     fn value(&mut self, value: &impl serde::Serialize) -> &mut Self {
         if self.0.last() != Some(&b'[') {
             self.0.push(b',');
@@ -247,10 +248,6 @@ fn log_row(rows: &mut JsonRows, write: &TelemetryWrite, l: &LogRecord) {
         .value(&millis(write.received_at));
 }
 
-/// Spans are indexed by server and time only (each index slows ingest): an organization's are
-/// found through its servers.
-const ORG_SPANS: &str = "organization_id = $1 AND mcp_server_id IN (SELECT id FROM mcp_servers WHERE organization_id = $1)";
-
 /// ` AND {column} = {param}` when the filter is given, else a condition that only mentions the
 /// parameter (a bound parameter must appear in the statement).
 fn filter(given: bool, param: &str, column: &str) -> String {
@@ -321,7 +318,7 @@ impl TelemetryStore for SqlStore {
                  end_ns - start_ns AS duration_ns, client_name AS client, end_user AS user_key, \
                  session_id AS session \
              FROM telemetry_spans \
-             WHERE {ORG_SPANS} AND start_ns >= $2 AND start_ns < $3{spans} \
+             WHERE organization_id = $1 AND start_ns >= $2 AND start_ns < $3{spans} \
                AND mcp_method IS NOT NULL AND kind <> 'client' \
              UNION ALL \
              SELECT r.started_at * 1000000, r.method, r.tool_name, r.outcome, \
@@ -373,44 +370,36 @@ impl TelemetryStore for SqlStore {
     }
 
     async fn purge_telemetry(&self, org: OrgId, before_ns: i64) -> Result<u64> {
-        // (table, the indexed column the rows are found by, its time column, nanoseconds per
-        // unit of that time column)
-        const TABLES: [(&str, &str, &str, i64); 4] = [
-            ("telemetry_spans", "mcp_server_id", "start_ns", 1),
-            ("telemetry_metric_points", "organization_id", "time_ns", 1),
-            ("telemetry_logs", "organization_id", "time_ns", 1),
-            ("mcp_requests", "organization_id", "started_at", 1_000_000),
+        // (table, its time column, nanoseconds per unit of that column); each has an
+        // (organization_id, time) index.
+        const TABLES: [(&str, &str, i64); 4] = [
+            ("telemetry_spans", "start_ns", 1),
+            ("telemetry_metric_points", "time_ns", 1),
+            ("telemetry_logs", "time_ns", 1),
+            ("mcp_requests", "started_at", 1_000_000),
         ];
         const DAY_NS: i64 = 86_400 * 1_000_000_000;
-        let servers: Vec<String> =
-            sqlx::query_scalar("SELECT id FROM mcp_servers WHERE organization_id = $1")
-                .bind(org.to_string())
-                .fetch_all(&self.pool)
-                .await?;
         let mut deleted = 0;
-        for (table, key, column, unit) in TABLES {
+        for (table, column, unit) in TABLES {
             let before = before_ns.div_euclid(unit);
-            let keys = if key == "mcp_server_id" { servers.clone() } else { vec![org.to_string()] };
-            for value in keys {
-                loop {
-                    let oldest: Option<i64> = sqlx::query_scalar(&format!(
-                        "SELECT MIN({column}) FROM {table} WHERE {key} = $1"
-                    ))
-                    .bind(&value)
-                    .fetch_one(&self.pool)
-                    .await?;
-                    let Some(oldest) = oldest.filter(|oldest| *oldest < before) else { break };
-                    // One day of data at a time keeps each write short, on SQLite above all.
-                    let upto = oldest.saturating_add(DAY_NS / unit).min(before);
-                    let done = sqlx::query(&format!(
-                        "DELETE FROM {table} WHERE {key} = $1 AND {column} < $2"
-                    ))
-                    .bind(&value)
-                    .bind(upto)
-                    .execute(&self.pool)
-                    .await?;
-                    deleted += done.rows_affected();
-                }
+            loop {
+                let oldest: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT MIN({column}) FROM {table} WHERE organization_id = $1"
+                ))
+                .bind(org.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+                let Some(oldest) = oldest.filter(|oldest| *oldest < before) else { break };
+                // One day of data at a time keeps each write short, on SQLite above all.
+                let upto = oldest.saturating_add(DAY_NS / unit).min(before);
+                let done = sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE organization_id = $1 AND {column} < $2"
+                ))
+                .bind(org.to_string())
+                .bind(upto)
+                .execute(&self.pool)
+                .await?;
+                deleted += done.rows_affected();
             }
         }
         Ok(deleted)
@@ -431,7 +420,7 @@ impl TelemetryStore for SqlStore {
                  client_name AS client, end_user AS user_key, session_id AS session, trace_id, \
                  error_type AS error \
                FROM telemetry_spans \
-               WHERE {ORG_SPANS} AND start_ns >= $2 AND start_ns < $3{s_server}{s_session} \
+               WHERE organization_id = $1 AND start_ns >= $2 AND start_ns < $3{s_server}{s_session} \
                  AND mcp_method IS NOT NULL AND kind <> 'client'{s_errors} \
                ORDER BY start_ns DESC LIMIT {limit}) spans \
              UNION ALL \

@@ -173,7 +173,8 @@ struct MethodRow {
 
 struct SessionRow {
     id: String,
-    url: String,
+    /// Its timeline; derived sessions (calls without a session id) have none.
+    url: Option<String>,
     user: String,
     client: String,
     calls: u64,
@@ -216,8 +217,9 @@ impl CallLine {
 }
 
 fn session_url(org_id: &str, session: &str) -> String {
+    // A path segment: form encoding's `+` for a space would stay a `+` in the path.
     let id: String = url::form_urlencoded::byte_serialize(session.as_bytes()).collect();
-    format!("/orgs/{org_id}/analytics/sessions/{id}")
+    format!("/orgs/{org_id}/analytics/sessions/{}", id.replace('+', "%20"))
 }
 
 #[derive(Template)]
@@ -323,7 +325,7 @@ async fn overview_get(
         .iter()
         .map(|s| SessionRow {
             id: s.id.clone(),
-            url: session_url(&org, &s.id),
+            url: (!s.derived).then(|| session_url(&org, &s.id)),
             user: s.user.clone().unwrap_or_default(),
             client: s.client.clone().unwrap_or_default(),
             calls: s.counts.calls,
@@ -613,6 +615,11 @@ mod tests {
         assert_eq!(ms(12.4), "12 ms");
         assert_eq!(ms(1500.0), "1.50 s");
         assert_eq!(percent(0.125), "12.5%");
+    }
+
+    #[test]
+    fn session_ids_are_path_segments() {
+        assert_eq!(session_url("o", "a b+c/d"), "/orgs/o/analytics/sessions/a%20b%2Bc%2Fd");
     }
 
     #[test]

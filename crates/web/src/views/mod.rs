@@ -110,10 +110,14 @@ pub(crate) fn script(body: &'static str) -> Response {
         .into_response()
 }
 
-/// `value` as JSON to embed in a `<script type="application/json">` element: no `</script>`
-/// can appear in it.
+/// `value` as JSON to embed in a `<script type="application/json">` element: `<`, `>` and
+/// `&` are written as JSON escapes, so no `</script>` or `<!--` can end or bend the element.
 pub(crate) fn script_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_default().replace("</", "<\\/")
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// What the shared layout shows around every page.

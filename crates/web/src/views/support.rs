@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/orgs/{org_id}/servers/{server_id}/support", get(settings_get).post(settings_post))
         .route("/orgs/{org_id}/servers/{server_id}/support/webhook-test", post(test_post))
+        .route("/orgs/{org_id}/servers/{server_id}/support/watching", post(watching_post))
 }
 
 /// The form as shown: what is saved, or what was typed when it was refused.
@@ -36,8 +37,12 @@ struct SettingsForm {
     webhook_url: String,
     #[serde(default)]
     rotate_webhook_secret: Option<String>,
-    #[serde(default)]
-    watching: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WatchingForm {
+    /// `1` to hear of every new ticket, `0` to stop.
+    watching: String,
 }
 
 #[derive(Template)]
@@ -141,11 +146,6 @@ async fn settings_post(
     };
     match saved {
         Ok(secret) => {
-            let watching = form.watching.is_some();
-            state
-                .store
-                .set_server_watcher(access.org.id, server.id, current.user.id, watching)
-                .await?;
             let mut page = view(&state, &current, &access, &server).await?;
             page.new_secret = secret.map(|s| s.expose_secret().to_owned());
             page.layout = page.layout.with_notice(Some("Support settings saved.".into()));
@@ -161,6 +161,27 @@ async fn settings_post(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Any member chooses whether they hear of every new ticket of the server.
+async fn watching_post(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path((org_id, server_id)): Path<(String, String)>,
+    PageForm(form): PageForm<WatchingForm>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let server = access.server(&state, &server_id).await?;
+    let watching = form.watching == "1";
+    state.store.set_server_watcher(access.org.id, server.id, current.user.id, watching).await?;
+    let mut page = view(&state, &current, &access, &server).await?;
+    let notice = if watching {
+        "You will get an email about every new ticket of this server."
+    } else {
+        "You no longer get an email about every new ticket of this server."
+    };
+    page.layout = page.layout.with_notice(Some(notice.into()));
+    Ok(render(StatusCode::OK, &page))
 }
 
 async fn test_post(
