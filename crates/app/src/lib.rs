@@ -6,6 +6,7 @@ pub mod admin;
 pub mod config;
 pub mod data_dir;
 pub mod email;
+pub mod self_telemetry;
 pub mod startup;
 pub mod telemetry;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use mcplatform_app::config::{Config, Overrides};
+use mcplatform_app::self_telemetry::SelfTelemetry;
 use mcplatform_app::startup::{Application, shutdown_signal};
 use mcplatform_app::{data_dir, telemetry};
 use mcplatform_core::clock::{Clock, OffsetClock, SystemClock};
@@ -173,12 +174,19 @@ fn run<F: Future<Output = anyhow::Result<()>>>(
     command: impl FnOnce(Config) -> F,
 ) -> anyhow::Result<()> {
     let loaded = Config::load(file.as_deref(), &overrides)?;
-    telemetry::init(&loaded.config.log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let exporting =
+        SelfTelemetry::from_env(|name| std::env::var(name).ok(), runtime.handle().clone())?;
+    telemetry::init(&loaded.config.log, exporting.as_ref().map(SelfTelemetry::tracer))?;
     for key in &loaded.unknown_keys {
         tracing::warn!(key, "ignoring unknown configuration key");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(command(loaded.config))
+    let outcome = runtime.block_on(command(loaded.config));
+    // The runtime still runs the last export.
+    if let Some(exporting) = exporting {
+        exporting.shutdown();
+    }
+    outcome
 }
 
 /// The system clock, moved by `testing.clock_offset_secs` for end-to-end tests.

@@ -25,11 +25,15 @@ impl<B> MakeSpan<B> for RequestSpan {
             .get(&REQUEST_ID)
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default();
+        let path = loggable_path(request.uri().path());
+        // `otel.*` name the span and its kind when it is exported (self-telemetry).
         tracing::info_span!(
             "request",
             method = %request.method(),
-            path = %loggable_path(request.uri().path()),
+            path = %path,
             request_id,
+            otel.name = %format_args!("{} {}", request.method(), path),
+            otel.kind = "server",
         )
     }
 }

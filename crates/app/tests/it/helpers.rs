@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
         let config = LogConfig { level: "debug,sqlx=warn".into(), ..LogConfig::default() };
-        telemetry::init(&config).expect("test log config is valid");
+        telemetry::init(&config, None).expect("test log config is valid");
     }
 });
 
