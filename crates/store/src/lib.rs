@@ -40,7 +40,9 @@ use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::support::activity::TicketActivity;
 use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
 use mcplatform_core::telemetry::analytics::CallSample;
-use mcplatform_core::telemetry::{LogRecord, SpanRecord, TelemetryBatch};
+use mcplatform_core::telemetry::{
+    LogRecord, MetricKind, MetricPointRecord, SpanRecord, TelemetryBatch,
+};
 use mcplatform_core::upstream_login::UpstreamLogin;
 use mcplatform_core::user::{
     DisplayName, EmailAddress, LinkedIdentity, PasswordHash, PlatformSession, PlatformUser,
@@ -1467,6 +1469,33 @@ pub struct CallRow {
     pub error: Option<String>,
 }
 
+/// One metric stream of a window: its name, unit and kind, and how many points it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSummary {
+    pub name: String,
+    pub unit: String,
+    pub kind: MetricKind,
+    pub points: i64,
+    pub last_time_ns: i64,
+}
+
+/// Which metric points to read: oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricQuery {
+    pub server: Option<McpServerId>,
+    pub name: String,
+    pub from_ns: i64,
+    pub to_ns: i64,
+    pub limit: u32,
+}
+
+/// A metric point as stored, with its server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMetricPoint {
+    pub mcp_server_id: McpServerId,
+    pub point: MetricPointRecord,
+}
+
 #[async_trait]
 pub trait TelemetryStore {
     /// Stores every write in one transaction: all of them or, on error, none. Writes for a
@@ -1496,6 +1525,22 @@ pub trait TelemetryStore {
     async fn list_mcp_calls(&self, org: OrgId, query: &CallQuery) -> Result<Vec<CallRow>>;
 
     async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>>;
+
+    /// The metric streams with points in `[from_ns, to_ns)`, by name.
+    async fn list_metrics(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<MetricSummary>>;
+
+    /// One metric's points, oldest first (at most `limit`).
+    async fn metric_points(
+        &self,
+        org: OrgId,
+        query: &MetricQuery,
+    ) -> Result<Vec<StoredMetricPoint>>;
 }
 
 /// The most spans of one trace read at once.

@@ -572,6 +572,49 @@ async fn logs_metrics_and_traces_stay_within_their_organization() {
     assert_eq!(acme_day["calls"], 1);
     assert_eq!(overview(&app, &eve, &evil.org, "").await["tools"][0]["name"], "stolen");
 
+    // The metric through the API: its stream, then its point (in seconds); none of it for Eve.
+    let (status, streams) =
+        call(&app, &ada, Method::GET, &format!("/api/v1/orgs/{}/metrics", acme.org), None).await;
+    assert_eq!(status, StatusCode::OK, "{streams}");
+    assert_eq!(streams["items"].as_array().unwrap().len(), 1, "{streams}");
+    let stream = &streams["items"][0];
+    assert_eq!(
+        (&stream["name"], &stream["unit"], &stream["kind"], &stream["points"]),
+        (&json!("mcp.server.operation.duration"), &json!("s"), &json!("histogram"), &json!(1))
+    );
+    let points_path = |org: &str, query: &str| format!("/api/v1/orgs/{org}/metrics/points{query}");
+    let (status, points) = call(
+        &app,
+        &ada,
+        Method::GET,
+        &points_path(&acme.org, "?name=mcp.server.operation.duration&range=1h"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{points}");
+    let point = &points["items"][0];
+    assert_eq!((&point["count"], &point["sum"]), (&json!(2), &json!(0.03)), "{points}");
+    assert_eq!(point["server_id"], acme.server.as_str());
+    assert_eq!(
+        point["details"]["temporality"], 1,
+        "delta (AGGREGATION_TEMPORALITY_DELTA): {points}"
+    );
+    let (status, _) =
+        call(&app, &ada, Method::GET, &points_path(&acme.org, "?range=1h"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a name is needed");
+    let (_, theirs) =
+        call(&app, &eve, Method::GET, &format!("/api/v1/orgs/{}/metrics", evil.org), None).await;
+    assert_eq!(theirs["items"], json!([]));
+    let (status, _) = call(
+        &app,
+        &eve,
+        Method::GET,
+        &points_path(&acme.org, "?name=mcp.server.operation.duration"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // The metric was stored in seconds.
     let db = sqlx::AnyPool::connect(app.db.url.expose()).await.unwrap();
     let (unit, sum): (String, f64) =

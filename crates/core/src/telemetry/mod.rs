@@ -122,6 +122,7 @@ impl SpanRecord {
 
 /// The shape of a metric's data (`Metric.data` in OTLP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MetricKind {
     Gauge,

@@ -191,6 +191,10 @@ impl<'r> Columns<'r> {
         self.row.try_get(column).map_err(|e| self.corrupt(column, e))
     }
 
+    pub(crate) fn opt_float(&self, column: &str) -> Result<Option<f64>> {
+        self.row.try_get(column).map_err(|e| self.corrupt(column, e))
+    }
+
     /// An integer column in a narrower type (`i32`, `u32`…); out of range is corruption.
     pub(crate) fn int_as<T>(&self, column: &str) -> Result<T>
     where

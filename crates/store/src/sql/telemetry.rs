@@ -11,8 +11,8 @@ use sqlx::any::AnyRow;
 
 use super::{Columns, Conditions, Param, SqlStore, like_pattern, millis};
 use crate::{
-    Backend, CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, Result, StoredLog, StoredSpan,
-    TelemetryStore, TelemetryWrite,
+    Backend, CallQuery, CallRow, LogQuery, MAX_TRACE_SPANS, MetricQuery, MetricSummary, Result,
+    StoredLog, StoredMetricPoint, StoredSpan, TelemetryStore, TelemetryWrite,
 };
 
 /// Rows per statement: each statement binds one JSON document of this many rows.
@@ -471,6 +471,64 @@ impl TelemetryStore for SqlStore {
             .collect()
     }
 
+    async fn list_metrics(
+        &self,
+        org: OrgId,
+        server: Option<McpServerId>,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<MetricSummary>> {
+        let sql = format!(
+            "SELECT name, unit, kind, COUNT(*) AS points, MAX(time_ns) AS last_time_ns \
+             FROM telemetry_metric_points \
+             WHERE organization_id = $1 AND time_ns >= $2 AND time_ns < $3{} \
+             GROUP BY name, unit, kind ORDER BY name, unit, kind",
+            filter(server.is_some(), "$4", "mcp_server_id"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(from_ns)
+            .bind(to_ns)
+            .bind(server.map(|s| s.to_string()))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let c = Columns::new(row, "telemetry_metric_points");
+                Ok(MetricSummary {
+                    name: c.text("name")?,
+                    unit: c.text("unit")?,
+                    kind: c.parsed("kind")?,
+                    points: c.int("points")?,
+                    last_time_ns: c.int("last_time_ns")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn metric_points(
+        &self,
+        org: OrgId,
+        query: &MetricQuery,
+    ) -> Result<Vec<StoredMetricPoint>> {
+        let sql = format!(
+            "SELECT {METRIC_READ_COLUMNS} FROM telemetry_metric_points \
+             WHERE organization_id = $1 AND name = $2 AND time_ns >= $3 AND time_ns < $4{} \
+             ORDER BY time_ns LIMIT {}",
+            filter(query.server.is_some(), "$5", "mcp_server_id"),
+            query.limit.max(1),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(query.name.as_str())
+            .bind(query.from_ns)
+            .bind(query.to_ns)
+            .bind(query.server.map(|s| s.to_string()))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(metric_point_from_row).collect()
+    }
+
     async fn search_logs(&self, org: OrgId, query: &LogQuery) -> Result<Vec<StoredLog>> {
         let mut c = Conditions::new("organization_id", org);
         let from = c.bind(Param::Int(query.from_ns));
@@ -521,6 +579,36 @@ impl TelemetryStore for SqlStore {
             })
             .collect()
     }
+}
+
+const METRIC_READ_COLUMNS: &str = "mcp_server_id, name, unit, kind, service_name, start_ns, \
+     time_ns, value, count, sum, min, max, details, mcp_method, mcp_target, error_type, \
+     attributes, resource";
+
+fn metric_point_from_row(row: &AnyRow) -> Result<StoredMetricPoint> {
+    let c = Columns::new(row, "telemetry_metric_points");
+    Ok(StoredMetricPoint {
+        mcp_server_id: c.parsed("mcp_server_id")?,
+        point: MetricPointRecord {
+            name: c.text("name")?,
+            unit: c.text("unit")?,
+            kind: c.parsed("kind")?,
+            service_name: c.opt_text("service_name")?,
+            start_ns: c.opt_int("start_ns")?,
+            time_ns: c.int("time_ns")?,
+            value: c.opt_float("value")?,
+            count: c.opt_int("count")?,
+            sum: c.opt_float("sum")?,
+            min: c.opt_float("min")?,
+            max: c.opt_float("max")?,
+            details: c.opt_text("details")?,
+            method: c.opt_text("mcp_method")?,
+            target: c.opt_text("mcp_target")?,
+            error_type: c.opt_text("error_type")?,
+            attributes: c.text("attributes")?,
+            resource: c.text("resource")?,
+        },
+    })
 }
 
 fn span_from_row(row: &AnyRow) -> Result<StoredSpan> {

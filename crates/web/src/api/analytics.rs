@@ -5,8 +5,8 @@ use axum::extract::State;
 use mcplatform_core::ValidationError;
 use mcplatform_core::ids::McpServerId;
 use mcplatform_core::telemetry::analytics::{Overview, Window, at_time};
-use mcplatform_core::telemetry::{SpanKind, SpanStatus};
-use mcplatform_store::{CallQuery, CallRow, LogQuery, StoredLog, StoredSpan};
+use mcplatform_core::telemetry::{MetricKind, SpanKind, SpanStatus};
+use mcplatform_store::{CallQuery, CallRow, LogQuery, MetricQuery, StoredLog, StoredSpan};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -25,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_calls))
         .routes(routes!(trace))
         .routes(routes!(search_logs))
+        .routes(routes!(list_metrics))
+        .routes(routes!(metric_points))
 }
 
 /// A time window: a preset `range`, or `from` and `to`.
@@ -442,6 +444,165 @@ async fn search_logs(
     };
     let logs = state.store.search_logs(access.org.id, &filter).await?;
     Ok(AppJson(Items { items: logs.into_iter().map(LogResponse::from).collect() }))
+}
+
+/// A metric stream of the window.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MetricStream)]
+pub struct MetricSummaryResponse {
+    name: String,
+    /// Durations are stored in seconds (`s`), whatever unit the sender used.
+    unit: String,
+    kind: MetricKind,
+    points: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    last_point_at: time::OffsetDateTime,
+}
+
+/// The metric streams the organization's servers (or one of them) sent in a window.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/metrics",
+    operation_id = "list_metrics",
+    tag = "analytics",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), WindowQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The metric streams, by name", body = Items<MetricSummaryResponse>),
+        (status = BAD_REQUEST, description = "The query has another parameter (`bad_request`)", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "The window is invalid", body = ErrorBody),
+    ),
+)]
+async fn list_metrics(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath(org_id): AppPath<String>,
+    AppQuery(query): AppQuery<WindowQuery>,
+) -> Result<AppJson<Items<MetricSummaryResponse>>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    let window = query.window(&state)?;
+    let server = server_filter(&state, &access, query.server_id.as_deref()).await?;
+    let streams =
+        state.store.list_metrics(access.org.id, server, window.from_ns(), window.to_ns()).await?;
+    Ok(AppJson(Items {
+        items: streams
+            .into_iter()
+            .map(|m| MetricSummaryResponse {
+                name: m.name,
+                unit: m.unit,
+                kind: m.kind,
+                points: m.points,
+                last_point_at: at_time(m.last_time_ns),
+            })
+            .collect(),
+    }))
+}
+
+/// Which points of one metric to read.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct MetricPointsQuery {
+    /// The metric's name, e.g. `mcp.server.operation.duration`.
+    name: String,
+    /// `1h`, `24h` (default), `7d` or `30d`, up to now.
+    range: Option<String>,
+    /// Start of a custom window (RFC 3339); needs `to`.
+    from: Option<String>,
+    /// End of a custom window (RFC 3339), exclusive.
+    to: Option<String>,
+    #[param(format = Uuid)]
+    server_id: Option<String>,
+    /// At most this many, oldest first (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+/// A data point of a metric.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MetricPoint)]
+pub struct MetricPointResponse {
+    #[schema(format = Uuid)]
+    server_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    time: time::OffsetDateTime,
+    kind: MetricKind,
+    unit: String,
+    /// A gauge's or sum's value.
+    value: Option<f64>,
+    /// A histogram's or summary's count, sum, min and max.
+    count: Option<i64>,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    /// Temporality, bucket bounds and counts, or quantiles.
+    #[schema(value_type = Option<Object>)]
+    details: Option<Value>,
+    mcp_method: Option<String>,
+    mcp_target: Option<String>,
+    error_type: Option<String>,
+    service_name: Option<String>,
+    #[schema(value_type = Object)]
+    attributes: Value,
+}
+
+/// One metric's data points in a window, oldest first.
+#[utoipa::path(
+    get,
+    path = "/orgs/{org_id}/metrics/points",
+    operation_id = "metric_points",
+    tag = "analytics",
+    params(("org_id" = Uuid, Path, description = says::ORG_ID), MetricPointsQuery),
+    security(("session" = []), ("management_key" = [])),
+    responses(
+        (status = OK, description = "The points", body = Items<MetricPointResponse>),
+        (status = BAD_REQUEST, description = "`name` is missing, or the query has another parameter (`bad_request`)", body = ErrorBody),
+        (status = NOT_FOUND, description = "No such organization or server (`not_found`)", body = ErrorBody),
+        (status = UNPROCESSABLE_ENTITY, description = "The window or limit is invalid", body = ErrorBody),
+    ),
+)]
+async fn metric_points(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    AppPath(org_id): AppPath<String>,
+    AppQuery(query): AppQuery<MetricPointsQuery>,
+) -> Result<AppJson<Items<MetricPointResponse>>> {
+    let access = caller.org_access(&state, &org_id).await?;
+    let MetricPointsQuery { name, range, from, to, server_id, limit } = query;
+    let window = WindowQuery { range, from, to, server_id: None }.window(&state)?;
+    let filter = MetricQuery {
+        server: server_filter(&state, &access, server_id.as_deref()).await?,
+        name,
+        from_ns: window.from_ns(),
+        to_ns: window.to_ns(),
+        limit: list_limit(limit)?,
+    };
+    let points = state.store.metric_points(access.org.id, &filter).await?;
+    Ok(AppJson(Items {
+        items: points
+            .into_iter()
+            .map(|stored| {
+                let p = stored.point;
+                MetricPointResponse {
+                    server_id: stored.mcp_server_id.to_string(),
+                    time: at_time(p.time_ns),
+                    kind: p.kind,
+                    unit: p.unit,
+                    value: p.value,
+                    count: p.count,
+                    sum: p.sum,
+                    min: p.min,
+                    max: p.max,
+                    details: p.details.as_deref().map(json_column),
+                    mcp_method: p.method,
+                    mcp_target: p.target,
+                    error_type: p.error_type,
+                    service_name: p.service_name,
+                    attributes: json_column(&p.attributes),
+                }
+            })
+            .collect(),
+    }))
 }
 
 #[cfg(test)]
