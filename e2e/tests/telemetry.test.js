@@ -127,6 +127,13 @@ test('spans, metrics and logs from the Python and JavaScript SDKs add up in the 
   await page.getByRole('button', { name: 'Search' }).click();
   assert.deepEqual(await page.locator('#logs td.log-body').allTextContents(), ['fetch upstream refused the connection']);
   await screenshot(page, 'telemetry-03-logs');
+
+  // The Python SDK's histogram: listed, then charted on its own page.
+  await page.goto(`/orgs/${acme.org}/analytics?range=1h`);
+  await page.getByRole('link', { name: 'mcp.server.operation.duration' }).click();
+  await page.locator('#metric-chart canvas').waitFor();
+  assert.match(await page.locator('#points tbody tr').first().innerText(), /count 10, sum 0\.55/);
+  await screenshot(page, 'telemetry-04-metric');
   assert.deepEqual(consoleErrors, []);
 
   // A key of no organization is refused by the SDK's exporter, and nothing more is stored.

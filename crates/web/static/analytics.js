@@ -37,6 +37,29 @@
     });
   }
 
+  // A metric page: its value (or a distribution's mean) as a line, and the count as bars.
+  function drawMetric() {
+    var data = document.getElementById("metric-data");
+    var el = document.getElementById("metric-chart");
+    if (!data || !el || !window.echarts) return;
+    var points = JSON.parse(data.textContent);
+    var times = points.map(function (p) { return p.time.slice(5, 19).replace("T", " "); });
+    var series = [{ name: "Value", type: "line", data: points.map(function (p) { return p.value; }), color: "#3b6fb6" }];
+    var axes = [{ type: "value", scale: true }];
+    if (points.some(function (p) { return p.count !== null; })) {
+      series.push({ name: "Count", type: "bar", yAxisIndex: 1, data: points.map(function (p) { return p.count; }), color: "#b8c4d6" });
+      axes.push({ type: "value", minInterval: 1, splitLine: { show: false } });
+    }
+    window.echarts.init(el).setOption({
+      tooltip: { trigger: "axis" },
+      legend: {},
+      grid: { left: 8, right: 8, containLabel: true },
+      xAxis: { type: "category", data: times },
+      yAxis: axes,
+      series: series,
+    });
+  }
+
   function refresh() {
     var live = document.getElementById("live");
     var toggle = document.getElementById("auto-refresh");
@@ -55,6 +78,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     draw();
+    drawMetric();
     var toggle = document.getElementById("auto-refresh");
     if (toggle) {
       toggle.checked = window.localStorage.getItem("analytics-refresh") !== "off";

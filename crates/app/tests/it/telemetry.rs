@@ -615,6 +615,21 @@ async fn logs_metrics_and_traces_stay_within_their_organization() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // And in the dashboard: listed on the overview, charted and listed on its page.
+    let (status, html) = page(&app, &ada, &format!("/orgs/{}/analytics", acme.org)).await;
+    assert_eq!(status, StatusCode::OK);
+    let link =
+        format!("/orgs/{}/analytics/metrics?name=mcp.server.operation.duration&#38;", acme.org);
+    assert!(html.contains(&link), "{html}");
+    let metric_page =
+        format!("/orgs/{}/analytics/metrics?name=mcp.server.operation.duration", acme.org);
+    let (status, html) = page(&app, &ada, &metric_page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("count 2, sum 0.03") && html.contains(r#"id="metric-data""#), "{html}");
+    assert!(html.contains("Mean per point (s) and count"), "{html}");
+    let (status, _) = page(&app, &eve, &metric_page).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // The metric was stored in seconds.
     let db = sqlx::AnyPool::connect(app.db.url.expose()).await.unwrap();
     let (unit, sum): (String, f64) =

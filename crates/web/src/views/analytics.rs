@@ -13,7 +13,7 @@ use mcplatform_core::ValidationError;
 use mcplatform_core::hosting::RequestOutcome;
 use mcplatform_core::ids::McpServerId;
 use mcplatform_core::telemetry::analytics::{Latency, Overview, RangePreset, Window, at_time};
-use mcplatform_store::{CallQuery, CallRow, LogQuery, PageRequest};
+use mcplatform_store::{CallQuery, CallRow, LogQuery, MetricQuery, PageRequest};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{org_id}/analytics/sessions/{session_id}", get(session_get))
         .route("/orgs/{org_id}/analytics/traces/{trace_id}", get(trace_get))
         .route("/orgs/{org_id}/analytics/logs", get(logs_get))
+        .route("/orgs/{org_id}/analytics/metrics", get(metric_get))
 }
 
 /// Failed operations listed on the overview.
@@ -243,6 +244,16 @@ struct OverviewView {
     failures: Vec<CallLine>,
     /// The chart series as JSON (read by `analytics.js`, never executed).
     series_json: String,
+    metrics: Vec<MetricRow>,
+}
+
+/// A metric stream on the overview.
+struct MetricRow {
+    name: String,
+    unit: String,
+    kind: &'static str,
+    points: i64,
+    url: String,
 }
 
 fn window_label(form: &WindowForm, window: &Window) -> String {
@@ -288,6 +299,19 @@ async fn overview_get(
         )
         .await?;
     let org = access.org.id.to_string();
+    let metrics = state
+        .store
+        .list_metrics(access.org.id, server, window.from_ns(), window.to_ns())
+        .await?
+        .into_iter()
+        .map(|m| MetricRow {
+            url: format!("/orgs/{org}/analytics/metrics?{}", metric_query(&m.name, &form)),
+            kind: m.kind.as_str(),
+            name: m.name,
+            unit: m.unit,
+            points: m.points,
+        })
+        .collect();
     let tools = overview
         .tools
         .iter()
@@ -350,6 +374,7 @@ async fn overview_get(
         sessions,
         failures: failures.into_iter().map(|row| CallLine::of(row, &org, &names)).collect(),
         series_json: script_json(&overview.series),
+        metrics,
         overview,
         window: form,
     };
@@ -483,6 +508,138 @@ async fn trace_get(
         duration: ms(total / 1e6),
         trace_id: trace_id.to_ascii_lowercase(),
         spans,
+    };
+    Ok(render(StatusCode::OK, &view))
+}
+
+/// `name=` and the window's query string.
+fn metric_query(name: &str, window: &WindowForm) -> String {
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("name={name}&{}", window.query_string())
+}
+
+/// Points a metric page reads.
+const METRIC_POINTS: u32 = 1000;
+
+#[derive(Debug, Default, Deserialize)]
+struct MetricForm {
+    #[serde(flatten)]
+    window: WindowForm,
+    #[serde(default)]
+    name: String,
+}
+
+/// A point as the metric page lists it.
+struct PointLine {
+    time: String,
+    server: String,
+    /// The value, or the count, sum, min and max of a distribution.
+    reading: String,
+    attributes: String,
+}
+
+/// A point of the metric chart: the value, or a distribution's mean and count.
+#[derive(serde::Serialize)]
+struct ChartPoint {
+    #[serde(with = "time::serde::rfc3339")]
+    time: OffsetDateTime,
+    value: Option<f64>,
+    count: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "analytics/metric.html")]
+struct MetricView {
+    layout: Layout,
+    org_id: String,
+    window: WindowForm,
+    servers: Vec<Choice>,
+    error: Option<String>,
+    window_label: String,
+    name: String,
+    unit: String,
+    kind: String,
+    /// Whether the chart shows a distribution's mean (histograms, summaries).
+    distribution: bool,
+    points: Vec<PointLine>,
+    truncated: bool,
+    chart_json: String,
+}
+
+fn number(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |v| format!("{v}"))
+}
+
+async fn metric_get(
+    State(state): State<AppState>,
+    PageSession(current): PageSession,
+    Path(org_id): Path<String>,
+    Query(form): Query<MetricForm>,
+) -> PageResult {
+    let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
+    let names = server_names(&state, &access).await?;
+    let server = server_filter(&state, &access, Some(&form.window.server_id)).await?;
+    let (window, error) = form.window.window(state.clock.now());
+    let query = MetricQuery {
+        server,
+        name: form.name.clone(),
+        from_ns: window.from_ns(),
+        to_ns: window.to_ns(),
+        limit: METRIC_POINTS,
+    };
+    let stored = state.store.metric_points(access.org.id, &query).await?;
+    let unit = stored.first().map(|s| s.point.unit.clone()).unwrap_or_default();
+    let kind = stored.first().map(|s| s.point.kind.as_str()).unwrap_or_default();
+    let distribution = stored.iter().any(|s| s.point.count.is_some());
+    let chart: Vec<ChartPoint> = stored
+        .iter()
+        .map(|s| {
+            let p = &s.point;
+            let mean = match (p.sum, p.count) {
+                (Some(sum), Some(count)) if count > 0 => Some(sum / count as f64),
+                _ => None,
+            };
+            ChartPoint { time: at_time(p.time_ns), value: p.value.or(mean), count: p.count }
+        })
+        .collect();
+    let points = stored
+        .iter()
+        .rev()
+        .take(100)
+        .map(|s| {
+            let p = &s.point;
+            let reading = match (p.value, p.count) {
+                (Some(value), _) => format!("{value}"),
+                (None, Some(count)) => format!(
+                    "count {count}, sum {}, min {}, max {}",
+                    number(p.sum),
+                    number(p.min),
+                    number(p.max)
+                ),
+                (None, None) => "—".to_owned(),
+            };
+            PointLine {
+                time: format_time(at_time(p.time_ns)),
+                server: names.get(&s.mcp_server_id).cloned().unwrap_or_default(),
+                reading,
+                attributes: p.attributes.clone(),
+            }
+        })
+        .collect();
+    let view = MetricView {
+        layout: Layout::for_session("Metric", &current).in_org(&access),
+        org_id: access.org.id.to_string(),
+        servers: server_choices(&names),
+        error,
+        window_label: window_label(&form.window, &window),
+        unit,
+        kind: kind.to_owned(),
+        distribution,
+        truncated: stored.len() >= METRIC_POINTS as usize,
+        points,
+        chart_json: script_json(&chart),
+        name: form.name,
+        window: form.window,
     };
     Ok(render(StatusCode::OK, &view))
 }
