@@ -294,6 +294,11 @@ pub(crate) fn tree_order(mut spans: Vec<StoredSpan>) -> Vec<SpanResponse> {
     ordered
 }
 
+/// 32 hex digits, as OTLP/JSON writes a trace id.
+pub(crate) fn is_trace_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A trace's spans as a tree (depth-first, by start time).
 #[utoipa::path(
     get,
@@ -317,7 +322,7 @@ async fn trace(
     AppPath((org_id, trace_id)): AppPath<(String, String)>,
 ) -> Result<AppJson<Items<SpanResponse>>> {
     let access = caller.org_access(&state, &org_id).await?;
-    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_trace_id(&trace_id) {
         return Err(ValidationError::new("trace_id", "must be 32 hex digits").into());
     }
     let spans = state.store.trace_spans(access.org.id, &trace_id).await?;

@@ -13,13 +13,16 @@ use mcplatform_core::ValidationError;
 use mcplatform_core::hosting::RequestOutcome;
 use mcplatform_core::ids::McpServerId;
 use mcplatform_core::telemetry::analytics::{Latency, Overview, RangePreset, Window, at_time};
-use mcplatform_store::{CallQuery, CallRow, LogQuery, MetricQuery, PageRequest};
+use mcplatform_store::{CallQuery, CallRow, LogQuery, MetricQuery};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{Layout, PageResult, PageSession, format_time, render, script_json};
+use super::{
+    Choice, Layout, PageResult, PageSession, format_time, render, script_json, server_choices,
+    server_names,
+};
 use crate::access::OrgAccess;
-use crate::api::analytics::{SpanResponse, min_severity, server_filter, tree_order};
+use crate::api::analytics::{SpanResponse, is_trace_id, min_severity, server_filter, tree_order};
 use crate::{ApiError, AppState, telemetry};
 
 pub fn router() -> Router<AppState> {
@@ -96,28 +99,6 @@ impl WindowForm {
             .append_pair("server_id", &self.server_id)
             .finish()
     }
-}
-
-struct Choice {
-    value: String,
-    label: String,
-}
-
-async fn server_names(
-    state: &AppState,
-    access: &OrgAccess,
-) -> Result<HashMap<McpServerId, String>, ApiError> {
-    let listed = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?;
-    Ok(listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect())
-}
-
-fn server_choices(names: &HashMap<McpServerId, String>) -> Vec<Choice> {
-    let mut choices: Vec<Choice> = names
-        .iter()
-        .map(|(id, name)| Choice { value: id.to_string(), label: name.clone() })
-        .collect();
-    choices.sort_by(|a, b| a.label.cmp(&b.label));
-    choices
 }
 
 fn ms(value: f64) -> String {
@@ -469,7 +450,7 @@ async fn trace_get(
     Path((org_id, trace_id)): Path<(String, String)>,
 ) -> PageResult {
     let access = OrgAccess::load(&state, current.user.id, &org_id).await?;
-    if trace_id.len() != 32 || !trace_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_trace_id(&trace_id) {
         return Err(ApiError::NotFound.into());
     }
     let names = server_names(&state, &access).await?;

@@ -98,6 +98,34 @@ async fn htmx() -> impl IntoResponse {
     )
 }
 
+/// An option of a `<select>`.
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+/// The organization's servers' names, by id.
+pub(crate) async fn server_names(
+    state: &AppState,
+    access: &OrgAccess,
+) -> Result<std::collections::HashMap<mcplatform_core::ids::McpServerId, String>, ApiError> {
+    let listed =
+        state.store.list_mcp_servers(access.org.id, mcplatform_store::PageRequest::ALL).await?;
+    Ok(listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect())
+}
+
+/// Servers as the choices of a filter, by name.
+pub(crate) fn server_choices(
+    names: &std::collections::HashMap<mcplatform_core::ids::McpServerId, String>,
+) -> Vec<Choice> {
+    let mut choices: Vec<Choice> = names
+        .iter()
+        .map(|(id, name)| Choice { value: id.to_string(), label: name.clone() })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    choices
+}
+
 /// A page's own script, cached for an hour.
 pub(crate) fn script(body: &'static str) -> Response {
     (

@@ -4,8 +4,6 @@
 //! assignee, priority, category and text controls, watching, the end user and their session).
 //! Every page works without JavaScript.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -20,7 +18,10 @@ use mcplatform_store::PageRequest;
 use serde::Deserialize;
 
 use super::end_users::{people, person};
-use super::{Layout, PageForm, PageResult, PageSession, format_time, page_links, render};
+use super::{
+    Choice, Layout, PageForm, PageResult, PageSession, format_time, page_links, render,
+    server_choices, server_names,
+};
 use crate::access::OrgAccess;
 use crate::api::tickets::{FilterWords, ticket_filter, ticket_sort};
 use crate::auth::CurrentSession;
@@ -79,11 +80,6 @@ impl ListQuery {
     }
 }
 
-struct Choice {
-    value: String,
-    label: String,
-}
-
 struct TicketRow {
     id: String,
     title: String,
@@ -128,14 +124,6 @@ async fn member_names(
         .into_iter()
         .map(|m| (m.user.id, m.user.display_name.as_str().to_owned()))
         .collect())
-}
-
-async fn server_names(
-    state: &AppState,
-    access: &OrgAccess,
-) -> Result<HashMap<mcplatform_core::ids::McpServerId, String>, ApiError> {
-    let listed = state.store.list_mcp_servers(access.org.id, PageRequest::ALL).await?;
-    Ok(listed.items.into_iter().map(|server| (server.id, server.settings.name)).collect())
 }
 
 async fn list_get(
@@ -216,11 +204,7 @@ async fn list_get(
         .into_iter()
         .map(|(status, n)| (status.as_str(), status.label(), n))
         .collect();
-    let mut server_choices: Vec<Choice> = servers
-        .into_iter()
-        .map(|(id, name)| Choice { value: id.to_string(), label: name })
-        .collect();
-    server_choices.sort_by(|a, b| a.label.cmp(&b.label));
+    let server_choices = server_choices(&servers);
     let view = ListView {
         layout: Layout::for_session("Support tickets", &current).in_org(&access),
         org_id: access.org.id.to_string(),
