@@ -329,6 +329,10 @@ impl Config {
                 "is for test runs: base_url must be a loopback address (localhost, 127.0.0.1, [::1])",
             );
         }
+        // Ten years either way: far enough for any test, and no overflow when added to now.
+        if self.testing.clock_offset_secs.unsigned_abs() > 10 * 365 * 86_400 {
+            return invalid("testing.clock_offset_secs", "must be within ten years (±315360000)");
+        }
         if self.testing.clock_offset_secs != 0 && !loopback {
             return invalid(
                 "testing.clock_offset_secs",
@@ -674,6 +678,9 @@ mod tests {
                 err.starts_with("invalid testing.clock_offset_secs: is for test runs"),
                 "{err}"
             );
+            jail.set_env("MCPLATFORM_TESTING__CLOCK_OFFSET_SECS", i64::MAX.to_string());
+            let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("within ten years"), "{err}");
             jail.set_env("MCPLATFORM_TESTING__CLOCK_OFFSET_SECS", "0");
             jail.set_env("DATABASE_URL", "mysql://db/x");
             let err = load_in(jail, None, &Overrides::default()).unwrap_err().to_string();
