@@ -27,6 +27,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const SESSION_SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 /// How often due tickets resolve by themselves and webhook messages are sent.
 const SUPPORT_JOBS_INTERVAL: Duration = Duration::from_secs(2);
+/// How long the export sender rests when the queue has nothing more due.
+const EXPORT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often API key last-use times are written (they are collected in memory between).
 const KEY_USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -140,6 +142,18 @@ impl Application {
                 }
             }
         });
+        // Accepted telemetry goes on to the organizations' export destinations.
+        let export_state = state.clone();
+        let exporter = tokio::spawn(async move {
+            loop {
+                match mcplatform_web::telemetry::export::deliver_due(&export_state).await {
+                    Ok(round) if round.was_full() => continue,
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = ?err, "cannot read the export queue"),
+                }
+                tokio::time::sleep(EXPORT_INTERVAL).await;
+            }
+        });
         let recorder_state = state.clone();
         let recorder = tokio::spawn(async move {
             recorder_state.hosting.log.run_flusher(&recorder_state).await;
@@ -189,6 +203,7 @@ impl Application {
         sweeper.abort();
         support.abort();
         retention.abort();
+        exporter.abort();
         recorder.abort();
         telemetry_writer.abort();
         if let Some(mailer) = mailer {

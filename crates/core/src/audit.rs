@@ -46,10 +46,13 @@ pub mod action {
     pub const WALKTHROUGH_DELETED: &str = "walkthrough.deleted";
     pub const WALKTHROUGH_ASSIGNED: &str = "walkthrough.assigned";
     pub const WALKTHROUGH_UNASSIGNED: &str = "walkthrough.unassigned";
+    pub const EXPORT_DESTINATION_CREATED: &str = "telemetry.destination_created";
+    pub const EXPORT_DESTINATION_UPDATED: &str = "telemetry.destination_updated";
+    pub const EXPORT_DESTINATION_DELETED: &str = "telemetry.destination_deleted";
 }
 
 /// The areas the log can be filtered by.
-pub const AREAS: [&str; 8] = [
+pub const AREAS: [&str; 9] = [
     "account",
     "organization",
     "member",
@@ -58,6 +61,7 @@ pub const AREAS: [&str; 8] = [
     "identity_provider",
     "oauth_client",
     "walkthrough",
+    "telemetry",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

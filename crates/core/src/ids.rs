@@ -143,6 +143,14 @@ define_id!(
     /// One outgoing webhook message, kept until delivered.
     WebhookDeliveryId
 );
+define_id!(
+    /// An OTLP endpoint of the customer's that telemetry is forwarded to.
+    TelemetryDestinationId
+);
+define_id!(
+    /// One accepted OTLP request queued for forwarding (one row per destination).
+    TelemetryExportId
+);
 
 #[cfg(test)]
 mod tests {

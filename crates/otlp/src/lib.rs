@@ -7,6 +7,7 @@
 //! stored (an invalid trace id, a metric without data) are counted for `partial_success`.
 
 mod attributes;
+mod export;
 mod json;
 mod logs;
 mod metrics;
@@ -17,6 +18,8 @@ use std::io::Read;
 
 use mcplatform_core::telemetry::TelemetryBatch;
 use prost::Message;
+
+pub use self::export::{encode_as, test_request};
 
 /// The three OTLP/HTTP signals (`/v1/traces`, `/v1/metrics`, `/v1/logs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +123,9 @@ pub struct Decoded {
     /// `rejected_log_records`).
     pub rejected: i64,
     pub error_message: Option<String>,
+    /// The request as protobuf, when asked for (to forward it): the body itself, or the JSON
+    /// body re-encoded.
+    pub protobuf: Option<Vec<u8>>,
 }
 
 impl Decoded {
@@ -133,21 +139,59 @@ impl Decoded {
 
 /// Decodes an `Export*ServiceRequest` of `signal` from a decompressed body.
 pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_keeping(signal, encoding, body, false)
+}
+
+/// [`decode`], also keeping the request as protobuf in [`Decoded::protobuf`] when
+/// `keep_protobuf`.
+pub fn decode_keeping(
+    signal: Signal,
+    encoding: Encoding,
+    body: &[u8],
+    keep_protobuf: bool,
+) -> Result<Decoded, DecodeError> {
     use opentelemetry_proto::tonic::collector as otlp;
-    match (signal, encoding) {
-        (Signal::Traces, Encoding::Protobuf) => Ok(traces::convert(
-            otlp::trace::v1::ExportTraceServiceRequest::decode(body).map_err(bad_protobuf)?,
-        )),
-        (Signal::Traces, Encoding::Json) => Ok(traces::convert(json::decode(signal, body)?)),
-        (Signal::Metrics, Encoding::Protobuf) => Ok(metrics::convert(
-            otlp::metrics::v1::ExportMetricsServiceRequest::decode(body).map_err(bad_protobuf)?,
-        )),
-        (Signal::Metrics, Encoding::Json) => Ok(metrics::convert(json::decode(signal, body)?)),
-        (Signal::Logs, Encoding::Protobuf) => Ok(logs::convert(
-            otlp::logs::v1::ExportLogsServiceRequest::decode(body).map_err(bad_protobuf)?,
-        )),
-        (Signal::Logs, Encoding::Json) => Ok(logs::convert(json::decode(signal, body)?)),
+    match signal {
+        Signal::Traces => convert_kept(
+            parse::<otlp::trace::v1::ExportTraceServiceRequest>(signal, encoding, body)?,
+            traces::convert,
+            keep_protobuf.then_some((encoding, body)),
+        ),
+        Signal::Metrics => convert_kept(
+            parse::<otlp::metrics::v1::ExportMetricsServiceRequest>(signal, encoding, body)?,
+            metrics::convert,
+            keep_protobuf.then_some((encoding, body)),
+        ),
+        Signal::Logs => convert_kept(
+            parse::<otlp::logs::v1::ExportLogsServiceRequest>(signal, encoding, body)?,
+            logs::convert,
+            keep_protobuf.then_some((encoding, body)),
+        ),
     }
+}
+
+fn parse<M: Message + Default + serde::de::DeserializeOwned>(
+    signal: Signal,
+    encoding: Encoding,
+    body: &[u8],
+) -> Result<M, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => M::decode(body).map_err(bad_protobuf),
+        Encoding::Json => json::decode(signal, body),
+    }
+}
+
+/// Rows of `message`, and the request as protobuf when `keep` holds the body as sent.
+fn convert_kept<M: Message>(
+    message: M,
+    convert: fn(M) -> Decoded,
+    keep: Option<(Encoding, &[u8])>,
+) -> Result<Decoded, DecodeError> {
+    let protobuf = keep.map(|(encoding, body)| match encoding {
+        Encoding::Protobuf => body.to_vec(),
+        Encoding::Json => message.encode_to_vec(),
+    });
+    Ok(Decoded { protobuf, ..convert(message) })
 }
 
 fn bad_protobuf(err: prost::DecodeError) -> DecodeError {

@@ -25,8 +25,8 @@ use mcplatform_core::hosting::{
 use mcplatform_core::identity_provider::{IdentityProvider, ProviderSettings};
 use mcplatform_core::ids::{
     ApiKeyId, AuthorizationRequestId, EndUserId, IdentityProviderId, InvitationId, McpServerId,
-    OrgId, OutboxEmailId, SessionId, SupportTicketId, TicketActivityId, TokenFamilyId, UserId,
-    WalkthroughId, WalkthroughStepId, WebhookDeliveryId,
+    OrgId, OutboxEmailId, SessionId, SupportTicketId, TelemetryDestinationId, TelemetryExportId,
+    TicketActivityId, TokenFamilyId, UserId, WalkthroughId, WalkthroughStepId, WebhookDeliveryId,
 };
 use mcplatform_core::invitation::Invitation;
 use mcplatform_core::mcp_server::{McpServer, McpServerSettings, Slug};
@@ -40,6 +40,9 @@ use mcplatform_core::outbox::{NewEmail, OutboxEmail};
 use mcplatform_core::support::activity::TicketActivity;
 use mcplatform_core::support::{SupportSettings, SupportTicket, TicketPriority, TicketStatus};
 use mcplatform_core::telemetry::analytics::CallSample;
+use mcplatform_core::telemetry::export::{
+    Destination, DestinationKind, ExportEncoding, ExportSignal, Signals,
+};
 use mcplatform_core::telemetry::{
     LogRecord, MetricKind, MetricPointRecord, SpanRecord, TelemetryBatch,
 };
@@ -111,6 +114,7 @@ pub trait Store:
     + SupportStore
     + WalkthroughStore
     + TelemetryStore
+    + TelemetryExportStore
     + AuditStore
     + Send
     + Sync
@@ -1407,6 +1411,19 @@ pub struct TelemetryWrite {
     pub mcp_server_id: McpServerId,
     pub received_at: OffsetDateTime,
     pub batch: TelemetryBatch,
+    /// The request to forward to the destinations that want its signal, queued in the same
+    /// transaction as the rows.
+    pub export: Option<ExportRequest>,
+}
+
+/// An accepted OTLP request, as protobuf, for the forwarding queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    pub id: TelemetryExportId,
+    pub signal: ExportSignal,
+    pub body: Vec<u8>,
+    /// Spans, data points or log records in it.
+    pub items: i64,
 }
 
 /// A span as stored, with its server.
@@ -1541,6 +1558,115 @@ pub trait TelemetryStore {
         org: OrgId,
         query: &MetricQuery,
     ) -> Result<Vec<StoredMetricPoint>>;
+}
+
+/// A destination's settings as written, its headers sealed with the master key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestinationWrite {
+    pub mcp_server_id: Option<McpServerId>,
+    pub name: String,
+    pub kind: DestinationKind,
+    pub endpoint: url::Url,
+    pub header_names: Vec<String>,
+    pub headers_sealed: Vec<u8>,
+    pub encoding: ExportEncoding,
+    pub signals: Signals,
+    pub enabled: bool,
+}
+
+/// A destination with its sealed headers, for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDestination {
+    pub destination: Destination,
+    pub headers_sealed: Vec<u8>,
+}
+
+/// A queued request claimed for sending.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedExport {
+    pub id: TelemetryExportId,
+    pub destination_id: TelemetryDestinationId,
+    pub signal: ExportSignal,
+    pub body: Vec<u8>,
+    pub items: i64,
+    pub created_at: OffsetDateTime,
+}
+
+/// What became of an attempt to send a destination some of its queued requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportOutcome {
+    /// Accepted: the requests leave the queue.
+    Delivered,
+    /// Refused as bad data: the requests leave the queue, counted as dropped.
+    Refused { error: String },
+    /// Failed in a way that may pass: the requests stay, and nothing more is sent to the
+    /// destination before `retry_at`.
+    Failed { error: String, retry_at: OffsetDateTime },
+}
+
+#[async_trait]
+pub trait TelemetryExportStore {
+    /// `Conflict` when the server is not the organization's.
+    async fn create_destination(
+        &self,
+        org: OrgId,
+        id: TelemetryDestinationId,
+        write: &DestinationWrite,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Replaces a destination's settings; its queue and counters stay.
+    async fn update_destination(
+        &self,
+        org: OrgId,
+        id: TelemetryDestinationId,
+        write: &DestinationWrite,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Deletes a destination and whatever waits for it.
+    async fn delete_destination(&self, org: OrgId, id: TelemetryDestinationId) -> Result<()>;
+
+    /// The organization's destinations with their status, oldest first.
+    async fn list_destinations(&self, org: OrgId) -> Result<Vec<Destination>>;
+
+    async fn get_destination(
+        &self,
+        org: OrgId,
+        id: TelemetryDestinationId,
+    ) -> Result<StoredDestination>;
+
+    /// A destination by id alone, for the sender (its requests carry no organization).
+    async fn destination_for_sending(
+        &self,
+        id: TelemetryDestinationId,
+    ) -> Result<StoredDestination>;
+
+    /// The signals some enabled destination takes from `server` (none: nothing to queue).
+    async fn export_signals(&self, org: OrgId, server: McpServerId) -> Result<Signals>;
+
+    /// Claims up to `limit` queued requests, oldest first, of enabled destinations not
+    /// backing off: they are no other sender's for `lease`.
+    async fn claim_due_exports(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<QueuedExport>>;
+
+    /// Records an attempt to send `exports` (all of one destination; none for a test message)
+    /// and updates the destination's status.
+    async fn finish_exports(
+        &self,
+        destination: TelemetryDestinationId,
+        exports: &[TelemetryExportId],
+        outcome: &ExportOutcome,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+
+    /// Gives up the queued requests received before `before`, counting them as dropped; how
+    /// many.
+    async fn drop_stale_exports(&self, before: OffsetDateTime, now: OffsetDateTime) -> Result<u64>;
 }
 
 /// The most spans of one trace read at once.

@@ -31,6 +31,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "telemetry sessions retention",
         include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
     ),
+    (19, "telemetry export", include_str!("../migrations/shared/0019_telemetry_export.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -55,6 +56,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "telemetry sessions retention",
         include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
     ),
+    (19, "telemetry export", include_str!("../migrations/shared/0019_telemetry_export.sql")),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

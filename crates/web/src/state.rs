@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::oauth::clients::ClientDocuments;
 use crate::oauth::keys::KeyRing;
 use crate::outbound::OutboundClient;
+use crate::telemetry::export::ExportRoutes;
 use crate::telemetry::writer::TelemetryQueue;
 
 /// What every handler can reach. Cheap to clone: everything is behind an `Arc`.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub hosting: Arc<Hosting>,
     /// OTLP rows on their way to the database.
     pub telemetry: Arc<TelemetryQueue>,
+    /// Which servers' telemetry some export destination wants.
+    pub export_routes: Arc<ExportRoutes>,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
         let telemetry = Arc::new(TelemetryQueue::new(config.telemetry.queue_rows));
         Ok(Self {
             telemetry,
+            export_routes: Arc::new(ExportRoutes::default()),
             store,
             clock,
             config: Arc::new(config),

@@ -23,5 +23,6 @@ mod providers_pages;
 mod servers_api;
 mod sign_ins;
 mod telemetry;
+mod telemetry_export;
 mod tickets;
 mod walkthroughs;

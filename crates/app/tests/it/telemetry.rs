@@ -14,16 +14,16 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestUser, call, eventually, spawn_app, spawn_app_with};
 
-const PROTOBUF: &str = "application/x-protobuf";
+pub(crate) const PROTOBUF: &str = "application/x-protobuf";
 
-struct Sender {
-    org: String,
-    server: String,
-    key: String,
+pub(crate) struct Sender {
+    pub org: String,
+    pub server: String,
+    pub key: String,
 }
 
 /// An organization with a server and a `telemetry:write` key for it.
-async fn sender(app: &TestApp, owner: &TestUser, org_name: &str, slug: &str) -> Sender {
+pub(crate) async fn sender(app: &TestApp, owner: &TestUser, org_name: &str, slug: &str) -> Sender {
     let org = app.create_org(owner, org_name).await;
     let server = app.create_server(owner, &org, json!({"slug": slug, "name": slug})).await;
     let server = server["id"].as_str().unwrap().to_owned();
@@ -60,18 +60,18 @@ fn kv(key: &str, value: any_value::Value) -> KeyValue {
     }
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
+pub(crate) fn text(key: &str, value: &str) -> KeyValue {
     kv(key, any_value::Value::StringValue(value.into()))
 }
 
 /// Nanoseconds of `app`'s clock, minus `ago_secs`.
-fn nanos_ago(app: &TestApp, ago_secs: i64) -> u64 {
+pub(crate) fn nanos_ago(app: &TestApp, ago_secs: i64) -> u64 {
     let at = app.clock_now() - time::Duration::seconds(ago_secs);
     u64::try_from(at.unix_timestamp_nanos()).unwrap()
 }
 
 /// A server span of `tools/call {tool}` lasting `ms`, per the OTel MCP conventions.
-fn tool_span(start: u64, n: u8, tool: &str, ms: u64, error_type: Option<&str>) -> Span {
+pub(crate) fn tool_span(start: u64, n: u8, tool: &str, ms: u64, error_type: Option<&str>) -> Span {
     let mut attributes = vec![
         text("mcp.method.name", "tools/call"),
         text("gen_ai.tool.name", tool),
@@ -95,7 +95,7 @@ fn tool_span(start: u64, n: u8, tool: &str, ms: u64, error_type: Option<&str>) -
     }
 }
 
-fn traces_request(spans: Vec<Span>) -> Vec<u8> {
+pub(crate) fn traces_request(spans: Vec<Span>) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
@@ -109,7 +109,7 @@ fn traces_request(spans: Vec<Span>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     path: &str,
     key: Option<&str>,
@@ -136,7 +136,7 @@ async fn overview(app: &TestApp, user: &TestUser, org: &str, query: &str) -> Val
     body
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()

@@ -5,6 +5,7 @@
 //! Timestamps are integer nanoseconds since the Unix epoch, as OTLP sends them.
 
 pub mod analytics;
+pub mod export;
 
 use serde::Serialize;
 

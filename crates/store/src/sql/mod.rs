@@ -19,6 +19,7 @@ mod sessions;
 mod signing_keys;
 mod support;
 mod telemetry;
+mod telemetry_export;
 mod upstream_logins;
 mod users;
 mod walkthroughs;

@@ -257,7 +257,7 @@ fn filter(given: bool, param: &str, column: &str) -> String {
 #[async_trait]
 impl TelemetryStore for SqlStore {
     async fn insert_telemetry(&self, writes: &[TelemetryWrite]) -> Result<()> {
-        if writes.iter().all(|write| write.batch.is_empty()) {
+        if writes.iter().all(|write| write.batch.is_empty() && write.export.is_none()) {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
@@ -298,6 +298,13 @@ impl TelemetryStore for SqlStore {
             writes.iter().flat_map(|w| w.batch.logs.iter().map(move |l| (*w, l))).collect();
         let sql = insert_sql(self.backend, "telemetry_logs", LOG_COLUMNS);
         insert_all(&mut tx, &sql, &logs, log_row).await?;
+        for write in &writes {
+            if let Some(request) = &write.export {
+                let (org, server) = (write.organization_id, write.mcp_server_id);
+                super::telemetry_export::enqueue(&mut tx, org, server, write.received_at, request)
+                    .await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }

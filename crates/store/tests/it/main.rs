@@ -3,4 +3,5 @@
 mod story;
 mod support;
 mod telemetry;
+mod telemetry_export;
 mod walkthroughs;

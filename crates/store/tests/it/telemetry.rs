@@ -134,6 +134,7 @@ async fn retention_deletes_only_what_is_older_than_the_cutoff_in_its_organizatio
             mcp_server_id: server,
             received_at: t(now),
             batch: batch(spans, now - 30 * DAY),
+            export: None,
         });
     }
     store.insert_telemetry(&writes).await.unwrap();

@@ -10,6 +10,7 @@ mod activity;
 pub(crate) mod analytics;
 mod audit;
 mod auth;
+mod destinations;
 mod keys;
 mod members;
 mod oauth_clients;
@@ -58,6 +59,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             .merge(walkthroughs::router())
             .merge(tickets::router())
             .merge(analytics::router())
+            .merge(destinations::router())
             .merge(members::router())
             .merge(keys::router())
             .merge(oauth_clients::router())

@@ -68,6 +68,11 @@ use crate::error::ErrorBody;
             description = "MCP analytics over telemetry sent to `/v1/{traces,metrics,logs}` and \
                 the hosted servers' requests: overview, traces, logs"
         ),
+        (
+            name = "telemetry",
+            description = "Export destinations: OTLP/HTTP receivers (any, Datadog, Grafana \
+                Cloud) that accepted telemetry is forwarded to through a durable queue"
+        ),
         (name = "audit", description = "The organization's audit log"),
         (name = "openapi", description = "This document"),
     ),

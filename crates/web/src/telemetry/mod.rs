@@ -7,6 +7,7 @@
 //! (with `partial_success` for dropped items) or a `google.rpc.Status` for errors.
 
 pub mod analytics;
+pub mod export;
 pub mod retention;
 pub mod writer;
 
@@ -20,8 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
 use mcplatform_core::api_key::{API_KEY_PREFIX, ApiKey, ApiKeyScope};
+use mcplatform_core::ids::TelemetryExportId;
 use mcplatform_otlp::{DecodeError, Encoding, Signal, grpc_code};
-use mcplatform_store::TelemetryWrite;
+use mcplatform_store::{ExportRequest, TelemetryWrite};
 
 use self::writer::QueueError;
 use crate::{ApiError, AppState, api_keys, extract};
@@ -154,13 +156,16 @@ async fn ingest(
     let Ok(_decoding) = state.telemetry.decoding() else {
         return answer(Failure::Overloaded);
     };
+    let org = key.organization_id;
+    let forward =
+        state.export_routes.wants(state, org, server, export::export_signal(signal)).await;
     // Decompressing and decoding are CPU work: off the async workers.
     let decoded = tokio::task::spawn_blocking(move || {
         let body = mcplatform_otlp::decompress(&body, content_encoding.as_deref(), limit)?;
-        mcplatform_otlp::decode(signal, encoding, &body)
+        mcplatform_otlp::decode_keeping(signal, encoding, &body, forward)
     })
     .await;
-    let mcplatform_otlp::Decoded { batch, rejected, error_message } = match decoded {
+    let mcplatform_otlp::Decoded { batch, rejected, error_message, protobuf } = match decoded {
         Ok(Ok(decoded)) => decoded,
         Ok(Err(err)) => return answer(Failure::Decode(err)),
         Err(join) => {
@@ -168,11 +173,21 @@ async fn ingest(
             return answer(Failure::Internal);
         }
     };
+    // What the sender sent goes on as sent, items this platform could not store included;
+    // a request with no item at all is not worth forwarding.
+    let items = i64::try_from(batch.len()).unwrap_or(i64::MAX).saturating_add(rejected);
+    let export = protobuf.filter(|_| items > 0).map(|body| ExportRequest {
+        id: TelemetryExportId::new(),
+        signal: export::export_signal(signal),
+        body,
+        items,
+    });
     let write = TelemetryWrite {
-        organization_id: key.organization_id,
+        organization_id: org,
         mcp_server_id: server,
         received_at: state.clock.now(),
         batch,
+        export,
     };
     match state.telemetry.store(write).await {
         Ok(()) => {}

@@ -19,5 +19,11 @@ pub async fn purge_expired(state: &AppState) -> Result<u64, StoreError> {
             }
         }
     }
+    // Requests waiting for an export destination are kept a day, whatever the retention.
+    match super::export::drop_stale(state).await {
+        Ok(0) => {}
+        Ok(dropped) => tracing::warn!(dropped, "queued exports older than a day given up"),
+        Err(err) => tracing::warn!(error = ?err, "cannot give up stale exports"),
+    }
     Ok(deleted)
 }
