@@ -313,3 +313,16 @@ pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>
     }
     panic!("{what} did not happen");
 }
+
+/// A dashboard form post for `user`: its status and page.
+pub async fn form_post(
+    app: &TestApp,
+    user: &TestUser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut form = vec![("csrf_token", user.csrf_token.as_str())];
+    form.extend_from_slice(fields);
+    let response = user.client.post(app.url(path)).form(&form).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}

@@ -14,7 +14,9 @@ use prost::Message;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, call, eventually, spawn_app, spawn_app_reaching_loopback};
+use crate::helpers::{
+    TestApp, TestUser, call, eventually, form_post, spawn_app, spawn_app_reaching_loopback,
+};
 use crate::telemetry::{PROTOBUF, nanos_ago, post, sender, tool_span, traces_request};
 
 /// What a receiver got: the path, the headers and the body with its gzip undone.
@@ -423,4 +425,97 @@ async fn private_endpoints_are_refused_unless_allowed() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}: {error}");
         assert_eq!(error["field"], "endpoint");
     }
+}
+
+#[tokio::test]
+async fn the_export_page_adds_tests_pauses_and_removes_destinations() {
+    let app = spawn_app_reaching_loopback().await;
+    let ada = app.signup("ada@example.com").await;
+    let acme = sender(&app, &ada, "Acme", "acme-docs").await;
+    let receiver = Receiver::start().await;
+    let page = format!("/orgs/{}/telemetry/export", acme.org);
+
+    // Refused, with what was typed kept (but no secret): a Datadog key missing.
+    let (status, html) = form_post(
+        &app,
+        &ada,
+        &page,
+        &[("name", "DD"), ("kind", "datadog"), ("dd_site", "datadoghq.eu"), ("traces", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("api_key: must not be empty"), "{html}");
+    assert!(html.contains(r#"<option value="datadoghq.eu" selected>"#));
+    let (status, html) = form_post(
+        &app,
+        &ada,
+        &page,
+        &[("name", "x"), ("kind", "otlp"), ("otlp_endpoint", &receiver.url)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("signals: choose at least one signal"), "{html}");
+
+    let (status, html) = form_post(
+        &app,
+        &ada,
+        &page,
+        &[
+            ("name", "Local collector"),
+            ("kind", "otlp"),
+            ("server_id", &acme.server),
+            ("traces", "1"),
+            ("logs", "1"),
+            ("otlp_endpoint", &receiver.url),
+            ("otlp_headers", "x-api-key=page-secret"),
+            ("otlp_encoding", "json"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Local collector added"), "{html}");
+    assert!(html.contains("traces, logs (json)") && html.contains("acme-docs"), "{html}");
+    assert!(html.contains("headers: x-api-key") && !html.contains("page-secret"));
+    let (_, listed) = call(&app, &ada, Method::GET, &destinations(&acme.org), None).await;
+    let id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // The test goes out now; the page says what each signal got.
+    let (status, html) = form_post(&app, &ada, &format!("{page}/{id}/test"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Test of Local collector"), "{html}");
+    assert_eq!(html.matches("delivered</li>").count(), 2, "{html}");
+    assert_eq!(receiver.got().len(), 2);
+    assert!(receiver.got().iter().all(|g| g.headers["x-api-key"] == "page-secret"));
+
+    // Spans sent show up as delivered on the page.
+    let request = traces_request(vec![tool_span(nanos_ago(&app, 5), 1, "search", 5, None)]);
+    assert_eq!(
+        post(&app, "/v1/traces", Some(&acme.key), PROTOBUF, request).await.status(),
+        StatusCode::OK
+    );
+    delivered(&app, &ada, &acme.org, &id, 1).await;
+    let html = ada.request(&app, Method::GET, &page).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"<td class="delivered">1</td>"#), "{html}");
+
+    // A member sees the status but no forms, and cannot post them.
+    let carol = app.signup("carol@example.com").await;
+    app.add_member(&acme.org, "carol@example.com", mcplatform_core::org::Role::Member).await;
+    let html = carol.request(&app, Method::GET, &page).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Local collector") && !html.contains("Add a destination"), "{html}");
+    let (status, _) = form_post(&app, &carol, &format!("{page}/{id}/delete"), &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Another organization's member gets nothing.
+    let bob = app.signup("bob@example.com").await;
+    let other = app.create_org(&bob, "Other").await;
+    let (status, _) =
+        form_post(&app, &bob, &format!("/orgs/{other}/telemetry/export/{id}/delete"), &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, html) =
+        form_post(&app, &ada, &format!("{page}/{id}/enabled"), &[("enabled", "0")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("is paused") && html.contains(r#"<span class="badge">paused</span>"#));
+    let (status, html) = form_post(&app, &ada, &format!("{page}/{id}/delete"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Local collector removed.") && html.contains("None yet"), "{html}");
 }

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, call, eventually, spawn_app_reaching_loopback};
+use crate::helpers::{TestApp, call, eventually, form_post, spawn_app_reaching_loopback};
 use crate::hosting::{Mcp, hosted};
 
 async fn tool(mcp: &Mcp<'_>, id: i64, name: &str, arguments: Value) -> Value {
@@ -414,19 +414,6 @@ async fn typing_someone_elses_address_does_not_open_their_tickets() {
     let replied =
         tool(&mallory, 4, "reply_to_ticket", json!({"ticketId": id, "message": "close it"})).await;
     assert_eq!(replied["result"]["isError"], true, "{replied}");
-}
-
-/// A dashboard form post for `user`: its status and page.
-async fn form_post(
-    app: &TestApp,
-    user: &crate::helpers::TestUser,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> (StatusCode, String) {
-    let mut form = vec![("csrf_token", user.csrf_token.as_str())];
-    form.extend_from_slice(fields);
-    let response = user.client.post(app.url(path)).form(&form).send().await.unwrap();
-    (response.status(), response.text().await.unwrap())
 }
 
 #[tokio::test]

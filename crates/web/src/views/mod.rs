@@ -6,6 +6,7 @@ mod analytics;
 mod audit;
 mod auth;
 mod end_users;
+mod export;
 mod external_login;
 mod invitations;
 mod keys;
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(end_users::router())
         .merge(walkthroughs::router())
         .merge(analytics::router())
+        .merge(export::router())
         .merge(tickets::router())
         .merge(support::router())
         .merge(members::router())
