@@ -25,3 +25,22 @@ export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/**
+ * A page logged in as the owner `owner()` signed up (e2e/tests/mcp_clients.js), and the
+ * console errors it collects (those matching `ignore` left out).
+ */
+export async function ownerPage(browser, baseURL, { email = 'owner@acme.test', ignore = null } = {}) {
+  const page = await browser.newPage({ baseURL });
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !(ignore && ignore.test(message.text()))) consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (err) => consoleErrors.push(String(err)));
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('correct horse battery staple');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(/\/orgs/);
+  return { page, consoleErrors };
+}

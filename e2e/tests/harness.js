@@ -26,9 +26,9 @@ export function tempDir(prefix = 'mcplatform-e2e-') {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Starts `mcplatform serve` and resolves once /healthz answers. */
-export async function startServer({ cwd, env = {}, args = [] }) {
-  const port = await freePort();
+/** Starts `mcplatform serve` (on `port`, or a free one) and resolves once /healthz answers. */
+export async function startServer({ cwd, env = {}, args = [], port: wanted }) {
+  const port = wanted ?? await freePort();
   // The public base URL names localhost, as in a real local setup; tests talk to 127.0.0.1.
   const child = spawn(BIN, ['serve', '--bind', `127.0.0.1:${port}`, '--base-url', `http://localhost:${port}`, ...args], {
     cwd,

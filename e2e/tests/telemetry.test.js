@@ -1,33 +1,12 @@
 // Telemetry from the OpenTelemetry SDKs themselves: Python over OTLP/HTTP protobuf, JavaScript
 // over OTLP/HTTP JSON, with a server key. The analytics API then shows exactly what was sent.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 
-import { launchBrowser, screenshot } from './browser.js';
+import { launchBrowser, ownerPage, screenshot } from './browser.js';
 import { eventually, startServer, tempDir } from './harness.js';
 import { owner } from './mcp_clients.js';
-
-const run = promisify(execFile);
-const clients = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'clients');
-
-async function sendWithPython(spec) {
-  const python = process.env.E2E_PYTHON ?? 'python3';
-  try {
-    const { stdout } = await run(python, [path.join(clients, 'otel_python.py'), JSON.stringify(spec)], { timeout: 60_000 });
-    return JSON.parse(stdout);
-  } catch (err) {
-    throw new Error(`the Python OpenTelemetry SDK failed (is opentelemetry-sdk 1.45 installed for ${python}?): ${err.stderr ?? err}`);
-  }
-}
-
-async function sendWithJs(spec) {
-  const { stdout, stderr } = await run(process.execPath, [path.join(clients, 'otel_js.mjs'), JSON.stringify(spec)], { timeout: 60_000 });
-  assert.equal(JSON.parse(stdout).ok, true, stderr);
-}
+import { sendWithJs, sendWithPython } from './otel_senders.js';
 
 test('spans, metrics and logs from the Python and JavaScript SDKs add up in the analytics', async (t) => {
   const work = tempDir();
@@ -88,15 +67,7 @@ test('spans, metrics and logs from the Python and JavaScript SDKs add up in the 
   // percentiles, the clients, the chart, a session's timeline, a trace and the log search.
   const browser = await launchBrowser();
   t.after(() => browser.close());
-  const page = await browser.newPage({ baseURL: server.publicBase });
-  const consoleErrors = [];
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
-  page.on('pageerror', (err) => consoleErrors.push(String(err)));
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('owner@acme.test');
-  await page.getByLabel('Password').fill('correct horse battery staple');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(/\/orgs/);
+  const { page, consoleErrors } = await ownerPage(browser, server.publicBase);
   await page.goto(`/orgs/${acme.org}`);
   await page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name: 'Analytics' }).click();
   await page.getByLabel('Period').selectOption('1h');

@@ -9,7 +9,7 @@ import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import { test } from 'node:test';
 
-import { launchBrowser, screenshot } from './browser.js';
+import { launchBrowser, ownerPage, screenshot } from './browser.js';
 import { eventually, startServer, tempDir } from './harness.js';
 import { connectTs, owner, text } from './mcp_clients.js';
 
@@ -53,14 +53,7 @@ test('a ticket from the editor is worked on in the dashboard, answered, and reso
   // The admin sets up support on the server's settings page and copies the secret.
   const browser = await launchBrowser();
   t.after(() => browser.close());
-  const page = await browser.newPage({ baseURL: server.publicBase });
-  const consoleErrors = [];
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('owner@acme.test');
-  await page.getByLabel('Password').fill('correct horse battery staple');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(/\/orgs/);
+  const { page, consoleErrors } = await ownerPage(browser, server.publicBase);
   await page.goto(`/orgs/${acme.org}/servers/${docs.id}`);
   await page.getByRole('link', { name: /Support: categories/ }).click();
   await page.getByLabel('Categories (one a line)').fill('Bug\nBilling');

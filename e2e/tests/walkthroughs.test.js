@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { launchBrowser, screenshot } from './browser.js';
+import { launchBrowser, ownerPage, screenshot } from './browser.js';
 import { startServer, tempDir } from './harness.js';
 import { connectTs, owner, runPython, text } from './mcp_clients.js';
 
@@ -22,16 +22,8 @@ test('a walkthrough authored in the dashboard is followed to the end by SDK clie
 
   const browser = await launchBrowser();
   t.after(() => browser.close());
-  const page = await browser.newPage({ baseURL: server.publicBase });
-  const consoleErrors = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of 422/.test(message.text())) consoleErrors.push(message.text());
-  });
-  await page.goto('/login');
-  await page.getByLabel('Email').fill('owner@acme.test');
-  await page.getByLabel('Password').fill('correct horse battery staple');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(/\/orgs/);
+  // A refused form answers 422, which Chromium logs as a console error.
+  const { page, consoleErrors } = await ownerPage(browser, server.publicBase, { ignore: /status of 422/ });
 
   // Author: create, add three steps, watch the live preview, reorder by dragging, publish.
   await page.goto(`/orgs/${acme.org}/walkthroughs`);

@@ -354,6 +354,23 @@ async fn destinations_are_checked_kept_to_their_organization_and_tested_by_admin
     assert_eq!(tested["items"][0]["delivered"], false);
     assert!(tested["items"][0]["error"].as_str().unwrap().starts_with("HTTP 401"), "{tested}");
 
+    // Nobody listening: the connection error says so.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nobody = create(
+        &app,
+        &ada,
+        &acme.org,
+        json!({"name": "Nobody", "kind": "otlp",
+        "endpoint": format!("http://127.0.0.1:{closed}"), "signals": ["logs"]}),
+    )
+    .await;
+    let path = format!("{list}/{}/test", nobody["id"].as_str().unwrap());
+    let (_, tested) = call(&app, &ada, Method::POST, &path, None).await;
+    let error = tested["items"][0]["error"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("connection refused"), "{error}");
+    let (status, _) = call(&app, &ada, Method::DELETE, &path.replace("/test", ""), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // Members read; only admins change or test.
     let carol = app.signup("carol@example.com").await;
     app.add_member(&acme.org, "carol@example.com", mcplatform_core::org::Role::Member).await;
@@ -495,7 +512,7 @@ async fn the_export_page_adds_tests_pauses_and_removes_destinations() {
     );
     delivered(&app, &ada, &acme.org, &id, 1).await;
     let html = ada.request(&app, Method::GET, &page).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains(r#"<td class="delivered">1</td>"#), "{html}");
+    assert!(html.contains(r#"<td class="num delivered">1</td>"#), "{html}");
 
     // A member sees the status but no forms, and cannot post them.
     let carol = app.signup("carol@example.com").await;

@@ -384,7 +384,7 @@ async fn post(
         .outbound
         .execute_limited(request, 64 * 1024)
         .await
-        .map_err(|e| failure(e.to_string(), false))?;
+        .map_err(|e| failure(mcplatform_core::error_chain(&e), false))?;
     let status = answer.status();
     if status.is_success() {
         return Ok(());

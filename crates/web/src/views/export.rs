@@ -133,6 +133,8 @@ struct Row {
     last_success: Option<String>,
     last_error: Option<String>,
     last_error_at: Option<String>,
+    /// Whether the last error came after the last success (else it is history).
+    error_is_current: bool,
     retry_at: Option<String>,
 }
 
@@ -191,6 +193,7 @@ async fn view(
                 last_success: d.status.last_success_at.map(format_time),
                 last_error: d.status.last_error,
                 last_error_at: d.status.last_error_at.map(format_time),
+                error_is_current: d.status.last_error_at > d.status.last_success_at,
                 retry_at: d.status.retry_at.map(format_time),
                 name: d.name,
             }
