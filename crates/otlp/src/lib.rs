@@ -8,6 +8,7 @@
 
 mod attributes;
 mod export;
+mod hosted;
 mod json;
 mod logs;
 mod metrics;
@@ -20,6 +21,7 @@ use mcplatform_core::telemetry::TelemetryBatch;
 use prost::Message;
 
 pub use self::export::{encode_as, test_request};
+pub use self::hosted::{HOSTED_SERVICE, hosted_spans};
 
 /// The three OTLP/HTTP signals (`/v1/traces`, `/v1/metrics`, `/v1/logs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -920,7 +920,13 @@ pub trait HostingStore {
     /// Stores a batch of records and moves their sessions' last-seen times forward, all or
     /// nothing (a failed batch can be given again: a record already stored is not stored
     /// twice). A record whose server is gone, or not its organization's, is dropped.
-    async fn record_mcp_requests(&self, records: &[McpRequestRecord]) -> Result<()>;
+    /// `exports` (the records as spans) are queued for the export destinations in the same
+    /// transaction.
+    async fn record_mcp_requests(
+        &self,
+        records: &[McpRequestRecord],
+        exports: &[ExportWrite],
+    ) -> Result<()>;
 
     /// A session's requests in the order they came.
     async fn list_session_requests(
@@ -1414,6 +1420,16 @@ pub struct TelemetryWrite {
     /// The request to forward to the destinations that want its signal, queued in the same
     /// transaction as the rows.
     pub export: Option<ExportRequest>,
+}
+
+/// A request for the forwarding queue alone (the hosted servers' requests as spans), queued
+/// in the transaction that stores what it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportWrite {
+    pub organization_id: OrgId,
+    pub mcp_server_id: McpServerId,
+    pub received_at: OffsetDateTime,
+    pub request: ExportRequest,
 }
 
 /// An accepted OTLP request, as protobuf, for the forwarding queue.

@@ -193,6 +193,50 @@ async fn accepted_telemetry_reaches_each_destination_that_wants_it_exactly_once(
 }
 
 #[tokio::test]
+async fn the_hosted_servers_calls_are_exported_as_mcp_spans() {
+    let app = spawn_app_reaching_loopback().await;
+    let (org, server, admin) = crate::hosting::hosted(&app, "acme", "none").await;
+    let receiver = Receiver::start().await;
+    let created = create(
+        &app,
+        &admin,
+        &org,
+        json!({"name": "Collector", "kind": "otlp",
+        "endpoint": receiver.url, "server_id": server}),
+    )
+    .await;
+
+    let mut mcp = crate::hosting::Mcp::new(&app, "/s/acme/mcp");
+    mcp.initialize().await;
+    let listed = mcp.request(1, "tools/list", json!({})).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let called =
+        mcp.request(2, "tools/call", json!({"name": "get_support", "arguments": {}})).await;
+    assert_eq!(called.status, StatusCode::OK);
+
+    delivered(&app, &admin, &org, created["id"].as_str().unwrap(), 1).await;
+    let mut spans = Vec::new();
+    for got in receiver.got() {
+        let request = ExportTraceServiceRequest::decode(&got.body[..]).unwrap();
+        let resource = request.resource_spans[0].resource.clone().unwrap();
+        assert!(format!("{resource:?}").contains("mcplatform-hosted"), "{resource:?}");
+        for scope in &request.resource_spans[0].scope_spans {
+            spans.extend(scope.spans.iter().map(|s| (s.name.clone(), s.kind, s.status.is_some())));
+        }
+    }
+    spans.sort();
+    // The tool call failed as a tool (arguments missing): a span with an error status.
+    assert_eq!(
+        spans,
+        vec![
+            ("initialize".to_owned(), 2, false),
+            ("tools/call get_support".to_owned(), 2, true),
+            ("tools/list".to_owned(), 2, false),
+        ],
+    );
+}
+
+#[tokio::test]
 async fn a_failing_destination_keeps_the_data_and_a_refusal_drops_it() {
     let app = spawn_app_reaching_loopback().await;
     let ada = app.signup("ada@example.com").await;

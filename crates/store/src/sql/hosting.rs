@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::end_users::{END_USER_COLUMNS, end_user_from_row};
 use super::{Columns, SqlStore, expect_rows, millis};
-use crate::{EndUserActivity, HostingStore, Page, PageRequest, Result};
+use crate::{EndUserActivity, ExportWrite, HostingStore, Page, PageRequest, Result};
 
 const LINK_COLUMNS: &str = "tracking_id, organization_id, mcp_server_id, end_user_id, label, \
      created_at, last_used_at, revoked_at";
@@ -488,7 +488,11 @@ impl HostingStore for SqlStore {
         Ok(Page::from_probe(sessions, page))
     }
 
-    async fn record_mcp_requests(&self, records: &[McpRequestRecord]) -> Result<()> {
+    async fn record_mcp_requests(
+        &self,
+        records: &[McpRequestRecord],
+        exports: &[ExportWrite],
+    ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -516,6 +520,17 @@ impl HostingStore for SqlStore {
             .bind(server.to_string())
             .bind(millis(at))
             .execute(&mut *tx)
+            .await?;
+        }
+        for export in exports {
+            let (org, server) = (export.organization_id, export.mcp_server_id);
+            super::telemetry_export::enqueue(
+                &mut tx,
+                org,
+                server,
+                export.received_at,
+                &export.request,
+            )
             .await?;
         }
         tx.commit().await?;

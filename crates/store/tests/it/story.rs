@@ -980,10 +980,13 @@ mod hosting {
             .await
             .unwrap();
         store
-            .record_mcp_requests(&[
-                record(acme, server, "s1", Some(tracked.id), 5),
-                record(acme, server, "s1", Some(tracked.id), 9),
-            ])
+            .record_mcp_requests(
+                &[
+                    record(acme, server, "s1", Some(tracked.id), 5),
+                    record(acme, server, "s1", Some(tracked.id), 9),
+                ],
+                &[],
+            )
             .await
             .unwrap();
         let ticket = SupportTicket {
@@ -1148,8 +1151,8 @@ mod hosting {
             kept.clone(),
             record(globex, server, "s1", None, 22),
         ];
-        store.record_mcp_requests(&batch).await.unwrap();
-        store.record_mcp_requests(&batch).await.unwrap();
+        store.record_mcp_requests(&batch, &[]).await.unwrap();
+        store.record_mcp_requests(&batch, &[]).await.unwrap();
         let records =
             store.list_session_requests(acme, "s1", PageRequest::new(10, 0)).await.unwrap();
         assert_eq!(records.items.len(), 3);

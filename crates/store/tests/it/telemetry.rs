@@ -139,11 +139,14 @@ async fn retention_deletes_only_what_is_older_than_the_cutoff_in_its_organizatio
     }
     store.insert_telemetry(&writes).await.unwrap();
     store
-        .record_mcp_requests(&[
-            request(acme, servers[0], now - 25 * DAY),
-            request(acme, servers[0], now - 2 * DAY),
-            request(other, servers[1], now - 25 * DAY),
-        ])
+        .record_mcp_requests(
+            &[
+                request(acme, servers[0], now - 25 * DAY),
+                request(acme, servers[0], now - 2 * DAY),
+                request(other, servers[1], now - 25 * DAY),
+            ],
+            &[],
+        )
         .await
         .unwrap();
 

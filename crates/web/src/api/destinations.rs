@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use mcplatform_core::ValidationError;
 use mcplatform_core::ids::McpServerId;
+use mcplatform_core::org::Role;
 use mcplatform_core::telemetry::export::{
     Destination, DestinationKind, ExportEncoding, ExportHeader, ExportSignal, Signals, Target,
     signal_url,
@@ -338,7 +339,7 @@ async fn create(
     AppJson(body): AppJson<CreateRequest>,
 ) -> Result<(StatusCode, AppJson<DestinationResponse>)> {
     let access = caller.org_access(&state, &org_id).await?;
-    access.require(mcplatform_core::org::Role::Admin)?;
+    access.require(Role::Admin)?;
     let fields = ConnectionFields {
         endpoint: body.endpoint,
         headers: body.headers,
@@ -412,7 +413,7 @@ async fn update(
 ) -> Result<AppJson<DestinationResponse>> {
     let access = caller.org_access(&state, &org_id).await?;
     let current = export::find(&state, &access, &id).await?;
-    access.require(mcplatform_core::org::Role::Admin)?;
+    access.require(Role::Admin)?;
     let saved = &current.destination;
     let fields = ConnectionFields {
         endpoint: patch.endpoint,

@@ -68,7 +68,9 @@ impl RequestLog {
         let mut start = 0;
         while start < batch.len() {
             let end = (start + BATCH).min(batch.len());
-            if let Err(err) = state.store.record_mcp_requests(&batch[start..end]).await {
+            let records = &batch[start..end];
+            let exports = crate::telemetry::export::hosted_exports(state, records).await;
+            if let Err(err) = state.store.record_mcp_requests(records, &exports).await {
                 tracing::warn!(error = ?err, records = batch.len() - start, "could not record MCP requests; will retry");
                 self.requeue(batch[start..].to_vec());
                 return;

@@ -7,7 +7,7 @@
 //! Delivered or refused requests leave the queue; other failures make the destination wait
 //! (backoff, or its `Retry-After`) and the requests stay, up to a day.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -15,14 +15,17 @@ use std::time::{Duration, Instant};
 use axum::http::header;
 use mcplatform_core::ValidationError;
 use mcplatform_core::audit::action;
-use mcplatform_core::ids::{McpServerId, OrgId, TelemetryDestinationId};
+use mcplatform_core::hosting::McpRequestRecord;
+use mcplatform_core::ids::{McpServerId, OrgId, TelemetryDestinationId, TelemetryExportId};
 use mcplatform_core::org::Role;
 use mcplatform_core::telemetry::export::{
-    Destination, ExportEncoding, ExportHeader, ExportSignal, MAX_AGE, Signals, Target, is_refusal,
-    retry_delay, signal_url,
+    Destination, DestinationKind, ExportEncoding, ExportHeader, ExportSignal, MAX_AGE, Signals,
+    Target, is_refusal, parse_name, retry_delay, signal_url,
 };
 use mcplatform_otlp::{Encoding, Signal};
-use mcplatform_store::{DestinationWrite, ExportOutcome, QueuedExport, StoredDestination};
+use mcplatform_store::{
+    DestinationWrite, ExportOutcome, ExportRequest, ExportWrite, QueuedExport, StoredDestination,
+};
 use serde_json::json;
 
 use crate::access::{Actor, OrgAccess, path_id};
@@ -152,11 +155,7 @@ fn to_write(
             })?;
             let saved = &current.destination;
             let encoding = match encoding {
-                Some(asked)
-                    if asked != saved.encoding
-                        && saved.kind
-                            != mcplatform_core::telemetry::export::DestinationKind::Otlp =>
-                {
+                Some(asked) if asked != saved.encoding && saved.kind != DestinationKind::Otlp => {
                     return Err(ValidationError::new(
                         "encoding",
                         "presets send protobuf; only an otlp destination can choose",
@@ -177,7 +176,7 @@ fn to_write(
     };
     Ok(DestinationWrite {
         mcp_server_id: settings.server,
-        name: mcplatform_core::telemetry::export::parse_name(&settings.name)?,
+        name: parse_name(&settings.name)?,
         kind,
         endpoint,
         header_names,
@@ -518,6 +517,37 @@ fn chunks(exports: &[QueuedExport]) -> Vec<(ExportSignal, Vec<&QueuedExport>)> {
         }
     }
     chunks
+}
+
+/// The hosted servers' recorded requests as export requests (spans per the MCP conventions),
+/// one per server some destination takes traces from.
+pub async fn hosted_exports(state: &AppState, records: &[McpRequestRecord]) -> Vec<ExportWrite> {
+    let mut by_server: BTreeMap<(OrgId, McpServerId), Vec<&McpRequestRecord>> = BTreeMap::new();
+    for record in records {
+        by_server.entry((record.organization_id, record.mcp_server_id)).or_default().push(record);
+    }
+    let mut exports = Vec::new();
+    for ((org, server), records) in by_server {
+        if !state.export_routes.wants(state, org, server, ExportSignal::Traces).await {
+            continue;
+        }
+        // A server gone since has its records dropped too.
+        let Ok(hosted) = state.store.get_mcp_server(org, server).await else { continue };
+        let body =
+            mcplatform_otlp::hosted_spans(hosted.slug.as_str(), &server.to_string(), &records);
+        exports.push(ExportWrite {
+            organization_id: org,
+            mcp_server_id: server,
+            received_at: state.clock.now(),
+            request: ExportRequest {
+                id: TelemetryExportId::new(),
+                signal: ExportSignal::Traces,
+                body,
+                items: i64::try_from(records.len()).unwrap_or(i64::MAX),
+            },
+        });
+    }
+    exports
 }
 
 /// Gives up queued requests older than [`MAX_AGE`]; how many.
