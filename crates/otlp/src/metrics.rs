@@ -97,8 +97,7 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
             }
         }
         Data::Sum(sum) => {
-            let details =
-                json!({"temporality": sum.aggregation_temporality, "monotonic": sum.is_monotonic});
+            let details = json!({"temporality": temporality(sum.aggregation_temporality), "monotonic": sum.is_monotonic});
             for p in sum.data_points {
                 let value = number(p.value).map(seconds);
                 points.push(MetricPointRecord {
@@ -112,7 +111,7 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
             for p in histogram.data_points {
                 let bounds: Vec<f64> = p.explicit_bounds.iter().map(|b| seconds(*b)).collect();
                 let details = json!({
-                    "temporality": histogram.aggregation_temporality,
+                    "temporality": temporality(histogram.aggregation_temporality),
                     "bounds": bounds,
                     "counts": p.bucket_counts,
                 });
@@ -137,7 +136,7 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
                     b.map(|b| json!({"offset": b.offset, "counts": b.bucket_counts}))
                 };
                 let details = json!({
-                    "temporality": histogram.aggregation_temporality,
+                    "temporality": temporality(histogram.aggregation_temporality),
                     "scale": p.scale,
                     "zero_count": p.zero_count,
                     "zero_threshold": p.zero_threshold,
@@ -179,6 +178,15 @@ fn points(metric: Metric, context: &Context<'_>, decoded: &mut Decoded) {
                 });
             }
         }
+    }
+}
+
+/// OTLP `AggregationTemporality` by name, as people read it.
+fn temporality(number: i32) -> &'static str {
+    match number {
+        1 => "delta",
+        2 => "cumulative",
+        _ => "unspecified",
     }
 }
 

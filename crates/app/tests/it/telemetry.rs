@@ -596,7 +596,7 @@ async fn logs_metrics_and_traces_stay_within_their_organization() {
     assert_eq!((&point["count"], &point["sum"]), (&json!(2), &json!(0.03)), "{points}");
     assert_eq!(point["server_id"], acme.server.as_str());
     assert_eq!(
-        point["details"]["temporality"], 1,
+        point["details"]["temporality"], "delta",
         "delta (AGGREGATION_TEMPORALITY_DELTA): {points}"
     );
     let (status, _) =
