@@ -173,6 +173,9 @@ pub struct McpRequestRecord {
     pub mcp_server_id: McpServerId,
     pub session_id: Option<String>,
     pub end_user_id: Option<EndUserId>,
+    /// How the end user was known for this request: the caller's identity, or `Email` when
+    /// a tool was given their address (a stateless caller has no session to keep that).
+    pub identity_source: IdentitySource,
     /// `mcp.method.name`: `tools/call`, `initialize`, `server/discover`…
     pub method: String,
     /// `gen_ai.tool.name`, for `tools/call`.

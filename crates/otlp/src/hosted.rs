@@ -120,6 +120,7 @@ mod tests {
             mcp_server_id: McpServerId::new(),
             session_id: Some("s-1".into()),
             end_user_id: None,
+            identity_source: mcplatform_core::hosting::IdentitySource::None,
             method: if tool.is_some() { "tools/call" } else { "tools/list" }.into(),
             tool_name: tool.map(str::to_owned),
             jsonrpc_id: Some("7".into()),

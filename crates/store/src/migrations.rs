@@ -32,6 +32,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
     ),
     (19, "telemetry export", include_str!("../migrations/shared/0019_telemetry_export.sql")),
+    (
+        20,
+        "request identity source",
+        include_str!("../migrations/shared/0020_request_identity_source.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -57,6 +62,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         include_str!("../migrations/shared/0018_telemetry_sessions_retention.sql"),
     ),
     (19, "telemetry export", include_str!("../migrations/shared/0019_telemetry_export.sql")),
+    (
+        20,
+        "request identity source",
+        include_str!("../migrations/shared/0020_request_identity_source.sql"),
+    ),
 ];
 
 pub(crate) fn migrator(backend: Backend) -> Migrator {

@@ -9,7 +9,7 @@ use mcplatform_store::PageRequest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, call, spawn_app};
+use crate::helpers::{TestApp, TestUser, call, eventually, spawn_app};
 
 pub(crate) const LEGACY: &str = "2025-11-25";
 pub(crate) const STATELESS: &str = "2026-07-28";
@@ -662,6 +662,47 @@ async fn what_a_client_says_of_itself_is_kept_without_control_characters_or_exce
     let records = session_records(&app, &org, &session, 2).await;
     assert_eq!(records[0].jsonrpc_id.as_deref(), Some("ab"));
     assert_eq!(records[1].tool_name.as_deref(), Some("nope"));
+}
+
+#[tokio::test]
+async fn a_stateless_caller_who_gives_an_address_is_a_known_end_user_of_the_server() {
+    let app = spawn_app().await;
+    let (org, server_id, admin) = hosted(&app, "acme", "collect_email").await;
+    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
+    mcp.version = Some(STATELESS);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": STATELESS,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-client", "version": "9"},
+    });
+    let arguments = json!({"title": "Login fails", "problemDescription": "401 every time",
+        "email": "cleo@example.com"});
+    let opened = mcp
+        .post_with(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "get_support", "arguments": arguments, "_meta": meta}}),
+            &[("mcp-method", "tools/call"), ("mcp-name", "get_support")],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::OK);
+    assert_eq!(opened.message.unwrap()["result"]["isError"], false);
+
+    // Listed on the server as someone who gave an address, with the call counted.
+    let path = format!("/api/v1/orgs/{org}/servers/{server_id}/end-users");
+    let users = eventually("the call recorded", async || {
+        let (_, users) = call(&app, &admin, Method::GET, &path, None).await;
+        let found = users["items"].as_array().unwrap().iter().any(|u| u["tool_calls"] == 1);
+        found.then_some(users)
+    })
+    .await;
+    let cleo = &users["items"][0];
+    assert_eq!(users["items"].as_array().unwrap().len(), 1, "{users}");
+    assert_eq!(
+        (&cleo["email"], &cleo["identified_by"]),
+        (&json!("cleo@example.com"), &json!(["email"]))
+    );
+    assert!(cleo["last_seen_at"].is_string(), "{cleo}");
+    assert_eq!(cleo["tickets"], 1);
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ const SESSION_COLUMNS: &str = "id, organization_id, mcp_server_id, end_user_id, 
 
 const REQUEST_COLUMNS: &str = "id, organization_id, mcp_server_id, session_id, end_user_id, \
      method, tool_name, jsonrpc_id, protocol_version, arguments, result, outcome, error_code, \
-     error_message, duration_us, started_at";
+     error_message, duration_us, started_at, identity_source";
 
 /// A link's last use is written at most this often (milliseconds).
 const TOUCH_EVERY_MS: i64 = 60_000;
@@ -73,6 +73,7 @@ fn request_from_row(row: &AnyRow) -> Result<McpRequestRecord> {
         mcp_server_id: c.parsed("mcp_server_id")?,
         session_id: c.opt_text("session_id")?,
         end_user_id: c.opt_parsed("end_user_id")?,
+        identity_source: c.parsed("identity_source")?,
         method: c.text("method")?,
         tool_name: c.opt_text("tool_name")?,
         jsonrpc_id: c.opt_text("jsonrpc_id")?,
@@ -96,7 +97,7 @@ impl SqlStore {
         // written before (a batch retried after a failed commit) is not written twice.
         sqlx::query(&format!(
             "INSERT INTO mcp_requests ({REQUEST_COLUMNS}) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17 \
              WHERE EXISTS (SELECT 1 FROM mcp_servers WHERE id = $3 AND organization_id = $2) \
              ON CONFLICT (id) DO NOTHING"
         ))
@@ -116,6 +117,7 @@ impl SqlStore {
         .bind(record.error_message.as_deref())
         .bind(record.duration_us)
         .bind(millis(record.started_at))
+        .bind(record.identity_source.as_str())
         .execute(executor)
         .await
         .map(|done| done.rows_affected() == 1)
@@ -597,6 +599,7 @@ impl HostingStore for SqlStore {
         let belongs = match server {
             Some(_) => format!(
                 "AND (EXISTS (SELECT 1 FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) \
+                  OR EXISTS (SELECT 1 FROM mcp_requests r WHERE r.end_user_id = u.id {r}) \
                   OR EXISTS (SELECT 1 FROM tracking_links l WHERE l.end_user_id = u.id {l}) \
                   OR EXISTS (SELECT 1 FROM support_tickets t WHERE t.end_user_id = u.id {t}))"
             ),
@@ -606,10 +609,14 @@ impl HostingStore for SqlStore {
             "SELECT * FROM (SELECT u.*, \
                  EXISTS (SELECT 1 FROM end_user_identities i WHERE i.end_user_id = u.id) AS has_login, \
                  EXISTS (SELECT 1 FROM tracking_links l WHERE l.end_user_id = u.id {l}) AS has_link, \
-                 EXISTS (SELECT 1 FROM mcp_sessions s WHERE s.end_user_id = u.id \
-                     AND s.identity_source = 'email' {s}) AS gave_email, \
-                 (SELECT MIN(s.first_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS first_seen, \
-                 (SELECT MAX(s.last_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS last_seen, \
+                 (EXISTS (SELECT 1 FROM mcp_sessions s WHERE s.end_user_id = u.id \
+                     AND s.identity_source = 'email' {s}) \
+                  OR EXISTS (SELECT 1 FROM mcp_requests r WHERE r.end_user_id = u.id \
+                     AND r.identity_source = 'email' {r})) AS gave_email, \
+                 COALESCE((SELECT MIN(s.first_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}), \
+                     (SELECT MIN(r.started_at) FROM mcp_requests r WHERE r.end_user_id = u.id {r})) AS first_seen, \
+                 COALESCE((SELECT MAX(s.last_seen_at) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}), \
+                     (SELECT MAX(r.started_at) FROM mcp_requests r WHERE r.end_user_id = u.id {r})) AS last_seen, \
                  (SELECT COUNT(*) FROM mcp_sessions s WHERE s.end_user_id = u.id {s}) AS sessions, \
                  (SELECT COUNT(*) FROM mcp_requests r WHERE r.end_user_id = u.id \
                      AND r.method = 'tools/call' {r}) AS tool_calls, \

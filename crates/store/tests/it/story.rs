@@ -924,6 +924,7 @@ mod hosting {
             mcp_server_id: server,
             session_id: Some(session.into()),
             end_user_id: user,
+            identity_source: mcplatform_core::hosting::IdentitySource::None,
             method: "tools/call".into(),
             tool_name: Some("get_support".into()),
             jsonrpc_id: Some("1".into()),

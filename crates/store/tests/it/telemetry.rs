@@ -88,6 +88,7 @@ fn request(org: OrgId, server: McpServerId, at_secs: i64) -> McpRequestRecord {
         mcp_server_id: server,
         session_id: None,
         end_user_id: None,
+        identity_source: mcplatform_core::hosting::IdentitySource::None,
         method: "tools/call".into(),
         tool_name: Some("get_support".into()),
         jsonrpc_id: Some("1".into()),

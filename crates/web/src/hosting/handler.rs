@@ -5,7 +5,9 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use mcplatform_core::hosting::{McpRequestRecord, RequestOutcome, client_text, redact};
+use mcplatform_core::hosting::{
+    IdentitySource, McpRequestRecord, RequestOutcome, client_text, redact,
+};
 use mcplatform_core::ids::{EndUserId, McpRequestId};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestMethod,
@@ -49,7 +51,14 @@ pub(super) struct Call<'a> {
     pub session_id: Option<String>,
     pub context: &'a RequestContext<RoleServer>,
     /// Set by a tool that learned who the anonymous caller is: the call is theirs.
-    pub identified: Arc<OnceLock<EndUserId>>,
+    pub identified: Arc<OnceLock<(EndUserId, IdentitySource)>>,
+}
+
+impl Call<'_> {
+    /// The end user a tool identified the caller as during this call.
+    pub fn identified_user(&self) -> Option<EndUserId> {
+        self.identified.get().map(|(user, _)| *user)
+    }
 }
 
 impl HostedHandler {
@@ -138,8 +147,9 @@ impl HostedHandler {
         let result = work(call).await;
         let mut record = new_record(caller, context, method, started_at, started);
         record.session_id = session_id;
-        if let Some(user) = identified.get() {
+        if let Some((user, source)) = identified.get() {
             record.end_user_id = Some(*user);
+            record.identity_source = *source;
         }
         record.tool_name = tool_name.map(|name| client_text(name, MAX_RECORDED_NAME));
         record.arguments = arguments.map(redact);
@@ -163,6 +173,7 @@ fn new_record(
         mcp_server_id: caller.server.id,
         session_id: None,
         end_user_id: caller.identity.end_user,
+        identity_source: caller.identity.source,
         method: method.to_owned(),
         tool_name: None,
         jsonrpc_id: Some(client_text(&context.id.to_string(), MAX_RECORDED_NAME)),

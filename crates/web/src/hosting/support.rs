@@ -202,7 +202,7 @@ async fn ticket_owner(
     create: bool,
 ) -> Result<Option<EndUserId>, McpError> {
     if call.caller.session_id.is_none() {
-        return Ok(call.caller.identity.end_user.or_else(|| call.identified.get().copied()));
+        return Ok(call.caller.identity.end_user.or_else(|| call.identified_user()));
     }
     walkthroughs::end_user(state, call, create).await
 }
@@ -606,7 +606,7 @@ async fn identify_by_email(
         // What the anonymous person did (a ticket waiting for this address) becomes theirs.
         state.store.merge_end_users(org, placeholder, user).await.map_err(internal)?;
     }
-    let _first_time = call.identified.set(user);
+    let _first_time = call.identified.set((user, IdentitySource::Email));
     // Only a stateful session is the caller's own; a derived one of an anonymous caller may be
     // shared by everyone behind one address.
     if let Some(session) = &caller.session_id {

@@ -110,7 +110,7 @@ pub(super) async fn end_user(
     create: bool,
 ) -> Result<Option<EndUserId>, McpError> {
     let caller = call.caller;
-    if let Some(user) = caller.identity.end_user.or_else(|| call.identified.get().copied()) {
+    if let Some(user) = caller.identity.end_user.or_else(|| call.identified_user()) {
         return Ok(Some(user));
     }
     let Some(session) = &call.session_id else {
@@ -135,7 +135,7 @@ pub(super) async fn end_user(
         .await
         .map_err(internal)?;
     state.hosting.forget_session(session);
-    let _first_time = call.identified.set(user);
+    let _first_time = call.identified.set((user, IdentitySource::None));
     Ok(Some(user))
 }
 
