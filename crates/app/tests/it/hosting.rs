@@ -535,17 +535,23 @@ async fn tracking_links_identify_their_user_and_a_session_serves_only_its_own_us
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
 }
 
-#[tokio::test]
-async fn stateless_requests_of_2026_07_28_are_served_and_grouped_into_a_derived_session() {
-    let app = spawn_app().await;
-    let (org, _server_id, _admin) = hosted(&app, "acme", "none").await;
-    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
+/// A 2026-07-28 client of `path`, and the per-request `_meta` it sends (`modern-client` 9).
+fn stateless<'a>(app: &'a TestApp, path: &str) -> (Mcp<'a>, Value) {
+    let mut mcp = Mcp::new(app, path);
     mcp.version = Some(STATELESS);
     let meta = json!({
         "io.modelcontextprotocol/protocolVersion": STATELESS,
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "modern-client", "version": "9"},
     });
+    (mcp, meta)
+}
+
+#[tokio::test]
+async fn stateless_requests_of_2026_07_28_are_served_and_grouped_into_a_derived_session() {
+    let app = spawn_app().await;
+    let (org, _server_id, _admin) = hosted(&app, "acme", "none").await;
+    let (mcp, meta) = stateless(&app, "/s/acme/mcp");
     let discover = mcp
         .post_with(json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}),
             &[("mcp-method", "server/discover")])
@@ -668,13 +674,7 @@ async fn what_a_client_says_of_itself_is_kept_without_control_characters_or_exce
 async fn a_stateless_caller_who_gives_an_address_is_a_known_end_user_of_the_server() {
     let app = spawn_app().await;
     let (org, server_id, admin) = hosted(&app, "acme", "collect_email").await;
-    let mut mcp = Mcp::new(&app, "/s/acme/mcp");
-    mcp.version = Some(STATELESS);
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": STATELESS,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "modern-client", "version": "9"},
-    });
+    let (mcp, meta) = stateless(&app, "/s/acme/mcp");
     let arguments = json!({"title": "Login fails", "problemDescription": "401 every time",
         "email": "cleo@example.com"});
     let opened = mcp
