@@ -246,6 +246,14 @@ fn is_secret_key(key: &str) -> bool {
         || SECRET_KEY_ENDINGS.iter().any(|ending| key.ends_with(ending))
 }
 
+/// The id a stateful session is stored, recorded and shown under: the SHA-256 (hex) of its
+/// `Mcp-Session-Id`. The header value is the session's credential (for anonymous and
+/// address-only callers, the only one), so neither the database nor the dashboard, the API or
+/// a webhook holds it.
+pub fn public_session_id(header_value: &str) -> String {
+    crate::crypto::TokenHash::of(header_value).to_hex()
+}
+
 /// Text a client sent (its name, a tool name, a request id) as we keep it: control characters
 /// (NUL among them, which PostgreSQL cannot store) removed, at most `max_chars`.
 pub fn client_text(text: &str, max_chars: usize) -> String {

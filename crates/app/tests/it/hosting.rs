@@ -82,6 +82,11 @@ impl<'a> Mcp<'a> {
         answer.message.expect("an initialize result")
     }
 
+    /// The id the platform keeps this client's session under (never the header itself).
+    pub fn stored_session(&self) -> Option<String> {
+        self.session.as_deref().map(mcplatform_core::hosting::public_session_id)
+    }
+
     pub async fn request(&self, id: i64, method: &str, params: Value) -> Answer {
         self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await
     }
@@ -225,7 +230,7 @@ async fn a_client_connects_by_path_and_by_host_lists_tools_and_opens_a_support_t
     assert_eq!(ticket.title, "Build fails");
     assert_eq!(ticket.email.as_deref(), Some("ada@example.com"));
     assert_eq!(ticket.problem_context.as_deref(), Some("CI on Linux"));
-    assert_eq!(ticket.session_id, by_host.session);
+    assert_eq!(ticket.session_id, by_host.stored_session());
     // The ticket carries the session: its client and the earlier call.
     assert_eq!(ticket.session_context["client"]["name"], "it-client");
     let recent = ticket.session_context["recent_tool_calls"].as_array().unwrap();
@@ -233,7 +238,7 @@ async fn a_client_connects_by_path_and_by_host_lists_tools_and_opens_a_support_t
     assert_eq!(recent[0]["outcome"], "ok");
 
     // Every request of the session is recorded once, in order, classified.
-    let session = by_host.session.clone().unwrap();
+    let session = by_host.stored_session().unwrap();
     let records = session_records(&app, &org, &session, 3).await;
     let methods: Vec<&str> = records.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(methods, ["initialize", "tools/call", "tools/call"]);
@@ -369,7 +374,7 @@ async fn bad_requests_get_the_specs_status_and_error_and_are_not_recorded() {
     assert_eq!(client.post(huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     // The refused requests left no record; the protocol errors one each.
-    let records = session_records(&app, &org, &session, 4).await;
+    let records = session_records(&app, &org, &client.stored_session().unwrap(), 4).await;
     let outcomes: Vec<(&str, Option<i64>)> =
         records.iter().map(|r| (r.outcome.as_str(), r.error_code)).collect();
     assert_eq!(
@@ -397,11 +402,12 @@ async fn bad_requests_get_the_specs_status_and_error_and_are_not_recorded() {
     // Shutdown writes what is left: the four above once each, the refused request not at all,
     // and the last tools/list.
     let org_id: OrgId = org.parse().unwrap();
+    let stored_session = client.stored_session().unwrap();
     let db = app.stop_keeping_database().await;
     let stored = db
         .store()
         .await
-        .list_session_requests(org_id, &session, PageRequest::new(200, 0))
+        .list_session_requests(org_id, &stored_session, PageRequest::new(200, 0))
         .await
         .unwrap();
     let methods: Vec<&str> = stored.items.iter().map(|r| r.method.as_str()).collect();
@@ -438,7 +444,8 @@ async fn tracking_links_identify_their_user_and_a_session_serves_only_its_own_us
     let mut as_ada = Mcp::new(&app, format!("/s/acme/api/mcpserver/{ada_id}/mcp"));
     as_ada.initialize().await;
     let session = as_ada.session.clone().unwrap();
-    let stored = app.store.find_mcp_session(&session).await.unwrap().unwrap();
+    let stored =
+        app.store.find_mcp_session(&as_ada.stored_session().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.end_user_id.map(|id| id.to_string()).as_deref(), ada["end_user_id"].as_str());
     assert_eq!(stored.identity_source.as_str(), "tracking");
 
@@ -657,7 +664,7 @@ async fn what_a_client_says_of_itself_is_kept_without_control_characters_or_exce
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.message);
     mcp.session = answer.session;
     mcp.version = Some(LEGACY);
-    let session = mcp.session.clone().unwrap();
+    let session = mcp.stored_session().unwrap();
     let stored = app.store.find_mcp_session(&session).await.unwrap().unwrap();
     let name = stored.client_name.unwrap();
     assert!(name.starts_with("cursorxxx") && name.chars().count() == 200, "{name}");
@@ -761,8 +768,8 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
         .request(2, "tools/call", json!({"name": "get_support", "arguments": {"title": 1}}))
         .await;
     assert_eq!(refused.message.unwrap()["error"]["code"], -32602);
-    session_records(&app, &org, ada.session.as_deref().unwrap(), 2).await;
-    session_records(&app, &org, bob.session.as_deref().unwrap(), 3).await;
+    session_records(&app, &org, &ada.stored_session().unwrap(), 2).await;
+    session_records(&app, &org, &bob.stored_session().unwrap(), 3).await;
 
     // The API: who they are and how they became known, their sessions, a timeline, tickets.
     let (status, users) =
@@ -784,16 +791,19 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
     let sessions = format!("/api/v1/orgs/{org}/servers/{server_id}/sessions");
     let (_, all) = call(&app, &admin, Method::GET, &sessions, None).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    // The header values are the sessions' credentials: shown nowhere, only their hashes.
+    let headers = [ada.session.clone().unwrap(), bob.session.clone().unwrap()];
+    assert!(headers.iter().all(|h| !all.to_string().contains(h.as_str())), "{all}");
     let ada_id = ada_user["id"].as_str().unwrap();
     let (_, adas) =
         call(&app, &admin, Method::GET, &format!("{sessions}?end_user_id={ada_id}"), None).await;
-    assert_eq!(adas["items"][0]["id"], json!(ada.session));
+    assert_eq!(adas["items"][0]["id"], json!(ada.stored_session()));
     assert_eq!(adas["items"][0]["identity_source"], "tracking");
     assert_eq!(adas["items"][0]["client_name"], "it-client");
     let (status, _) =
         call(&app, &admin, Method::GET, &format!("{sessions}?end_user_id=nope"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let bob_session = bob.session.clone().unwrap();
+    let bob_session = bob.stored_session().unwrap();
     let (status, timeline) =
         call(&app, &admin, Method::GET, &format!("{sessions}/{bob_session}/requests"), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -825,6 +835,7 @@ async fn the_api_and_dashboard_show_who_used_a_server_and_what_they_did_to_their
     assert!(html.contains("bob@example.com") && html.contains("gave an address"));
     let (_, html) = page(users_page.clone()).await;
     assert!(html.contains("Ada at Initech") && html.contains(&format!("{tracking_id}/mcp")));
+    assert!(headers.iter().all(|h| !html.contains(h.as_str())));
     assert!(html.contains(&format!("/sessions/{bob_session}")), "a link to the timeline");
     let (status, html) =
         page(format!("/orgs/{org}/servers/{server_id}/sessions/{bob_session}")).await;

@@ -226,7 +226,7 @@ async fn an_mcp_client_follows_a_walkthrough_to_the_end_and_the_analytics_count_
     .await;
     let people = progress["items"].as_array().unwrap();
     assert_eq!(people.len(), 1, "{progress}");
-    assert_eq!(people[0]["last_session_id"].as_str(), mcp.session.as_deref());
+    assert_eq!(people[0]["last_session_id"].as_str(), mcp.stored_session().as_deref());
     assert_eq!(people[0]["completed_steps"], 0);
 
     // With two published, no name lists both with this user's progress.

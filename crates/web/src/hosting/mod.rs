@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use mcplatform_core::hosting::{
     IdentitySource, McpRequestRecord, McpSession, SessionKind, TrackingId, TrackingLink,
-    client_text,
+    client_text, public_session_id,
 };
 use mcplatform_core::ids::{EndUserId, McpServerId};
 use mcplatform_core::mcp_server::{AuthMode, McpServer, Slug};
@@ -253,7 +253,7 @@ async fn admit(state: &AppState, request: Request) -> Result<(Request, Caller), 
     if let Some(link) = &link {
         touch_link(state, link).await;
     }
-    let session_id = match session_header(&parts.headers) {
+    let session_id = match session_header(&parts.headers).map(|raw| public_session_id(&raw)) {
         Some(id) => {
             // A session named is always checked: even a stateless (2026-07-28) request may
             // not act on someone else's session (rmcp still routes its `initialize` there).
@@ -328,8 +328,11 @@ async fn handle(
         }
         return response;
     }
-    let new_session =
-        response.headers().get("mcp-session-id").and_then(|id| id.to_str().ok()).map(str::to_owned);
+    let new_session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|id| id.to_str().ok())
+        .map(public_session_id);
     let Some((params, mut record)) = initialized else { return response };
     let Some(id) = new_session else {
         // Answered without a session (stateless, or refused): recorded as it is.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mcplatform_core::clock::Clock;
 use mcplatform_core::crypto::TokenHash;
 use mcplatform_core::hosting::{
-    DERIVED_SESSION_IDLE, IdentitySource, McpSession, SessionKind, client_text,
+    DERIVED_SESSION_IDLE, IdentitySource, McpSession, SessionKind, client_text, public_session_id,
 };
 use mcplatform_core::ids::McpServerId;
 use mcplatform_store::{Store, StoreError};
@@ -29,7 +29,8 @@ pub struct StoredSessions {
 #[async_trait::async_trait]
 impl RmcpSessionStore for StoredSessions {
     async fn load(&self, session_id: &str) -> Result<Option<SessionState>, SessionStoreError> {
-        let Some(state) = self.store.mcp_session_state(session_id).await? else { return Ok(None) };
+        let id = public_session_id(session_id);
+        let Some(state) = self.store.mcp_session_state(&id).await? else { return Ok(None) };
         match serde_json::from_str(&state) {
             Ok(state) => Ok(Some(state)),
             // Written by another version of rmcp, say: the client starts a new session.
@@ -47,7 +48,7 @@ impl RmcpSessionStore for StoredSessions {
     }
 
     async fn delete(&self, session_id: &str) -> Result<(), SessionStoreError> {
-        Ok(self.store.close_mcp_session(session_id, self.clock.now()).await?)
+        Ok(self.store.close_mcp_session(&public_session_id(session_id), self.clock.now()).await?)
     }
 }
 
